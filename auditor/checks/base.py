@@ -1,0 +1,70 @@
+"""The Check interface: an id, a title, a default severity, a rationale and `run(facts)`.
+
+A check never does I/O and never names a compliance framework; the runner maps results to
+controls afterwards. Subclass `Check` in any module of `auditor.checks` (or expose one through
+the `auditor.checks` entry-point group) and it is discovered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from auditor.facts import FactSection, Facts
+from auditor.model import Result, Severity, Status
+
+
+class Check:
+    id: ClassVar[str]
+    title: ClassVar[str]
+    severity: ClassVar[Severity]
+    rationale: ClassVar[str]
+    remediation: ClassVar[str] = ""
+    # Fact sections the check reads; when one is missing the runner reports error/skip itself.
+    requires: ClassVar[tuple[type[FactSection], ...]] = ()
+    # Target kinds the check applies to.
+    kinds: ClassVar[frozenset[str]] = frozenset({"postgres"})
+
+    def run(self, facts: Facts) -> list[Result]:
+        raise NotImplementedError
+
+    # -- helpers that keep check bodies short ------------------------------------------------
+
+    def effective_severity(self, facts: Facts, default: Severity | None = None) -> Severity:
+        return facts.target.policy.severity.get(self.id, default or self.severity)
+
+    def result(
+        self,
+        facts: Facts,
+        status: Status,
+        message: str,
+        *,
+        resource: str | None = None,
+        evidence: dict[str, Any] | None = None,
+        severity: Severity | None = None,
+    ) -> Result:
+        return Result(
+            check_id=self.id,
+            target=facts.target.name,
+            status=status,
+            severity=self.effective_severity(facts, severity),
+            title=self.title,
+            message=message,
+            resource=resource,
+            evidence=evidence or {},
+            remediation=self.remediation,
+        )
+
+    def passed(self, facts: Facts, message: str, **kw: Any) -> Result:
+        return self.result(facts, Status.PASS, message, **kw)
+
+    def failed(self, facts: Facts, message: str, **kw: Any) -> Result:
+        return self.result(facts, Status.FAIL, message, **kw)
+
+    def skipped(self, facts: Facts, message: str, **kw: Any) -> Result:
+        return self.result(facts, Status.SKIP, message, **kw)
+
+    def errored(self, facts: Facts, message: str, **kw: Any) -> Result:
+        return self.result(facts, Status.ERROR, message, **kw)
+
+    def manual(self, facts: Facts, message: str, **kw: Any) -> Result:
+        return self.result(facts, Status.MANUAL, message, **kw)

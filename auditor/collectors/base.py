@@ -1,0 +1,35 @@
+"""The Collector interface and how a collector reports that the target itself is unusable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from auditor.config import Target
+from auditor.facts import Facts
+from auditor.model import TargetStatus
+
+
+@dataclass(frozen=True)
+class TargetProblem:
+    """Returned by a collector when the target could not be reached or logged into."""
+
+    status: TargetStatus
+    reason: str  # one line, no secrets
+
+
+@dataclass(frozen=True)
+class CollectContext:
+    target: Target
+    password: str | None
+    config_dir: Path
+
+
+class Collector:
+    name: ClassVar[str]
+    kinds: ClassVar[frozenset[str]] = frozenset({"postgres"})
+    order: ClassVar[int] = 50  # lower runs first
+
+    def collect(self, ctx: CollectContext, facts: Facts) -> TargetProblem | None:
+        raise NotImplementedError

@@ -1,0 +1,5 @@
+"""Fact gatherers that share the one read-only PostgreSQL session of a target.
+
+Each module defines a `SessionCollector` subclass with the `model` (fact section) it fills;
+`auditor.collectors.postgres` discovers and runs them, isolating their failures.
+"""

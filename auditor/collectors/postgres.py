@@ -1,0 +1,49 @@
+"""The PostgreSQL collector: one read-only session per target, shared by the session
+collectors in `auditor.collectors.pg`, each of which fills one fact section."""
+
+from __future__ import annotations
+
+import auditor.collectors.pg as pg_package
+from auditor.collectors.base import CollectContext, Collector, TargetProblem
+from auditor.collectors.pg.session import (
+    ConnectFailed,
+    PgSession,
+    SessionCollector,
+    safe_error_text,
+)
+from auditor.discovery import package_modules, subclasses_in
+from auditor.facts import Facts, Gap, GapKind
+from auditor.model import TargetStatus
+
+
+def session_collectors() -> list[SessionCollector]:
+    found: list[type[SessionCollector]] = []
+    for module in package_modules(pg_package, skip=("session",)):
+        found.extend(subclasses_in(module, SessionCollector, "model"))
+    return [cls() for cls in sorted(found, key=lambda c: (c.order, c.model.section))]
+
+
+class PostgresCollector(Collector):
+    name = "postgres"
+    order = 50
+
+    def collect(self, ctx: CollectContext, facts: Facts) -> TargetProblem | None:
+        collectors = session_collectors()
+        try:
+            session = PgSession.open(ctx)
+        except ConnectFailed as exc:
+            status = TargetStatus.UNREACHABLE if exc.unreachable else TargetStatus.ERROR
+            what = "unreachable" if exc.unreachable else "login failed"
+            for sub in collectors:
+                facts.mark_missing(sub.model.section, Gap(GapKind.ERROR, f"{what}: {exc.reason}"))
+            return TargetProblem(status, exc.reason)
+        try:
+            for sub in collectors:
+                try:
+                    facts.add(sub.collect(session, ctx))
+                except Exception as exc:  # one sub-collector's failure never stops the rest
+                    gap = Gap(GapKind.ERROR, safe_error_text(exc))
+                    facts.mark_missing(sub.model.section, gap)
+        finally:
+            session.close()
+        return None

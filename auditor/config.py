@@ -1,0 +1,271 @@
+"""Scan configuration: YAML validated into typed models, with errors that name file:line:key.
+
+Passwords are references (`{env: NAME}` or `{file: PATH}`), resolved only when a target is
+scanned, and never part of any model's repr, so they cannot leak into logs or outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from auditor.policy import Policy
+
+
+class ConfigError(Exception):
+    """A one-line, user-facing description of what is wrong and where."""
+
+
+class EnvPassword(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    env: str
+
+
+class FilePassword(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    file: str
+
+
+PasswordRef = EnvPassword | FilePassword
+
+
+def _check_dsn(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises on a non-numeric port
+    except ValueError as exc:
+        raise ValueError(f"not a valid PostgreSQL URL ({exc})") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("must start with postgresql://")
+    if not parts.hostname:
+        raise ValueError("names no host")
+    return value
+
+
+class PostgresTarget(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["postgres"] = "postgres"
+    dsn: str
+    password: PasswordRef | None = None
+    sensitive_columns: tuple[str, ...] = ()
+    # DSNs the applications use (linted by transport.client_sslmode; never connected to).
+    application_dsns: tuple[str, ...] = ()
+    # A pg_hba.conf to audit offline when the live view is not readable.
+    hba_file: str | None = None
+    tls_probe: bool = True
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    statement_timeout_ms: int = Field(5000, ge=100)
+    target_timeout_seconds: float = Field(300.0, gt=0)
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        return _check_dsn(value)
+
+    @field_validator("application_dsns")
+    @classmethod
+    def _app_dsns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            _check_dsn(item)
+        return value
+
+    @field_validator("sensitive_columns")
+    @classmethod
+    def _columns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if item.count(".") not in (1, 2) or any(not p for p in item.split(".")):
+                raise ValueError(f"{item!r} is not table.column or schema.table.column")
+        return value
+
+    # -- derived -----------------------------------------------------------------------------
+
+    @property
+    def dsn_parts(self) -> dict[str, Any]:
+        parts = urlsplit(self.dsn)
+        return {
+            "host": parts.hostname,
+            "port": parts.port or 5432,
+            "dbname": parts.path.lstrip("/") or None,
+            "user": parts.username,
+            "params": dict(parse_qsl(parts.query)),
+        }
+
+    @property
+    def redacted_dsn(self) -> str:
+        return redact_dsn(self.dsn)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        """The password, from the environment or a file; raises ConfigError naming the source."""
+        ref = self.password
+        if ref is None:
+            return None
+        if isinstance(ref, EnvPassword):
+            value = os.environ.get(ref.env)
+            if value is None:
+                raise ConfigError(
+                    f"target {self.name!r}: password environment variable {ref.env} is not set"
+                )
+            return value
+        path = Path(ref.file).expanduser()
+        if not path.is_absolute():
+            path = base_dir / path
+        try:
+            return path.read_text().strip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"target {self.name!r}: cannot read password file {path}: {exc.strerror}"
+            ) from None
+
+
+Target = PostgresTarget
+
+
+class ScanConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    targets: tuple[Annotated[Target, Field(discriminator="kind")], ...] = Field(min_length=1)
+    policy: Policy = Field(default_factory=Policy)
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_names(cls, value: tuple[Target, ...]) -> tuple[Target, ...]:
+        seen: set[str] = set()
+        for target in value:
+            if target.name in seen:
+                raise ValueError(f"target name {target.name!r} is used twice")
+            seen.add(target.name)
+        return value
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN without any inline password (user:secret@ → user:***@; password=... → ***)."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return "<unparseable DSN>"
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{hostinfo}"
+    query = "&".join(
+        f"{k}={'***' if k.lower() in ('password', 'sslpassword') else v}"
+        for k, v in parse_qsl(parts.query)
+    )
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+# -- YAML with line numbers ------------------------------------------------------------------
+
+
+class _Located:
+    """Maps a path inside the YAML document (keys and list indexes) to its line number."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple[Any, ...], int] = {}
+
+    def build(self, node: yaml.Node, path: tuple[Any, ...], source: str) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = yaml.safe_load(yaml.serialize(key_node))
+                if key in out:
+                    line = key_node.start_mark.line + 1
+                    raise ConfigError(f"{source}:{line}: key {key!r} appears twice")
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, (*path, key), source)
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i), source) for i, item in enumerate(node.value)]
+        return yaml.safe_load(yaml.serialize(node))
+
+    def line_for(self, loc: tuple[Any, ...]) -> int | None:
+        for cut in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:cut]))
+            if line is not None:
+                return line
+        return None
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic inserts union/discriminator tags ("postgres", "EnvPassword") into locations.
+    tags = {"postgres", "EnvPassword", "FilePassword"}
+    return tuple(p for p in loc if not (isinstance(p, str) and p in tags))
+
+
+def _explain(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx") or {}
+        return f"kind {ctx.get('tag')!r} is not supported (supported: {ctx.get('expected_tags')})"
+    msg = str(error.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def parse_config(text: str, source: str = "<config>") -> ScanConfig:
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if node is None:
+        raise ConfigError(f"{source}: the file is empty")
+    located = _Located()
+    data = located.build(node, (), source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the top level must be a mapping with 'targets:'")
+    for target in data.get("targets") or []:
+        if isinstance(target, dict):
+            target.setdefault("kind", "postgres")
+    try:
+        return ScanConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # A target that failed validation also makes `targets` look empty; report the cause.
+        causes = [e for e in errors if not (e["type"] == "too_short" and e["loc"] == ("targets",))]
+        first = (causes or errors)[0]
+        loc = _clean_loc(tuple(first["loc"]))
+        line = located.line_for(loc)
+        where = f"{source}:{line}" if line else source
+        raise ConfigError(f"{where}: {_dotted(loc)}: {_explain(first)}") from None
+
+
+def load_config(path: Path) -> ScanConfig:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    return parse_config(text, str(path))
+
+
+def config_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

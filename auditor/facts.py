@@ -1,0 +1,122 @@
+"""Facts: the evidence bundle that collectors produce and checks read.
+
+A bundle holds one typed section per collector (PostgreSQL session, TLS probe, cloud API...)
+plus a record of what could not be collected and why. Sections are pydantic models so a
+bundle can be saved as JSON and the checks re-run offline on it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor.policy import Policy
+
+
+class FactSection(BaseModel):
+    """Base of every collector's output. `section` names it inside a bundle."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    section: ClassVar[str]
+
+    @classmethod
+    def registry(cls) -> dict[str, type[FactSection]]:
+        """All section models known to this process, by name (used to load saved bundles)."""
+        found: dict[str, type[FactSection]] = {}
+        stack = list(cls.__subclasses__())
+        while stack:
+            sub = stack.pop()
+            stack.extend(sub.__subclasses__())
+            name = getattr(sub, "section", None)
+            if isinstance(name, str):
+                found[name] = sub
+        return found
+
+
+S = TypeVar("S", bound=FactSection)
+
+
+class GapKind(enum.StrEnum):
+    """Why something is missing: checks that depend on it report `error` or `skip`."""
+
+    ERROR = "error"  # the collector failed (unreachable, timeout, unexpected answer)
+    SKIP = "skip"  # deliberately not collected: missing privilege, not configured
+
+
+@dataclass(frozen=True)
+class Gap:
+    kind: GapKind
+    reason: str  # one line; for missing privileges it names the exact GRANT
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    """What checks may know about the target besides observed facts: its declared intent."""
+
+    name: str
+    kind: str
+    policy: Policy = field(default_factory=Policy)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class MissingFacts(Exception):
+    """Raised by Facts.get when a section is absent; the runner turns it into error/skip."""
+
+    def __init__(self, section: str, gap: Gap) -> None:
+        super().__init__(f"{section}: {gap.reason}")
+        self.section = section
+        self.gap = gap
+
+
+@dataclass
+class Facts:
+    target: TargetContext
+    sections: dict[str, FactSection] = field(default_factory=dict)
+    gaps: dict[str, Gap] = field(default_factory=dict)
+
+    def add(self, section: FactSection) -> None:
+        self.sections[section.section] = section
+        self.gaps.pop(section.section, None)
+
+    def mark_missing(self, section: str, gap: Gap) -> None:
+        if section not in self.sections:
+            self.gaps[section] = gap
+
+    def has(self, model: type[FactSection]) -> bool:
+        return model.section in self.sections
+
+    def get(self, model: type[S]) -> S:
+        found = self.sections.get(model.section)
+        if found is None:
+            gap = self.gaps.get(model.section) or Gap(
+                GapKind.SKIP, f"no {model.section} facts were collected for this target"
+            )
+            raise MissingFacts(model.section, gap)
+        assert isinstance(found, model)
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "auditor/facts/v1",
+            "target": {"name": self.target.name, "kind": self.target.kind},
+            "sections": {k: v.model_dump(mode="json") for k, v in sorted(self.sections.items())},
+            "gaps": {k: v.as_dict() for k, v in sorted(self.gaps.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], target: TargetContext) -> Facts:
+        registry = FactSection.registry()
+        facts = cls(target=target)
+        for name, body in data.get("sections", {}).items():
+            model = registry.get(name)
+            if model is not None:
+                facts.add(model.model_validate(body))
+        for name, gap in data.get("gaps", {}).items():
+            facts.mark_missing(name, Gap(GapKind(gap["kind"]), gap["reason"]))
+        return facts

@@ -1,0 +1,28 @@
+"""The Formatter interface and discovery of the available formats by name."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import ClassVar
+
+import auditor.formatters as formatters_package
+from auditor.discovery import package_modules, subclasses_in
+from auditor.model import ScanResults
+
+
+class Formatter:
+    name: ClassVar[str]
+    extension: ClassVar[str]  # file name used when writing into a folder
+    description: ClassVar[str] = ""
+
+    def render(self, results: ScanResults) -> bytes:
+        raise NotImplementedError
+
+
+@cache
+def formatters() -> dict[str, Formatter]:
+    found: dict[str, Formatter] = {}
+    for module in package_modules(formatters_package, skip=("base",)):
+        for cls in subclasses_in(module, Formatter, "name"):
+            found[cls.name] = cls()
+    return dict(sorted(found.items()))

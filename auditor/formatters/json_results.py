@@ -1,0 +1,103 @@
+"""The results JSON contract (`auditor/results/v1`), which CI pipelines and history rely on.
+
+`results_to_dict` / `results_from_dict` round-trip, so saved results can be re-rendered.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from auditor.formatters.base import Formatter
+from auditor.model import (
+    ControlRef,
+    Result,
+    ScanResults,
+    Severity,
+    Status,
+    TargetOutcome,
+    TargetStatus,
+)
+
+SCHEMA_ID = "auditor/results/v1"
+
+
+def finding_to_dict(f: Result) -> dict[str, Any]:
+    return {
+        "check_id": f.check_id,
+        "target": f.target,
+        "resource": f.resource,
+        "status": f.status.value,
+        "severity": f.severity.value,
+        "title": f.title,
+        "message": f.message,
+        "evidence": f.evidence,
+        "remediation": f.remediation,
+        "controls": [{"framework": c.framework, "id": c.id} for c in f.controls],
+    }
+
+
+def results_to_dict(results: ScanResults) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_ID,
+        "tool": {"name": "auditor", "version": results.tool_version},
+        "run": {
+            "id": results.run_id,
+            "started_at": results.started_at,
+            "finished_at": results.finished_at,
+            "config_digest": results.config_digest,
+        },
+        "targets": [
+            {"name": t.name, "kind": t.kind, "status": t.status.value, "error": t.error}
+            for t in results.targets
+        ],
+        "findings": [finding_to_dict(f) for f in results.findings],
+        "summary": results.summary(),
+    }
+
+
+class ResultsFileError(Exception):
+    pass
+
+
+def results_from_dict(data: dict[str, Any]) -> ScanResults:
+    if data.get("schema") != SCHEMA_ID:
+        raise ResultsFileError(f"not an Auditor results file (schema is {data.get('schema')!r})")
+    try:
+        return ScanResults(
+            run_id=data["run"]["id"],
+            started_at=data["run"]["started_at"],
+            finished_at=data["run"]["finished_at"],
+            config_digest=data["run"].get("config_digest"),
+            tool_version=data["tool"]["version"],
+            targets=tuple(
+                TargetOutcome(t["name"], t["kind"], TargetStatus(t["status"]), t.get("error"))
+                for t in data["targets"]
+            ),
+            findings=tuple(
+                Result(
+                    check_id=f["check_id"],
+                    target=f["target"],
+                    status=Status(f["status"]),
+                    severity=Severity(f["severity"]),
+                    title=f["title"],
+                    message=f["message"],
+                    resource=f.get("resource"),
+                    evidence=f.get("evidence") or {},
+                    remediation=f.get("remediation", ""),
+                    controls=tuple(ControlRef(c["framework"], c["id"]) for c in f["controls"]),
+                )
+                for f in data["findings"]
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResultsFileError(f"malformed results file: {type(exc).__name__}: {exc}") from None
+
+
+class JsonFormatter(Formatter):
+    name = "json"
+    extension = "results.json"
+    description = "results JSON (auditor/results/v1), the machine contract"
+
+    def render(self, results: ScanResults) -> bytes:
+        return (json.dumps(results_to_dict(results), indent=2, sort_keys=False) + "\n").encode()

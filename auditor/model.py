@@ -1,0 +1,118 @@
+"""The vocabulary every layer shares: severities, statuses, results and a finished scan.
+
+Results are frozen so that formatters, history and waivers can never change what a check
+observed; they only derive new objects from it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; used for --fail-on gating and sorting."""
+        return _SEVERITY_RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class Status(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+    MANUAL = "manual"
+    WAIVED = "waived"
+
+
+class TargetStatus(enum.StrEnum):
+    SCANNED = "scanned"
+    UNREACHABLE = "unreachable"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ControlRef:
+    framework: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """One verdict of one check about one target (and optionally one resource in it)."""
+
+    check_id: str
+    target: str
+    status: Status
+    severity: Severity
+    title: str
+    message: str
+    resource: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    remediation: str = ""
+    controls: tuple[ControlRef, ...] = ()
+
+    def with_controls(self, controls: tuple[ControlRef, ...]) -> Result:
+        return replace(self, controls=controls)
+
+    @property
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.target, self.check_id, self.resource or "")
+
+
+@dataclass(frozen=True)
+class TargetOutcome:
+    """How far scanning one target got; `error` is a one-line reason, never a traceback."""
+
+    name: str
+    kind: str
+    status: TargetStatus
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanResults:
+    """A finished scan: what formatters, gates and history consume."""
+
+    run_id: str
+    started_at: str
+    finished_at: str
+    targets: tuple[TargetOutcome, ...]
+    findings: tuple[Result, ...]
+    tool_version: str
+    config_digest: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        by_status = {s.value: 0 for s in Status}
+        failed_by_severity = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            by_status[f.status.value] += 1
+            if f.status is Status.FAIL:
+                failed_by_severity[f.severity.value] += 1
+        return {
+            "targets": len(self.targets),
+            "targets_scanned": sum(t.status is TargetStatus.SCANNED for t in self.targets),
+            "findings": len(self.findings),
+            "by_status": by_status,
+            "failed_by_severity": failed_by_severity,
+        }
