@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
 
@@ -10,12 +11,22 @@ from auditor.discovery import package_modules, subclasses_in
 from auditor.model import ScanResults
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """What a user may ask of a rendering besides the results themselves."""
+
+    framework: str | None = None  # restrict control views to one framework id
+    color: bool = False  # terminal only
+    title: str | None = None
+
+
 class Formatter:
     name: ClassVar[str]
     extension: ClassVar[str]  # file name used when writing into a folder
     description: ClassVar[str] = ""
+    binary: ClassVar[bool] = False  # not for a terminal (pdf)
 
-    def render(self, results: ScanResults) -> bytes:
+    def render(self, results: ScanResults, options: RenderOptions) -> bytes:
         raise NotImplementedError
 
 

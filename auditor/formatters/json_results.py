@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditor.formatters.base import Formatter
+from auditor.formatters.base import Formatter, RenderOptions
 from auditor.model import (
     ControlRef,
     Result,
@@ -99,5 +99,5 @@ class JsonFormatter(Formatter):
     extension = "results.json"
     description = "results JSON (auditor/results/v1), the machine contract"
 
-    def render(self, results: ScanResults) -> bytes:
+    def render(self, results: ScanResults, options: RenderOptions) -> bytes:
         return (json.dumps(results_to_dict(results), indent=2, sort_keys=False) + "\n").encode()
