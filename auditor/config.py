@@ -99,6 +99,18 @@ class PostgresTarget(BaseModel):
             "params": dict(parse_qsl(parts.query)),
         }
 
+    def file_params(self, base_dir: Path) -> dict[str, str]:
+        """libpq file parameters of the DSN (sslrootcert, sslcert, sslkey, sslcrl), with
+        relative paths resolved against the config file's folder rather than the CWD."""
+        resolved: dict[str, str] = {}
+        for key in ("sslrootcert", "sslcert", "sslkey", "sslcrl"):
+            value = self.dsn_parts["params"].get(key)
+            if not value or value == "system":
+                continue
+            path = Path(value).expanduser()
+            resolved[key] = str(path if path.is_absolute() else base_dir / path)
+        return resolved
+
     @property
     def redacted_dsn(self) -> str:
         return redact_dsn(self.dsn)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from auditor.config import ScanConfig, parse_config
-from auditor.lab.certs import CertSpec
+from auditor.lab.certs import DEFAULT_CERT, CertSpec
 from auditor.lab.cluster import Cluster, LabError, Variant, postgres_bindir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def start_cluster(pg_available: None) -> Iterator[ClusterFactory]:
     """Factory: start_cluster("compliant") or start_cluster(Variant(...)), cached per session."""
     started: dict[object, Cluster] = {}
 
-    def start(variant: str | Variant, tls: CertSpec | None = CertSpec()) -> Cluster:
+    def start(variant: str | Variant, tls: CertSpec | None = DEFAULT_CERT) -> Cluster:
         if isinstance(variant, str):
             variant = Variant.from_dir(PG_VARIANTS / variant, tls=tls)
         key = (variant.name, variant.settings, variant.hba, variant.seed_sql, variant.tls)

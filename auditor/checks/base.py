@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from auditor.facts import FactSection, Facts
+from auditor.facts import Facts, FactSection
 from auditor.model import Result, Severity, Status
 
 

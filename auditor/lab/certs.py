@@ -24,10 +24,13 @@ class CertSpec:
     hostnames: tuple[str, ...] = ("localhost", "127.0.0.1")
     key_type: str = "rsa"  # "rsa" or "ec"
     key_bits: int = 2048  # RSA modulus size, or EC curve size (256/384)
-    signature_hash: str = "sha256"  # "sha256" or "sha1"
+    signature_hash: str = "sha256"  # "sha256" or "sha384"
     not_before_days: int = -1  # relative to now
     not_after_days: int = 365
     self_signed: bool = False  # the server certificate signs itself (no CA)
+
+
+DEFAULT_CERT = CertSpec()
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,14 @@ def _key(key_type: str, bits: int) -> PrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
-def _hash(name: str) -> hashes.HashAlgorithm:
-    return hashes.SHA1() if name == "sha1" else hashes.SHA256()  # noqa: S303 - weak on purpose
+def _hash(name: str) -> hashes.SHA256 | hashes.SHA384:
+    if name == "sha256":
+        return hashes.SHA256()
+    if name == "sha384":
+        return hashes.SHA384()
+    # cryptography >= 45 refuses to sign with SHA-1 ("not supported for signatures"), so a
+    # SHA-1 certificate has to come from the openssl command line instead.
+    raise ValueError(f"signature hash {name!r} is not supported by this generator")
 
 
 def _san(hostnames: tuple[str, ...]) -> x509.SubjectAlternativeName:

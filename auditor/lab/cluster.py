@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from auditor.lab.certs import CertSpec, IssuedCerts, issue
+from auditor.lab.certs import DEFAULT_CERT, CertSpec, IssuedCerts, issue
 
 ADMIN_USER = "postgres"
 ADMIN_PASSWORD = "lab-admin-password"  # a throwaway cluster's own superuser, not a secret
@@ -74,7 +74,7 @@ class Variant:
     tls: CertSpec | None = field(default_factory=CertSpec)
 
     @classmethod
-    def from_dir(cls, folder: Path, tls: CertSpec | None = CertSpec()) -> Variant:
+    def from_dir(cls, folder: Path, tls: CertSpec | None = DEFAULT_CERT) -> Variant:
         def read(name: str, default: str = "") -> str:
             path = folder / name
             return path.read_text() if path.exists() else default

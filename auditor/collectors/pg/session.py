@@ -93,6 +93,7 @@ class PgSession:
             "autocommit": True,
             "row_factory": dict_row,
         }
+        kwargs.update(target.file_params(ctx.config_dir))
         if ctx.password is not None:
             kwargs["password"] = ctx.password
         try:
@@ -106,7 +107,7 @@ class PgSession:
 
     def rows(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         with self.conn.cursor() as cur:
-            cur.execute(sql, params)  # type: ignore[arg-type]  # sql is a literal of ours
+            cur.execute(sql, params)
             return list(cur.fetchall())
 
     def value(self, sql: str, params: Any = None) -> Any:

@@ -1,0 +1,251 @@
+"""The `auditor` command line: a thin shell over the library.
+
+Every user error is one line on stderr and exit code 2; tracebacks only with AUDITOR_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from auditor import __version__
+from auditor.catalog import CatalogError, all_checks
+from auditor.commands import extra_commands
+from auditor.config import ConfigError, ScanConfig, config_digest, load_config, parse_config
+from auditor.facts import Facts
+from auditor.formatters.base import RenderOptions
+from auditor.gate import EXIT_USAGE, exit_code
+from auditor.model import ScanResults, Severity
+from auditor.output import OutputError, pick_formatters, wants_color, write_outputs
+from auditor.runner import Progress, run_scan
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail_usage(message: str) -> NoReturn:
+    click.echo(f"auditor: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _quick_config(dsn: str, password_env: str | None, columns: tuple[str, ...],
+                  name: str | None) -> tuple[ScanConfig, str]:
+    parts = urlsplit(dsn)
+    target_name = name or f"{parts.hostname or 'db'}{parts.path or ''}".replace("/", "-")
+    target: dict[str, Any] = {"name": target_name, "kind": "postgres", "dsn": dsn}
+    if password_env:
+        target["password"] = {"env": password_env}
+    if columns:
+        target["sensitive_columns"] = list(columns)
+    text = json.dumps({"targets": [target]})  # JSON is YAML: one validation path
+    return parse_config(text, "--dsn"), text
+
+
+def _progress_printer() -> Progress | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(target: str, event: str) -> None:
+        click.echo(f"  {target}: {event}", err=True)
+
+    return show
+
+
+def _save_facts(folder: Path, bundles: list[Facts]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for facts in bundles:
+        path = folder / f"{facts.target.name}.facts.json"
+        path.write_text(json.dumps(facts.to_json(), indent=2, sort_keys=True) + "\n")
+
+
+def apply_waivers_file(results: ScanResults, path: Path | None) -> ScanResults:
+    if path is None:
+        return results
+    from auditor import waivers
+
+    try:
+        return waivers.apply_waivers(results, waivers.load_waivers(path))
+    except waivers.WaiverError as exc:
+        fail_usage(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="auditor")
+def main() -> None:
+    """Prove that PostgreSQL personal data is encrypted in transit, in columns and at rest."""
+
+
+def scan_output_options(func: F) -> F:
+    func = click.option("--format", "formats", multiple=True, default=("terminal",),
+                        show_default=True,
+                        help="Output format; repeat for several (see `auditor formats`).")(func)
+    func = click.option("-o", "--output", type=click.Path(path_type=Path),
+                        help="File (one format) or folder (several formats).")(func)
+    func = click.option("--framework", help="Restrict report control views to one framework.")(
+        func)
+    return func
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
+              help="YAML config with targets and policy.")
+@click.option("--dsn", help="Quick form: scan one PostgreSQL URL (password from libpq "
+              "environment, e.g. PGPASSWORD, or --password-env).")
+@click.option("--password-env", metavar="NAME", help="With --dsn: read the password from $NAME.")
+@click.option("--sensitive-column", "columns", multiple=True, metavar="TABLE.COLUMN",
+              help="With --dsn: a column that must hold ciphertext (repeatable).")
+@click.option("--name", help="With --dsn: the target's name in reports.")
+@scan_output_options
+@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low",
+              show_default=True, help="Lowest failure severity that makes the exit code 1.")
+@click.option("--allow-errors", is_flag=True,
+              help="Exit 0 instead of 3 when a target or check could not be evaluated.")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Targets scanned concurrently.")
+@click.option("--waivers", "waivers_path", type=click.Path(path_type=Path),
+              help="YAML file of waivers and attestations.")
+@click.option("--check", "check_ids", multiple=True, metavar="ID",
+              help="Run only these checks (repeatable).")
+@click.option("--save-facts", type=click.Path(path_type=Path), metavar="DIR",
+              help="Also save each target's evidence bundle (facts JSON) into DIR.")
+def scan(
+    config_path: Path | None, dsn: str | None, password_env: str | None,
+    columns: tuple[str, ...], name: str | None, formats: tuple[str, ...],
+    output: Path | None, framework: str | None, fail_on: str, allow_errors: bool,
+    workers: int, waivers_path: Path | None, check_ids: tuple[str, ...],
+    save_facts: Path | None,
+) -> None:
+    """Scan the configured targets and report."""
+    if (config_path is None) == (dsn is None):
+        fail_usage("give exactly one of -c/--config FILE or --dsn URL")
+    if dsn is None and (password_env or columns or name):
+        fail_usage("--password-env, --sensitive-column and --name go with --dsn")
+    try:
+        if config_path is not None:
+            config = load_config(config_path)
+            digest = config_digest(config_path.read_text())
+            config_dir = config_path.resolve().parent
+        else:
+            assert dsn is not None
+            config, text = _quick_config(dsn, password_env, columns, name)
+            digest = config_digest(text)
+            config_dir = Path.cwd()
+        chosen = pick_formatters(formats)
+        catalog = all_checks()
+    except (ConfigError, OutputError, CatalogError) as exc:
+        fail_usage(str(exc))
+    unknown = [c for c in check_ids if c not in catalog]
+    if unknown:
+        fail_usage(f"unknown check id {unknown[0]!r} (see `auditor checks list`)")
+    results, bundles = run_scan(
+        config, config_dir, workers=workers, progress=_progress_printer(),
+        config_digest=digest, check_ids=set(check_ids) or None,
+    )
+    results = apply_waivers_file(results, waivers_path)
+    if save_facts is not None:
+        _save_facts(save_facts, bundles)
+    try:
+        written = write_outputs(
+            results, chosen, output, RenderOptions(framework=framework, color=wants_color())
+        )
+    except (OutputError, OSError) as exc:
+        fail_usage(str(exc))
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+    sys.exit(exit_code(results, Severity(fail_on), allow_errors))
+
+
+@main.group()
+def checks() -> None:
+    """The check catalog."""
+
+
+@checks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def checks_list(as_json: bool) -> None:
+    """List every check with its id, default severity and title."""
+    catalog = _catalog_or_exit()
+    if as_json:
+        rows = [{"id": c.id, "severity": c.severity.value, "title": c.title,
+                 "kinds": sorted(c.kinds)} for c in catalog.values()]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for check in catalog.values():
+        click.echo(f"{check.id:42} {check.severity.value:9} {check.title}")
+
+
+@checks.command("show")
+@click.argument("check_id")
+def checks_show(check_id: str) -> None:
+    """Show what one check verifies and why."""
+    catalog = _catalog_or_exit()
+    check = catalog.get(check_id)
+    if check is None:
+        fail_usage(f"unknown check id {check_id!r} (see `auditor checks list`)")
+    from auditor.frameworks import controls_for
+
+    click.echo(f"{check.id}\n  title:       {check.title}\n  severity:    "
+               f"{check.severity.value}\n  applies to:  {', '.join(sorted(check.kinds))}\n"
+               f"  rationale:   {check.rationale}\n  remediation: {check.remediation}")
+    controls = controls_for(check.id)
+    if controls:
+        click.echo("  controls:    " + ", ".join(f"{c.framework} {c.id}" for c in controls))
+
+
+def _catalog_or_exit() -> dict[str, Any]:
+    try:
+        return dict(all_checks())
+    except CatalogError as exc:
+        fail_usage(str(exc))
+
+
+@main.command()
+def formats() -> None:
+    """List the output formats."""
+    from auditor.formatters.base import formatters as available
+
+    for fmt in available().values():
+        click.echo(f"{fmt.name:10} {fmt.description}")
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              default=Path("auditor-demo-report"), show_default=True,
+              help="Folder for the config, results and reports.")
+@click.option("--keep", is_flag=True, help="Leave the demo cluster running afterwards.")
+@click.option("--format", "formats", multiple=True, help="Formats to write (default: all).")
+def demo(output: Path, keep: bool, formats: tuple[str, ...]) -> None:
+    """Start a local PostgreSQL built like the reference design, with planted weaknesses,
+    scan it and write the reports."""
+    from auditor.demo import DemoError, run_demo
+
+    try:
+        code = run_demo(output, keep=keep, formats=formats, color=wants_color())
+    except (DemoError, OutputError) as exc:
+        fail_usage(str(exc))
+    sys.exit(code)
+
+
+for _command in extra_commands():
+    main.add_command(_command)
+
+
+def run() -> None:
+    """Entry point that keeps tracebacks away from users unless AUDITOR_DEBUG is set."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        click.echo("auditor: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("AUDITOR_DEBUG"):
+            raise
+        click.echo(f"auditor: internal error: {type(exc).__name__}: {exc} "
+                   "(set AUDITOR_DEBUG=1 for details)", err=True)
+        sys.exit(EXIT_USAGE)

@@ -1,0 +1,89 @@
+"""Human summary for a terminal: a rich table on a colour TTY, plain aligned text when piped
+or when NO_COLOR is set (stable for grep and logs)."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from auditor.formatters.base import Formatter, RenderOptions
+from auditor.model import Result, ScanResults, Status
+
+_STATUS_ORDER = {s: i for i, s in enumerate(
+    [Status.FAIL, Status.ERROR, Status.WAIVED, Status.MANUAL, Status.SKIP, Status.PASS]
+)}
+_STYLE = {
+    Status.FAIL: "bold red", Status.ERROR: "magenta", Status.WAIVED: "yellow",
+    Status.MANUAL: "cyan", Status.SKIP: "dim", Status.PASS: "green",
+}
+
+
+def _ordered(findings: tuple[Result, ...]) -> list[Result]:
+    return sorted(
+        findings,
+        key=lambda f: (_STATUS_ORDER[f.status], -f.severity.rank, f.target, f.check_id,
+                       f.resource or ""),
+    )
+
+
+def _location(f: Result) -> str:
+    return f"{f.target}" + (f" / {f.resource}" if f.resource else "")
+
+
+def _plain(results: ScanResults) -> str:
+    out: list[str] = []
+    for t in results.targets:
+        line = f"target {t.name} ({t.kind}): {t.status.value}"
+        out.append(line + (f" - {t.error}" if t.error else ""))
+    out.append("")
+    for f in _ordered(results.findings):
+        sev = f.severity.value if f.status in (Status.FAIL, Status.WAIVED) else "-"
+        out.append(f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: "
+                   f"{f.message}")
+    out.append("")
+    out.append(_summary_line(results))
+    return "\n".join(out) + "\n"
+
+
+def _summary_line(results: ScanResults) -> str:
+    counts = Counter(f.status for f in results.findings)
+    parts = [f"{counts.get(s, 0)} {s.value}" for s in _STATUS_ORDER]
+    scanned = sum(t.status.value == "scanned" for t in results.targets)
+    return f"{len(results.findings)} results: " + ", ".join(parts) + (
+        f" ({scanned}/{len(results.targets)} targets scanned)"
+    )
+
+
+def _rich(results: ScanResults) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=160, color_system="standard")
+    targets = Table(title="Targets", show_lines=False)
+    for col in ("target", "kind", "status", "error"):
+        targets.add_column(col)
+    for t in results.targets:
+        style = "green" if t.status.value == "scanned" else "bold red"
+        targets.add_row(t.name, t.kind, f"[{style}]{t.status.value}[/]", t.error or "")
+    console.print(targets)
+    findings = Table(title="Findings")
+    for col in ("status", "severity", "check", "where", "message"):
+        findings.add_column(col, overflow="fold")
+    for f in _ordered(results.findings):
+        findings.add_row(
+            f"[{_STYLE[f.status]}]{f.status.value}[/]", f.severity.value, f.check_id,
+            _location(f), f.message,
+        )
+    console.print(findings)
+    console.print(_summary_line(results))
+    return buffer.getvalue()
+
+
+class TerminalFormatter(Formatter):
+    name = "terminal"
+    extension = "summary.txt"
+    description = "human summary (colour table on a TTY, plain text otherwise)"
+
+    def render(self, results: ScanResults, options: RenderOptions) -> bytes:
+        return (_rich(results) if options.color else _plain(results)).encode()

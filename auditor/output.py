@@ -1,0 +1,66 @@
+"""Writing rendered formats to stdout, a file or a folder (shared by `scan`, `demo`, `report`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from auditor.formatters.base import Formatter, RenderOptions, formatters
+from auditor.model import ScanResults
+
+
+class OutputError(Exception):
+    pass
+
+
+def wants_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def pick_formatters(names: tuple[str, ...]) -> list[Formatter]:
+    available = formatters()
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise OutputError(
+            f"unknown format {unknown[0]!r} (available: {', '.join(available)})"
+        )
+    return [available[n] for n in dict.fromkeys(names)]
+
+
+def write_outputs(
+    results: ScanResults,
+    chosen: list[Formatter],
+    out: Path | None,
+    options: RenderOptions,
+) -> list[Path]:
+    """Render each format. With `out` a folder (or several formats) each lands in its own
+    file; with one format and a file path it lands there; otherwise on stdout."""
+    written: list[Path] = []
+    machine = [f for f in chosen if f.name != "terminal"]
+    terminal = [f for f in chosen if f.name == "terminal"]
+    if out is None:
+        if len(chosen) > 1 and machine:
+            raise OutputError("several formats need -o/--output naming a folder")
+        for fmt in chosen:
+            if fmt.binary:
+                raise OutputError(f"format {fmt.name!r} is binary: give -o/--output")
+            opts = options if fmt.name == "terminal" else RenderOptions(
+                framework=options.framework, title=options.title
+            )
+            sys.stdout.buffer.write(fmt.render(results, opts))
+            sys.stdout.flush()
+        return written
+    as_folder = out.is_dir() or len(machine) > 1 or not out.suffix
+    if as_folder:
+        out.mkdir(parents=True, exist_ok=True)
+    for fmt in machine:
+        path = out / fmt.extension if as_folder else out
+        if not as_folder:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(fmt.render(results, options))
+        written.append(path)
+    for fmt in terminal:
+        sys.stdout.buffer.write(fmt.render(results, options))
+        sys.stdout.flush()
+    return written
