@@ -5,6 +5,7 @@ Every user error is one line on stderr and exit code 2; tracebacks only with AUD
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -24,7 +25,8 @@ from auditor.formatters.base import RenderOptions
 from auditor.gate import EXIT_USAGE, exit_code
 from auditor.model import ScanResults, Severity
 from auditor.output import OutputError, pick_formatters, wants_color, write_outputs
-from auditor.runner import Progress, run_scan
+from auditor.progress import ScanProgress
+from auditor.runner import run_scan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,16 +47,6 @@ def _quick_config(dsn: str, password_env: str | None, columns: tuple[str, ...],
         target["sensitive_columns"] = list(columns)
     text = json.dumps({"targets": [target]})  # JSON is YAML: one validation path
     return parse_config(text, "--dsn"), text
-
-
-def _progress_printer() -> Progress | None:
-    if not sys.stderr.isatty():
-        return None
-
-    def show(target: str, event: str) -> None:
-        click.echo(f"  {target}: {event}", err=True)
-
-    return show
 
 
 def _save_facts(folder: Path, bundles: list[Facts]) -> None:
@@ -143,10 +135,12 @@ def scan(
     unknown = [c for c in check_ids if c not in catalog]
     if unknown:
         fail_usage(f"unknown check id {unknown[0]!r} (see `auditor checks list`)")
-    results, bundles = run_scan(
-        config, config_dir, workers=workers, progress=_progress_printer(),
-        config_digest=digest, check_ids=set(check_ids) or None,
-    )
+    progress = ScanProgress([t.name for t in config.targets]) if sys.stderr.isatty() else None
+    with progress or contextlib.nullcontext():
+        results, bundles = run_scan(
+            config, config_dir, workers=workers, progress=progress,
+            config_digest=digest, check_ids=set(check_ids) or None,
+        )
     results = apply_waivers_file(results, waivers_path)
     if save_facts is not None:
         _save_facts(save_facts, bundles)

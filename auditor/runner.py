@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -166,25 +167,32 @@ def run_scan(
     checks = [c for cid, c in all_checks().items() if check_ids is None or cid in check_ids]
     collectors = all_collectors()
     runs: dict[str, TargetRun] = {}
+    began: dict[str, float] = {}  # when each target's worker really started (not queued)
+
+    def timed(target: Target) -> TargetRun:
+        began[target.name] = time.monotonic()
+        return scan_target(target, config, config_dir, checks, collectors, progress)
+
     pool = cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="auditor")
     try:
-        futures = {
-            target.name: (
-                target,
-                pool.submit(scan_target, target, config, config_dir, checks, collectors,
-                            progress),
-            )
-            for target in config.targets
-        }
-        for name, (target, future) in futures.items():
-            try:
-                runs[name] = future.result(timeout=target.target_timeout_seconds)
-            except cf.TimeoutError:
-                runs[name] = _timed_out(target, checks, config)
-            if progress:
-                progress(name, "done")
+        pending = {pool.submit(timed, target): target for target in config.targets}
+        while pending:
+            done, _ = cf.wait(pending, timeout=0.25, return_when=cf.FIRST_COMPLETED)
+            now = time.monotonic()
+            for future in done:
+                target = pending.pop(future)
+                runs[target.name] = future.result()
+                if progress:
+                    progress(target.name, "done")
+            for future, target in list(pending.items()):
+                start = began.get(target.name)
+                if start is not None and now - start > target.target_timeout_seconds:
+                    # The worker thread cannot be killed; its late answer is ignored.
+                    del pending[future]
+                    runs[target.name] = _timed_out(target, checks, config)
+                    if progress:
+                        progress(target.name, "timed out")
     finally:
-        # A timed-out target's thread cannot be killed; do not wait for it.
         pool.shutdown(wait=False, cancel_futures=True)
     findings = sorted(
         (replace(r, controls=controls_for(r.check_id)) for run in runs.values()

@@ -164,3 +164,19 @@ def test_broken_targets_are_marked_and_never_stop_the_others(
         assert all("\n" not in (t.error or "") for t in results.targets)
     good = {f.check_id: f.status for f in results.findings if f.target == "good"}
     assert good == dict.fromkeys(SPINE_CHECKS, Status.PASS)
+
+
+def test_a_target_over_its_time_budget_is_cut_off(
+    compliant_cluster: Cluster, silent_port: int
+) -> None:
+    text = "targets:\n" + "".join([
+        target_yaml("slow", f"postgresql://auditor@127.0.0.1:{silent_port}/app",
+                    connect_timeout_seconds=4, target_timeout_seconds=1),
+        target_yaml("good", compliant_cluster.dsn("auditor"), password="{env: AUDITOR_TEST_PW}"),
+    ])
+    results, _ = run_scan(parse_config(text, "t.yaml"), Path.cwd(), workers=2,
+                          check_ids=SPINE_CHECKS)
+    outcome = {t.name: t for t in results.targets}
+    assert outcome["slow"].status is TargetStatus.ERROR
+    assert outcome["slow"].error == "timed out after 1 s"
+    assert outcome["good"].status is TargetStatus.SCANNED
