@@ -22,7 +22,9 @@ from auditor.commands import extra_commands
 from auditor.config import ConfigError, ScanConfig, config_digest, load_config, parse_config
 from auditor.facts import Facts
 from auditor.formatters.base import RenderOptions
+from auditor.formatters.json_results import ResultsFileError
 from auditor.gate import EXIT_USAGE, exit_code
+from auditor.history import HistoryStore, diff_results
 from auditor.model import ScanResults, Severity
 from auditor.output import OutputError, pick_formatters, wants_color, write_outputs
 from auditor.progress import ScanProgress
@@ -67,6 +69,20 @@ def apply_waivers_file(results: ScanResults, path: Path | None) -> ScanResults:
         fail_usage(str(exc))
 
 
+def _record_history(folder: Path, results: ScanResults) -> None:
+    store = HistoryStore(folder)
+    try:
+        previous = store.latest()
+    except ResultsFileError as exc:
+        click.echo(f"auditor: warning: previous run unreadable, not compared: {exc}", err=True)
+        previous = None
+    path = store.save(results)
+    if previous is not None:
+        click.echo("since the last run: " + "\n".join(diff_results(previous, results).lines()),
+                   err=True)
+    click.echo(f"history: {path}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
 def main() -> None:
@@ -106,12 +122,14 @@ def scan_output_options(func: F) -> F:
               help="Run only these checks (repeatable).")
 @click.option("--save-facts", type=click.Path(path_type=Path), metavar="DIR",
               help="Also save each target's evidence bundle (facts JSON) into DIR.")
+@click.option("--history", "history_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Keep this run's results in DIR and report what changed since the last.")
 def scan(
     config_path: Path | None, dsn: str | None, password_env: str | None,
     columns: tuple[str, ...], name: str | None, formats: tuple[str, ...],
     output: Path | None, framework: str | None, fail_on: str, allow_errors: bool,
     workers: int, waivers_path: Path | None, check_ids: tuple[str, ...],
-    save_facts: Path | None,
+    save_facts: Path | None, history_dir: Path | None,
 ) -> None:
     """Scan the configured targets and report."""
     if (config_path is None) == (dsn is None):
@@ -152,6 +170,8 @@ def scan(
         fail_usage(str(exc))
     for path in written:
         click.echo(f"wrote {path}", err=True)
+    if history_dir is not None:
+        _record_history(history_dir, results)
     sys.exit(exit_code(results, Severity(fail_on), allow_errors))
 
 
