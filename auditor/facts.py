@@ -104,13 +104,28 @@ class Facts:
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": "auditor/facts/v1",
-            "target": {"name": self.target.name, "kind": self.target.kind},
+            "target": {
+                "name": self.target.name,
+                "kind": self.target.kind,
+                "options": self.target.options,
+                "policy": self.target.policy.model_dump(mode="json"),
+            },
             "sections": {k: v.model_dump(mode="json") for k, v in sorted(self.sections.items())},
             "gaps": {k: v.as_dict() for k, v in sorted(self.gaps.items())},
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], target: TargetContext) -> Facts:
+    def from_json(cls, data: dict[str, Any], target: TargetContext | None = None) -> Facts:
+        """Rebuild a saved bundle; its own target context is used unless one is given."""
+        if data.get("schema") != "auditor/facts/v1":
+            raise ValueError(f"not an Auditor facts bundle (schema {data.get('schema')!r})")
+        if target is None:
+            saved = data["target"]
+            target = TargetContext(
+                name=saved["name"], kind=saved["kind"],
+                policy=Policy.model_validate(saved.get("policy") or {}),
+                options=saved.get("options") or {},
+            )
         registry = FactSection.registry()
         facts = cls(target=target)
         for name, body in data.get("sections", {}).items():

@@ -69,3 +69,24 @@ def test_scan_history_keeps_runs_and_reports_changes(compliant_cluster: Cluster,
         assert proc.returncode == 0, proc.stderr
     assert "since the last run: 0 new failure(s), 0 resolved" in proc.stderr
     assert len(HistoryStore(history).runs()) == 2
+
+
+def test_saved_facts_re_evaluate_offline_to_the_same_verdicts(weak_cluster: Cluster,
+                                                              tmp_path: Path) -> None:
+    config = write_config(tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"),
+                                                password="{env: PW}"))
+    live = tmp_path / "live.json"
+    proc = run_cli("scan", "-c", str(config), "--format", "json", "-o", str(live),
+                   "--save-facts", str(tmp_path / "facts"), env={"PW": AUDITOR_PASSWORD})
+    assert proc.returncode == 1, proc.stderr
+    offline = tmp_path / "offline.json"
+    proc = run_cli("evaluate", str(tmp_path / "facts" / "weak.facts.json"), "--format", "json",
+                   "-o", str(offline))
+    assert proc.returncode == 1, proc.stderr
+
+    def verdicts(path: Path) -> set[tuple[str, str | None, str, str]]:
+        doc = json.loads(path.read_text())
+        return {(f["check_id"], f["resource"], f["status"], f["message"])
+                for f in doc["findings"]}
+
+    assert verdicts(live) == verdicts(offline)
