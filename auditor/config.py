@@ -14,7 +14,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from auditor.policy import Policy
 
@@ -138,7 +145,71 @@ class PostgresTarget(BaseModel):
             ) from None
 
 
-Target = PostgresTarget
+    def context_options(self) -> dict[str, Any]:
+        """What checks may know of this target's declared intent (no secrets)."""
+        parts = self.dsn_parts
+        return {
+            "dsn": self.redacted_dsn,
+            "host": parts["host"],
+            "port": parts["port"],
+            "dbname": parts["dbname"],
+            "user": parts["user"],
+            "dsn_params": {k: v for k, v in parts["params"].items() if k != "password"},
+            "sensitive_columns": list(self.sensitive_columns),
+            "application_dsns": [redact_dsn(d) for d in self.application_dsns],
+            "hba_file": self.hba_file,
+            "tls_probe": self.tls_probe,
+        }
+
+
+class DeclaredSecret(BaseModel):
+    """A secret whose rotation age is checked (keys.secret_rotation_age)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: Annotated[str, Field(min_length=1)]
+    # Defaults follow the reference design: encryption key yearly, master password quarterly.
+    purpose: Literal["encryption-key", "master-password", "other"] = "other"
+    max_age_days: int | None = Field(None, ge=1)
+
+
+class AwsRdsTarget(BaseModel):
+    """An AWS RDS instance or Aurora cluster, inspected through the AWS APIs (read-only
+    Describe/Get calls) with the default credential chain or a named profile."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["aws-rds"]
+    region: Annotated[str, Field(min_length=1)]
+    db_instance: str | None = None
+    db_cluster: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None  # an AWS-compatible endpoint (tests, LocalStack)
+    secrets: tuple[DeclaredSecret, ...] = ()
+    backup_buckets: tuple[str, ...] = ()
+    target_timeout_seconds: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_database(self) -> AwsRdsTarget:
+        if (self.db_instance is None) == (self.db_cluster is None):
+            raise ValueError("give exactly one of db_instance or db_cluster")
+        return self
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return None  # AWS credentials come from the SDK's own chain, never from config
+
+    def context_options(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "db_instance": self.db_instance,
+            "db_cluster": self.db_cluster,
+            "secrets": [s.model_dump() for s in self.secrets],
+            "backup_buckets": list(self.backup_buckets),
+        }
+
+
+Target = PostgresTarget | AwsRdsTarget
+TARGET_KINDS = ("postgres", "aws-rds")
 
 
 class ScanConfig(BaseModel):
@@ -222,7 +293,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # pydantic inserts union/discriminator tags ("postgres", "EnvPassword") into locations.
-    tags = {"postgres", "EnvPassword", "FilePassword"}
+    tags = {*TARGET_KINDS, "EnvPassword", "FilePassword"}
     return tuple(p for p in loc if not (isinstance(p, str) and p in tags))
 
 

@@ -44,23 +44,9 @@ def all_collectors() -> list[Collector]:
 
 
 def target_context(target: Target, config: ScanConfig) -> TargetContext:
-    parts = target.dsn_parts
     return TargetContext(
-        name=target.name,
-        kind=target.kind,
-        policy=config.policy,
-        options={
-            "dsn": target.redacted_dsn,
-            "host": parts["host"],
-            "port": parts["port"],
-            "dbname": parts["dbname"],
-            "user": parts["user"],
-            "dsn_params": {k: v for k, v in parts["params"].items() if k != "password"},
-            "sensitive_columns": list(target.sensitive_columns),
-            "application_dsns": list(target.application_dsns),
-            "hba_file": target.hba_file,
-            "tls_probe": target.tls_probe,
-        },
+        name=target.name, kind=target.kind, policy=config.policy,
+        options=target.context_options(),
     )
 
 

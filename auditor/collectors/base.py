@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from auditor.config import Target
+from auditor.config import PostgresTarget, Target
 from auditor.facts import Facts
 from auditor.model import TargetStatus
 
@@ -24,6 +24,12 @@ class CollectContext:
     target: Target
     password: str | None
     config_dir: Path
+
+    @property
+    def pg(self) -> PostgresTarget:
+        """The target as a PostgreSQL target (collectors of kind postgres only)."""
+        assert isinstance(self.target, PostgresTarget), self.target.kind
+        return self.target
 
 
 class Collector:

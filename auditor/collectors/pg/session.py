@@ -79,7 +79,7 @@ class PgSession:
 
     @classmethod
     def open(cls, ctx: CollectContext) -> PgSession:
-        target = ctx.target
+        target = ctx.pg
         options = (
             "-c default_transaction_read_only=on "
             f"-c statement_timeout={target.statement_timeout_ms} "
