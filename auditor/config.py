@@ -43,6 +43,30 @@ class FilePassword(BaseModel):
 PasswordRef = EnvPassword | FilePassword
 
 
+def resolve_secret(ref: PasswordRef | None, base_dir: Path, target: str, what: str
+                   ) -> str | None:
+    """A secret's value from the environment or a file (relative to the config's folder);
+    raises ConfigError naming the source, never the value."""
+    if ref is None:
+        return None
+    if isinstance(ref, EnvPassword):
+        value = os.environ.get(ref.env)
+        if value is None:
+            raise ConfigError(
+                f"target {target!r}: {what} environment variable {ref.env} is not set"
+            )
+        return value
+    path = Path(ref.file).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    try:
+        return path.read_text().strip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"target {target!r}: cannot read {what} file {path}: {exc.strerror}"
+        ) from None
+
+
 def _check_dsn(value: str) -> str:
     try:
         parts = urlsplit(value)
@@ -124,26 +148,7 @@ class PostgresTarget(BaseModel):
 
     def resolve_password(self, base_dir: Path) -> str | None:
         """The password, from the environment or a file; raises ConfigError naming the source."""
-        ref = self.password
-        if ref is None:
-            return None
-        if isinstance(ref, EnvPassword):
-            value = os.environ.get(ref.env)
-            if value is None:
-                raise ConfigError(
-                    f"target {self.name!r}: password environment variable {ref.env} is not set"
-                )
-            return value
-        path = Path(ref.file).expanduser()
-        if not path.is_absolute():
-            path = base_dir / path
-        try:
-            return path.read_text().strip("\r\n")
-        except OSError as exc:
-            raise ConfigError(
-                f"target {self.name!r}: cannot read password file {path}: {exc.strerror}"
-            ) from None
-
+        return resolve_secret(self.password, base_dir, self.name, "password")
 
     def context_options(self) -> dict[str, Any]:
         """What checks may know of this target's declared intent (no secrets)."""
@@ -208,8 +213,54 @@ class AwsRdsTarget(BaseModel):
         }
 
 
-Target = PostgresTarget | AwsRdsTarget
-TARGET_KINDS = ("postgres", "aws-rds")
+class AzurePostgresTarget(BaseModel):
+    """An Azure Database for PostgreSQL flexible server, inspected through Azure Resource
+    Manager (GET only) with DefaultAzureCredential or a bearer token from env/file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["azure-postgres"]
+    subscription_id: Annotated[str, Field(min_length=1)]
+    resource_group: Annotated[str, Field(min_length=1)]
+    server: Annotated[str, Field(min_length=1)]
+    access_token: PasswordRef | None = None
+    management_endpoint: str | None = None  # another ARM endpoint (sovereign clouds, tests)
+    ca_bundle: str | None = None  # CA file for TLS to that endpoint
+    target_timeout_seconds: float = Field(120.0, gt=0)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return resolve_secret(self.access_token, base_dir, self.name, "access token")
+
+    def context_options(self) -> dict[str, Any]:
+        return {"subscription_id": self.subscription_id, "resource_group": self.resource_group,
+                "server": self.server}
+
+
+class GcpCloudSqlTarget(BaseModel):
+    """A Google Cloud SQL for PostgreSQL instance, inspected through the Cloud SQL Admin and
+    Cloud KMS APIs (read-only) with application default credentials or a bearer token."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["gcp-cloudsql"]
+    project: Annotated[str, Field(min_length=1)]
+    instance: Annotated[str, Field(min_length=1)]
+    access_token: PasswordRef | None = None
+    sqladmin_endpoint: str = "https://sqladmin.googleapis.com"
+    kms_endpoint: str | None = None  # default: the public Cloud KMS endpoint
+    target_timeout_seconds: float = Field(120.0, gt=0)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return resolve_secret(self.access_token, base_dir, self.name, "access token")
+
+    def context_options(self) -> dict[str, Any]:
+        return {"project": self.project, "instance": self.instance}
+
+
+Target = PostgresTarget | AwsRdsTarget | AzurePostgresTarget | GcpCloudSqlTarget
+TARGET_KINDS = ("postgres", "aws-rds", "azure-postgres", "gcp-cloudsql")
 
 
 class ScanConfig(BaseModel):

@@ -1,0 +1,77 @@
+"""A local HTTP(S) server that replays recorded cloud API responses from `fixtures/cloud/`.
+
+Cloud SDKs (Azure, Google) are pointed at it through their endpoint settings, so the real SDK
+code — serialisation, auth headers, paging, error mapping — runs, against fixed answers.
+Every request is recorded so tests can prove the collectors only read.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+CLOUD_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cloud"
+
+
+@dataclass
+class Replay:
+    url: str
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+
+def load_recording(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((CLOUD_FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+@contextmanager
+def replay_server(recording: str | dict[str, Any], tls: tuple[Path, Path] | None = None
+                  ) -> Iterator[Replay]:
+    """Serve `fixtures/cloud/<recording>.json`: {"interactions": [{"method", "path",
+    "status", "body"}], "not_found": {...}}; `tls` = (certificate, key) for HTTPS."""
+    data = load_recording(recording) if isinstance(recording, str) else recording
+    routes = {(i["method"].upper(), i["path"]): i for i in data["interactions"]}
+    not_found = data.get("not_found", {"error": {"code": "NotFound", "message": "not found"}})
+    seen: list[tuple[str, str, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            path = urlsplit(self.path).path
+            seen.append((self.command, path, dict(self.headers.items())))
+            hit = routes.get((self.command, path))
+            status = hit["status"] if hit else 404
+            body = json.dumps(hit["body"] if hit else not_found).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("x-ms-request-id", "replay")
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Replay(url=f"{scheme}://localhost:{server.server_address[1]}", requests=seen)
+    finally:
+        server.shutdown()
+        server.server_close()
