@@ -7,6 +7,7 @@ import datetime as dt
 
 from auditor.checks.base import Check
 from auditor.collectors.aws import AwsRdsFacts, SecretInfo
+from auditor.collectors.gcp import GcpCloudSqlFacts
 from auditor.facts import Facts
 from auditor.model import Result, Severity
 
@@ -18,11 +19,17 @@ class KmsKeyRotation(Check):
     title = "The storage encryption key is rotated"
     severity = Severity.MEDIUM
     rationale = "Rotation limits how much data one key version protects (PCI DSS 3.6.4/3.7.4)."
-    remediation = "Enable automatic rotation on the customer-managed KMS key (yearly or sooner)."
-    requires = (AwsRdsFacts,)
-    kinds = AWS
+    remediation = ("Enable automatic rotation on the customer-managed key (AWS KMS, Cloud KMS "
+                   "rotation period) at the policy's interval or sooner.")
+    kinds = frozenset({"aws-rds", "gcp-cloudsql"})
 
     def run(self, facts: Facts) -> list[Result]:
+        # One id, several clouds: judge whichever cloud's facts this target has.
+        if facts.target.kind == "gcp-cloudsql":
+            return self._gcp(facts)
+        return self._aws(facts)
+
+    def _aws(self, facts: Facts) -> list[Result]:
         aws = facts.get(AwsRdsFacts)
         key = aws.kms_key
         if key is None:
@@ -47,6 +54,28 @@ class KmsKeyRotation(Check):
         every = f"every {period} days" if period else "automatically"
         return [self.passed(facts, f"customer-managed key {key.key_id} rotates {every}",
                             resource=key.key_id, evidence=evidence)]
+
+    def _gcp(self, facts: Facts) -> list[Result]:
+        sql = facts.get(GcpCloudSqlFacts)
+        if sql.kms_key_name is None:
+            return [self.passed(facts, "Google-managed encryption key: rotated by Google",
+                                evidence={"diskEncryptionConfiguration.kmsKeyName": None})]
+        key = sql.kms_key
+        if key is None:
+            return [self.skipped(facts, sql.unavailable.get("kms_key", "key not readable"),
+                                 resource=sql.kms_key_name)]
+        evidence = {"api": "cloudkms cryptoKeys.get", "rotationPeriod_days":
+                    key.rotation_period_days, "nextRotationTime": key.next_rotation_time}
+        limit = facts.target.policy.kms_rotation_max_days
+        if key.rotation_period_days is None:
+            return [self.failed(facts, f"{key.name}: no rotation period (never rotates)",
+                                resource=key.name, evidence=evidence)]
+        days = round(key.rotation_period_days)
+        if key.rotation_period_days > limit:
+            return [self.failed(facts, f"{key.name}: rotates every {days} days (policy "
+                                f"{limit})", resource=key.name, evidence=evidence)]
+        return [self.passed(facts, f"{key.name}: rotates every {days} days", resource=key.name,
+                            evidence=evidence)]
 
 
 def _max_age(secret: SecretInfo, facts: Facts) -> int | None:

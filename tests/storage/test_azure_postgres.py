@@ -67,7 +67,7 @@ def test_compliant_flexible_server_passes(token: None, compliant: Replay,
         result.message)
     # Read-only, authenticated with the configured token, which never reaches the results.
     assert {method for method, _, _ in compliant.requests} == {"GET"}
-    assert all(h.get("Authorization") == f"Bearer {TOKEN}" for _, _, h in compliant.requests)
+    assert all(h.get("authorization") == f"Bearer {TOKEN}" for _, _, h in compliant.requests)
     assert TOKEN not in repr(findings)
 
 

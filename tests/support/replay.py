@@ -45,7 +45,7 @@ def replay_server(recording: str | dict[str, Any], tls: tuple[Path, Path] | None
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             path = urlsplit(self.path).path
-            seen.append((self.command, path, dict(self.headers.items())))
+            seen.append((self.command, path, {k.lower(): v for k, v in self.headers.items()}))
             hit = routes.get((self.command, path))
             status = hit["status"] if hit else 404
             body = json.dumps(hit["body"] if hit else not_found).encode()
