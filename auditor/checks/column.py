@@ -1,0 +1,514 @@
+"""Layer 2, column encryption: are the declared sensitive columns really OpenPGP ciphertext
+under a strong cipher, is personal data sitting in clear elsewhere, and are the keys kept out
+of the database's code and logs?
+
+Evidence names columns as `table.column` and functions by signature; it carries counts,
+labels, masked examples and redacted snippets, never a sampled value or a key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor import pgp
+from auditor.checks.base import Check
+from auditor.collectors.pg.code import CodeFacts
+from auditor.collectors.pg.columns import ColumnFacts, ColumnSample
+from auditor.collectors.pg.server import ServerFacts
+from auditor.facts import Facts
+from auditor.model import Result, Severity, Status
+from auditor.pii import CARD
+
+CONTROLS_NOTE = "PCI DSS 3.4 requires PAN to be unreadable wherever it is stored."
+WEAK_CIPHERS = {"aes128": Severity.MEDIUM, "aes192": Severity.MEDIUM}
+PLAINTEXT_EXPOSED_SHAPE = "OpenPGP header over clear literal data"
+
+
+def _worst(severities: list[Severity]) -> Severity:
+    return max(severities, key=lambda s: s.rank)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "0%"
+
+
+def _declared_samples(columns: ColumnFacts) -> list[ColumnSample]:
+    return [s for s in columns.samples if s.declared]
+
+
+def _version(num: int) -> str:
+    major, minor = divmod(num, 10000)
+    return f"{major}.{minor}"
+
+
+class PgcryptoInstalled(Check):
+    id = "column.pgcrypto_installed"
+    title = "pgcrypto is installed where sensitive columns are declared"
+    severity = Severity.HIGH
+    rationale = "Column encryption in the database relies on pgcrypto's pgp_sym_encrypt."
+    remediation = "CREATE EXTENSION pgcrypto; in the application database."
+    requires = (ColumnFacts,)
+
+    def run(self, facts: Facts) -> list[Result]:
+        columns = facts.get(ColumnFacts)
+        if not columns.declared:
+            return [self.skipped(facts, "no sensitive_columns are declared for this target")]
+        evidence = {
+            "pgcrypto_version": columns.pgcrypto_version,
+            "sensitive_columns": list(columns.declared),
+        }
+        if columns.pgcrypto_version is None:
+            return [
+                self.failed(facts, "pgcrypto is not installed in this database", evidence=evidence)
+            ]
+        return [
+            self.passed(
+                facts, f"pgcrypto {columns.pgcrypto_version} is installed", evidence=evidence
+            )
+        ]
+
+
+class SensitiveEncrypted(Check):
+    id = "column.sensitive_encrypted"
+    title = "Declared sensitive columns hold OpenPGP ciphertext"
+    severity = Severity.CRITICAL
+    rationale = (
+        "Personal data left in clear in a sensitive column is exposed to every backup, replica "
+        "and role that can read the table."
+    )
+    remediation = (
+        "Encrypt the column with pgp_sym_encrypt(value, key, 'cipher-algo=aes256') (or the "
+        "application's encrypt_text wrapper), re-writing existing rows, with the key supplied "
+        "by the application from its secrets manager."
+    )
+    requires = (ColumnFacts,)
+
+    def run(self, facts: Facts) -> list[Result]:
+        columns = facts.get(ColumnFacts)
+        if not columns.declared:
+            return [self.skipped(facts, "no sensitive_columns are declared for this target")]
+        results: list[Result] = []
+        for name, problem in sorted(columns.declared_problems.items()):
+            if problem.startswith("no SELECT privilege"):
+                results.append(self.skipped(facts, problem, resource=name))
+            else:
+                results.append(
+                    self.errored(facts, f"declared column {name}: {problem}", resource=name)
+                )
+        for s in _declared_samples(columns):
+            encrypted = s.openpgp - s.plaintext_exposed
+            shapes = dict(s.shapes)
+            if s.plaintext_exposed:
+                shapes[PLAINTEXT_EXPOSED_SHAPE] = s.plaintext_exposed
+            evidence: dict[str, Any] = {
+                "sampled": s.sampled,
+                "ciphertext": encrypted,
+                "sampling": s.method,
+                "estimated_rows": s.estimated_rows,
+                "encodings": s.encodings,
+                "not_ciphertext_shapes": shapes,
+            }
+            if s.sampled == 0:
+                results.append(
+                    self.passed(
+                        facts,
+                        f"{s.name}: no non-null values in the sample",
+                        resource=s.name,
+                        evidence=evidence,
+                    )
+                )
+            elif encrypted < s.sampled:
+                clear = s.sampled - encrypted
+                shape_text = ", ".join(f"{k} {v}" for k, v in sorted(shapes.items()))
+                results.append(
+                    self.failed(
+                        facts,
+                        f"{s.name}: {clear} of {s.sampled} sampled values "
+                        f"({_pct(clear, s.sampled)}) are not OpenPGP ciphertext ({shape_text})",
+                        resource=s.name,
+                        evidence=evidence,
+                    )
+                )
+            else:
+                results.append(
+                    self.passed(
+                        facts,
+                        f"{s.name}: all {s.sampled} sampled values are OpenPGP ciphertext",
+                        resource=s.name,
+                        evidence=evidence,
+                    )
+                )
+        return results
+
+
+class CipherStrength(Check):
+    id = "column.cipher_strength"
+    title = "Column ciphertext uses a strong cipher, S2K and integrity protection"
+    severity = Severity.HIGH
+    rationale = (
+        "pgcrypto accepts legacy ciphers, an unsalted key derivation and messages without an "
+        "integrity check (tag 9), each of which weakens the column encryption."
+    )
+    remediation = (
+        "Re-encrypt with pgp_sym_encrypt(value, key, 'cipher-algo=aes256, s2k-mode=3, "
+        "s2k-digest-algo=sha256') and never pass disable-mdc=1."
+    )
+    requires = (ColumnFacts,)
+
+    def run(self, facts: Facts) -> list[Result]:
+        columns = facts.get(ColumnFacts)
+        allowed = set(facts.target.policy.allowed_column_ciphers)
+        results: list[Result] = []
+        for s in columns.samples:
+            if not s.openpgp:
+                continue
+            issues: list[tuple[str, Severity]] = []
+            for cipher, n in sorted(s.ciphers.items()):
+                if cipher not in allowed:
+                    sev = WEAK_CIPHERS.get(cipher, Severity.HIGH)
+                    issues.append(
+                        (
+                            f"cipher {cipher} on {n} values (policy: {', '.join(sorted(allowed))})",
+                            sev,
+                        )
+                    )
+            if s.s2k_modes.get("simple"):
+                issues.append(
+                    (
+                        f"S2K mode 0 (simple, unsalted) on {s.s2k_modes['simple']} values",
+                        Severity.HIGH,
+                    )
+                )
+            if s.s2k_modes.get("salted"):
+                issues.append(
+                    (
+                        f"S2K mode 1 (salted, not iterated) on {s.s2k_modes['salted']} values",
+                        Severity.LOW,
+                    )
+                )
+            if s.s2k_digests.get("md5"):
+                issues.append((f"S2K digest MD5 on {s.s2k_digests['md5']} values", Severity.MEDIUM))
+            if s.integrity.get("none"):
+                issues.append(
+                    (
+                        f"no integrity protection (tag 9, disable-mdc) on "
+                        f"{s.integrity['none']} values",
+                        Severity.HIGH,
+                    )
+                )
+            evidence = {
+                "ciphertext_values": s.openpgp,
+                "ciphers": s.ciphers,
+                "s2k_modes": s.s2k_modes,
+                "s2k_digests": s.s2k_digests,
+                "min_s2k_iterations": s.min_s2k_count,
+                "integrity": s.integrity,
+                "declared": s.declared,
+            }
+            if issues:
+                results.append(
+                    self.failed(
+                        facts,
+                        f"{s.name}: " + "; ".join(text for text, _ in issues),
+                        resource=s.name,
+                        evidence=evidence,
+                        severity=_worst([sev for _, sev in issues]),
+                    )
+                )
+            else:
+                mix = ", ".join(sorted(s.ciphers))
+                results.append(
+                    self.passed(
+                        facts,
+                        f"{s.name}: {s.openpgp} messages, {mix}, iterated+salted S2K, "
+                        "integrity protected",
+                        resource=s.name,
+                        evidence=evidence,
+                    )
+                )
+        if not results:
+            return [self.skipped(facts, "no OpenPGP ciphertext was found in the sampled columns")]
+        return results
+
+
+class CipherFailurePlaintext(Check):
+    id = "column.cipher_failure_plaintext"
+    title = "No OpenPGP message carries its data in clear (pgcrypto bf/cast5 failure)"
+    severity = Severity.CRITICAL
+    rationale = (
+        "On OpenSSL 3 without the legacy provider, unpatched pgcrypto (15 < 15.19, 16 < 16.15, "
+        "17 < 17.11, 18 < 18.6) stores Blowfish/CAST5 'ciphertext' as the literal data in clear."
+    )
+    remediation = (
+        "Treat the affected values as plaintext: re-encrypt them with cipher-algo=aes256, "
+        "upgrade PostgreSQL to a fixed minor release, and never use cipher-algo=bf or cast5."
+    )
+    requires = (ColumnFacts,)
+
+    def run(self, facts: Facts) -> list[Result]:
+        columns = facts.get(ColumnFacts)
+        fixed = pgp.fixed_in(columns.server_version_num)
+        server = {
+            "server_version": _version(columns.server_version_num),
+            "release_has_fix": fixed,
+        }
+        results: list[Result] = []
+        inspected = 0
+        for s in columns.samples:
+            inspected += s.openpgp
+            if not s.plaintext_exposed:
+                continue
+            bad_ciphers = sorted(c for c in s.ciphers if c in ("blowfish", "cast5"))
+            results.append(
+                self.failed(
+                    facts,
+                    f"{s.name}: {s.plaintext_exposed} of {s.openpgp} OpenPGP messages hold their "
+                    f"literal data unencrypted (ciphers: {', '.join(sorted(s.ciphers))}; "
+                    f"server {server['server_version']}"
+                    + ("" if fixed else ", a release without the pgcrypto fix")
+                    + ")",
+                    resource=s.name,
+                    evidence={
+                        **server,
+                        "exposed": s.plaintext_exposed,
+                        "messages": s.openpgp,
+                        "ciphers": s.ciphers,
+                        "suspect_ciphers": bad_ciphers,
+                    },
+                )
+            )
+        if results:
+            return results
+        return [
+            self.passed(
+                facts,
+                f"none of the {inspected} sampled OpenPGP messages carries readable data",
+                evidence={**server, "messages_inspected": inspected},
+            )
+        ]
+
+
+class PlaintextPii(Check):
+    id = "column.plaintext_pii"
+    title = "No undeclared column holds plaintext personal data"
+    severity = Severity.HIGH
+    rationale = (
+        "Personal data copied into columns nobody declared sensitive (notes, logs, exports) "
+        "escapes the column encryption entirely. " + CONTROLS_NOTE
+    )
+    remediation = (
+        "Encrypt the column like the declared ones (and declare it in sensitive_columns), or "
+        "remove or tokenise the personal data it holds."
+    )
+    requires = (ColumnFacts,)
+
+    def run(self, facts: Facts) -> list[Result]:
+        columns = facts.get(ColumnFacts)
+        threshold = facts.target.policy.pii_min_fraction
+        results: list[Result] = []
+        scanned = 0
+        for s in columns.samples:
+            if s.declared:
+                continue
+            scanned += 1
+            hits = [p for p in s.pii if p.fraction >= threshold]
+            if not hits:
+                continue
+            kinds = ", ".join(
+                f"{p.kind} in {p.count}/{s.sampled} ({_pct(p.count, s.sampled)}), e.g. "
+                + " ".join(p.examples)
+                for p in hits
+            )
+            severity = Severity.CRITICAL if any(p.kind == CARD for p in hits) else Severity.HIGH
+            results.append(
+                self.failed(
+                    facts,
+                    f"{s.name}: plaintext {kinds}",
+                    resource=s.name,
+                    severity=severity,
+                    evidence={
+                        "sampled": s.sampled,
+                        "sampling": s.method,
+                        "estimated_rows": s.estimated_rows,
+                        "pii": [p.model_dump(mode="json") for p in hits],
+                    },
+                )
+            )
+        for table, grant in sorted(columns.unreadable.items()):
+            results.append(
+                self.skipped(facts, f"table {table} could not be sampled: {grant}", resource=table)
+            )
+        for table, error in sorted(columns.errors.items()):
+            results.append(
+                self.errored(facts, f"table {table} could not be sampled: {error}", resource=table)
+            )
+        if columns.not_sampled:
+            results.append(
+                self.skipped(
+                    facts,
+                    f"the sampling budget of {columns.budget_seconds:g} s ran out before "
+                    f"{len(columns.not_sampled)} tables: {', '.join(columns.not_sampled[:20])}",
+                    evidence={"not_sampled": list(columns.not_sampled)},
+                )
+            )
+        if not any(r.status is Status.FAIL for r in results):
+            results.append(
+                self.passed(
+                    facts,
+                    f"no personal data found in {scanned} undeclared text-like columns "
+                    f"(at most {columns.rows_per_column} sampled rows each)",
+                    evidence={"columns_scanned": scanned, "min_fraction": threshold},
+                )
+            )
+        return results
+
+
+class KeyInCode(Check):
+    id = "column.key_in_code"
+    title = "No encryption key is written into database code"
+    severity = Severity.CRITICAL
+    rationale = (
+        "A key in a function, view, default or trigger is readable by every role that can read "
+        "the catalog and travels with every dump and backup, next to the data it protects."
+    )
+    remediation = (
+        "Pass the key as a parameter from the application (which reads it from its secrets "
+        "manager), as the design's encrypt_text(value, key) does; then rotate the exposed key."
+    )
+    requires = (CodeFacts,)
+
+    def run(self, facts: Facts) -> list[Result]:
+        code = facts.get(CodeFacts)
+        results = [
+            self.failed(
+                facts,
+                f"{use.location}: literal key passed to {use.call} ({use.via}): {use.snippet}",
+                resource=use.location,
+                evidence={
+                    "kind": use.kind,
+                    "call": use.call,
+                    "via": use.via,
+                    "snippet": use.snippet,
+                },
+            )
+            for use in code.literal_keys
+        ]
+        if results:
+            return results
+        return [
+            self.passed(
+                facts,
+                f"no literal key in {code.functions_scanned} functions, "
+                f"{code.views_scanned} views, {code.defaults_scanned} column defaults and "
+                f"{code.triggers_scanned} triggers",
+                evidence={"key_functions": code.key_functions},
+            )
+        ]
+
+
+class KeyInLogs(Check):
+    id = "column.key_in_logs"
+    title = "Server logging does not write pgcrypto keys to the log"
+    severity = Severity.MEDIUM
+    rationale = (
+        "Statements that call pgp_sym_encrypt/decrypt carry the key; logging all statements, "
+        "slow statements or failing statements (log_min_error_statement = error, the default) "
+        "copies keys into log files."
+    )
+    remediation = (
+        "Set log_statement = 'ddl' or 'none', log_min_duration_statement = -1, "
+        "log_min_duration_sample = -1 and log_min_error_statement = 'panic' (or 'fatal'), "
+        "and pgaudit.log_parameter = off; then purge old logs."
+    )
+    requires = (ServerFacts,)
+
+    def run(self, facts: Facts) -> list[Result]:
+        server = facts.get(ServerFacts)
+        used = "pgcrypto" in server.extensions
+        if facts.has(CodeFacts):
+            used = used or facts.get(CodeFacts).pgcrypto_calls > 0
+        if facts.has(ColumnFacts):
+            used = used or any(s.openpgp for s in facts.get(ColumnFacts).samples)
+        names = (
+            "log_statement",
+            "log_min_duration_statement",
+            "log_min_duration_sample",
+            "log_min_error_statement",
+            "pgaudit.log_parameter",
+        )
+        found = {n: server.setting(n) for n in names}
+        evidence = {n: s.evidence() for n, s in found.items() if s is not None}
+        if not used:
+            return [self.passed(facts, "pgcrypto is not used in this database", evidence=evidence)]
+        problems: list[str] = []
+
+        def bad(name: str, why: str) -> None:
+            s = found[name]
+            assert s is not None
+            problems.append(f"{name} = {s.value} ({s.where}): {why}")
+
+        st = found["log_statement"]
+        if st is not None and st.value in ("all", "mod"):
+            bad("log_statement", "every encrypting statement is logged with its key")
+        for name in ("log_min_duration_statement", "log_min_duration_sample"):
+            s = found[name]
+            if s is not None and s.value != "-1":
+                bad(name, "statements over the threshold are logged with their keys")
+        es = found["log_min_error_statement"]
+        if es is not None and es.value not in ("log", "fatal", "panic"):
+            bad("log_min_error_statement", "a failed decrypt logs the statement with its key")
+        pa = found["pgaudit.log_parameter"]
+        if pa is not None and pa.value == "on":
+            bad("pgaudit.log_parameter", "pgaudit logs bind parameters, keys included")
+        if problems:
+            return [self.failed(facts, "; ".join(problems), evidence=evidence)]
+        return [
+            self.passed(
+                facts, "no statement logging setting writes pgcrypto keys", evidence=evidence
+            )
+        ]
+
+
+class CryptoFunctionPrivileges(Check):
+    id = "column.crypto_function_privileges"
+    title = "SECURITY DEFINER decrypt functions are not executable by PUBLIC"
+    severity = Severity.MEDIUM
+    rationale = (
+        "A decrypting function that runs as its owner and that anyone may call turns every "
+        "login into a reader of the encrypted columns."
+    )
+    remediation = (
+        "REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC; GRANT EXECUTE ... TO the "
+        "application role only (and consider SECURITY INVOKER)."
+    )
+    requires = (CodeFacts,)
+
+    def run(self, facts: Facts) -> list[Result]:
+        code = facts.get(CodeFacts)
+        results = [
+            self.failed(
+                facts,
+                f"{f.function} is SECURITY DEFINER (owner {f.owner}), decrypts, and "
+                "PUBLIC may execute it",
+                resource=f.function,
+                evidence={
+                    "owner": f.owner,
+                    "executors": list(f.executors),
+                    "security_definer": True,
+                },
+            )
+            for f in code.decrypt_functions
+            if f.security_definer and "PUBLIC" in f.executors
+        ]
+        if results:
+            return results
+        return [
+            self.passed(
+                facts,
+                f"{len(code.decrypt_functions)} decrypting functions, none both SECURITY DEFINER "
+                "and executable by PUBLIC",
+                evidence={
+                    "decrypt_functions": [f.model_dump(mode="json") for f in code.decrypt_functions]
+                },
+            )
+        ]

@@ -1,0 +1,243 @@
+"""Audit-trail facts: the access-log table (`policy.access_log_table`, default the design's
+`encrypted_data_access_log`): where it is, its columns, owner, how recent its last entry is,
+whether it is partitioned or a TimescaleDB hypertable, which roles other than its owner may
+rewrite it (UPDATE, DELETE, TRUNCATE) and which triggers guard it.
+
+Reading the newest entry needs SELECT on the table: without it the gap names the GRANT.
+On a big table without an index on `accessed_at` only an EXISTS probe for a recent row runs,
+so the scan never sorts the whole log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor.collectors.base import CollectContext
+from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
+from auditor.facts import FactSection
+from auditor.policy import Policy
+
+REWRITE_PRIVILEGES = ("UPDATE", "DELETE", "TRUNCATE")
+# Above this many pages, max(accessed_at) is only read through an index.
+FULL_READ_MAX_PAGES = 10_000
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RewriteGrant(_Row):
+    role: str  # a role name or "PUBLIC"
+    privileges: tuple[str, ...]  # of UPDATE, DELETE, TRUNCATE
+    how: str  # "granted directly", "granted to PUBLIC", "through membership"
+
+
+class AuditLogFacts(FactSection):
+    section = "audit_log"
+
+    table: str  # the name looked for
+    found: bool
+    schema_name: str | None = None
+    owner: str | None = None
+    columns: dict[str, str] = {}  # name -> type
+    estimated_rows: int | None = None
+    partitioned: bool = False
+    partitions: int = 0
+    hypertable: bool | None = None  # None: TimescaleDB not installed
+    accessed_at_indexed: bool = False
+    latest_entry: str | None = None  # ISO timestamp of the newest accessed_at
+    recent_entry: bool | None = None  # a row newer than the policy age exists
+    max_age_days: int
+    rewrite_grants: tuple[RewriteGrant, ...] = ()
+    guard_triggers: tuple[str, ...] = ()  # triggers firing on UPDATE/DELETE/TRUNCATE
+    # item -> the GRANT that would make it readable, or the error met
+    unavailable: dict[str, str] = {}
+
+
+def _policy(ctx: CollectContext) -> Policy:
+    found = getattr(ctx, "policy", None)
+    return found if isinstance(found, Policy) else Policy()
+
+
+def _quote(name: str) -> str:
+    if name.isidentifier() and name == name.lower():
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+class AuditLogCollector(SessionCollector):
+    model = AuditLogFacts
+    order = 45
+
+    def collect(self, session: PgSession, ctx: CollectContext) -> AuditLogFacts:
+        policy = _policy(ctx)
+        wanted = policy.access_log_table
+        schema, _, name = wanted.rpartition(".")
+        found = session.rows(
+            """SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpages,
+                      c.reltuples::float8 AS reltuples,
+                      pg_catalog.pg_get_userbyid(c.relowner) AS owner, c.relowner
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relname = %s AND c.relkind IN ('r', 'p')
+                 AND (%s = '' OR n.nspname = %s) AND NOT c.relispartition
+               ORDER BY n.nspname <> 'public', n.nspname LIMIT 1""",
+            (name, schema, schema),
+        )
+        base: dict[str, Any] = {"table": wanted, "max_age_days": policy.access_log_max_age_days}
+        if not found:
+            return AuditLogFacts(found=False, **base)
+        t = found[0]
+        oid = t["oid"]
+        columns = {
+            r["attname"]: r["type"]
+            for r in session.rows(
+                "SELECT attname, pg_catalog.format_type(atttypid, atttypmod) AS type "
+                "FROM pg_catalog.pg_attribute WHERE attrelid = %s AND attnum > 0 "
+                "AND NOT attisdropped ORDER BY attnum",
+                (oid,),
+            )
+        }
+        partitions = session.value(
+            "SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhparent = %s", (oid,)
+        )
+        unavailable: dict[str, str] = {}
+        hypertable = self._hypertable(session, t["nspname"], t["relname"], unavailable)
+        indexed = bool(
+            session.value(
+                """SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                              JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid
+                                   AND a.attnum = i.indkey[0]
+                              WHERE i.indrelid = %s AND a.attname = 'accessed_at')""",
+                (oid,),
+            )
+        )
+        latest, recent = self._recency(
+            session, t, indexed, "accessed_at" in columns, policy, unavailable
+        )
+        return AuditLogFacts(
+            found=True,
+            schema_name=t["nspname"],
+            owner=t["owner"],
+            columns=columns,
+            estimated_rows=max(0, int(t["reltuples"])),
+            partitioned=t["relkind"] == "p" or bool(partitions),
+            partitions=int(partitions or 0),
+            hypertable=hypertable,
+            accessed_at_indexed=indexed,
+            latest_entry=latest,
+            recent_entry=recent,
+            rewrite_grants=self._rewrite_grants(session, oid),
+            guard_triggers=tuple(
+                r["tgname"]
+                for r in session.rows(
+                    # tgtype bits: 8 DELETE, 16 UPDATE, 32 TRUNCATE
+                    "SELECT tgname FROM pg_catalog.pg_trigger WHERE tgrelid = %s "
+                    "AND NOT tgisinternal AND tgenabled <> 'D' AND (tgtype & 56) <> 0 "
+                    "ORDER BY tgname",
+                    (oid,),
+                )
+            ),
+            unavailable=unavailable,
+            **base,
+        )
+
+    @staticmethod
+    def _hypertable(
+        session: PgSession, schema: str, table: str, unavailable: dict[str, str]
+    ) -> bool | None:
+        has_tsdb = session.value(
+            "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'"
+        )
+        if not has_tsdb:
+            return None
+        try:
+            rows = session.rows_or_none(
+                "SELECT 1 FROM timescaledb_information.hypertables "
+                "WHERE hypertable_schema = %s AND hypertable_name = %s",
+                (schema, table),
+            )
+        except Exception as exc:  # an old TimescaleDB has another catalog layout
+            unavailable["hypertable"] = safe_error_text(exc)
+            return None
+        if rows is None:
+            unavailable["hypertable"] = "no privilege on timescaledb_information.hypertables"
+            return None
+        return bool(rows)
+
+    @staticmethod
+    def _recency(
+        session: PgSession,
+        t: dict[str, Any],
+        indexed: bool,
+        has_column: bool,
+        policy: Policy,
+        unavailable: dict[str, str],
+    ) -> tuple[str | None, bool | None]:
+        if not has_column:
+            return None, None
+        ident = f"{_quote(t['nspname'])}.{_quote(t['relname'])}"
+        can_read = session.value("SELECT has_table_privilege(%s::oid, 'SELECT')", (t["oid"],))
+        if not can_read:
+            role = session.value("SELECT current_user")
+            unavailable["entries"] = (
+                f"GRANT USAGE ON SCHEMA {_quote(t['nspname'])} TO {_quote(role)}; "
+                f"GRANT SELECT ON {ident} TO {_quote(role)};"
+            )
+            return None, None
+        days = policy.access_log_max_age_days
+        try:
+            recent = session.value(
+                f"SELECT EXISTS (SELECT 1 FROM {ident} "
+                "WHERE accessed_at >= now() - make_interval(days => %s))",
+                (days,),
+            )
+            latest = None
+            if indexed or t["relpages"] <= FULL_READ_MAX_PAGES:
+                value = session.value(f"SELECT max(accessed_at) FROM {ident}")
+                latest = None if value is None else _iso(value)
+        except Exception as exc:  # the log's own failure must not hide the other facts
+            unavailable["entries"] = safe_error_text(exc)
+            return None, None
+        return latest, bool(recent)
+
+    @staticmethod
+    def _rewrite_grants(session: PgSession, oid: int) -> tuple[RewriteGrant, ...]:
+        rows = session.rows(
+            """WITH acl AS (
+                   SELECT a.grantee, a.privilege_type
+                   FROM pg_catalog.pg_class c,
+                        pg_catalog.aclexplode(coalesce(
+                            c.relacl, pg_catalog.acldefault('r', c.relowner))) a
+                   WHERE c.oid = %(oid)s)
+               SELECT 'PUBLIC' AS role,
+                      ARRAY(SELECT privilege_type FROM acl WHERE grantee = 0
+                            AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')
+                            ORDER BY 1) AS privs,
+                      'granted to PUBLIC' AS how
+               UNION ALL
+               SELECT r.rolname,
+                      ARRAY(SELECT p FROM unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) p
+                            WHERE pg_catalog.has_table_privilege(r.oid, %(oid)s::oid, p)
+                            ORDER BY 1),
+                      CASE WHEN EXISTS (SELECT 1 FROM acl WHERE grantee = r.oid
+                                        AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE'))
+                           THEN 'granted directly' ELSE 'through membership' END
+               FROM pg_catalog.pg_roles r, pg_catalog.pg_class c
+               WHERE c.oid = %(oid)s AND r.oid <> c.relowner AND NOT r.rolsuper
+                 AND r.rolname !~ '^pg_'
+               ORDER BY 1""",
+            {"oid": oid},
+        )
+        return tuple(
+            RewriteGrant(role=r["role"], privileges=tuple(r["privs"]), how=r["how"])
+            for r in rows
+            if r["privs"]
+        )
+
+
+def _iso(value: Any) -> str:
+    iso = getattr(value, "isoformat", None)
+    return str(iso()) if callable(iso) else str(value)

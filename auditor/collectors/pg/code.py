@@ -1,0 +1,224 @@
+"""Code facts: where SQL in the database hands pgcrypto a literal key (functions, views,
+column defaults, triggers), which wrappers take a key as a parameter, and which decrypting
+functions run as their owner (SECURITY DEFINER) and who may execute them.
+
+Only locations, call names and redacted snippets are kept; a key is never stored.
+The catalogs read here (pg_proc, pg_class, pg_attrdef, pg_trigger) are readable by any role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor.collectors.base import CollectContext
+from auditor.collectors.pg import key_literals as kl
+from auditor.collectors.pg.session import PgSession, SessionCollector
+from auditor.facts import FactSection
+
+USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname !~ '^(pg_toast|pg_temp_|_timescaledb|timescaledb_)'"""
+NOT_EXTENSION_MEMBER = """NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+    WHERE d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')"""
+# Learning wrappers of wrappers converges fast; this bounds pathological chains.
+WRAPPER_ROUNDS = 4
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KeyUse(_Row):
+    """A place where a literal key is handed to pgcrypto or a wrapper."""
+
+    kind: str  # function | view | column default | trigger
+    location: str  # e.g. "function public.seed_user(text)", "view public.users_clear"
+    call: str  # the function receiving the key
+    via: str  # "literal", "constant variable k", "trigger argument 0"
+    snippet: str  # the call with every literal except options replaced by '***'
+
+
+class DecryptFunction(_Row):
+    function: str  # schema.name(args)
+    owner: str
+    security_definer: bool
+    executors: tuple[str, ...]  # roles with EXECUTE, "PUBLIC" included when granted
+
+
+class CodeFacts(FactSection):
+    section = "code"
+
+    functions_scanned: int
+    views_scanned: int
+    defaults_scanned: int
+    triggers_scanned: int
+    # function name -> 1-based position of its key parameter (pgcrypto, design, learnt)
+    key_functions: dict[str, int]
+    literal_keys: tuple[KeyUse, ...]
+    decrypt_functions: tuple[DecryptFunction, ...]
+    pgcrypto_calls: int  # objects whose SQL calls pgcrypto's functions
+
+
+def _user_filter(catalog: str, oid: str) -> str:
+    return f"{USER_SCHEMAS} AND {NOT_EXTENSION_MEMBER.format(catalog=catalog, oid=oid)}"
+
+
+class CodeCollector(SessionCollector):
+    model = CodeFacts
+    order = 40
+
+    def collect(self, session: PgSession, ctx: CollectContext) -> CodeFacts:
+        functions = session.rows(
+            f"""SELECT p.oid, n.nspname, p.proname,
+                       pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
+                       coalesce(p.proargnames, '{{}}'::text[]) AS argnames, p.pronargs,
+                       CASE WHEN coalesce(p.prosrc, '') = ''
+                            THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END AS src,
+                       p.prosecdef, pg_catalog.pg_get_userbyid(p.proowner) AS owner,
+                       ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                   ELSE pg_catalog.pg_get_userbyid(a.grantee) END
+                             FROM pg_catalog.aclexplode(coalesce(
+                                 p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+                             WHERE a.privilege_type = 'EXECUTE' ORDER BY 1) AS executors
+                FROM pg_catalog.pg_proc p
+                JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+                WHERE l.lanname NOT IN ('c', 'internal')
+                  AND {_user_filter("pg_catalog.pg_proc", "p.oid")}
+                ORDER BY n.nspname, p.proname, p.oid"""
+        )
+        key_args = dict(kl.PGCRYPTO_KEY_ARGS) | dict(kl.DESIGN_WRAPPERS)
+        decryptors = set(kl.DECRYPT_FUNCTIONS) | {"decrypt_text"}
+        self._learn_wrappers(functions, key_args, decryptors)
+
+        uses: list[KeyUse] = []
+        pgcrypto_calls = 0
+        core = frozenset(kl.PGCRYPTO_KEY_ARGS)
+        decrypt_functions: list[DecryptFunction] = []
+        trigger_keys: dict[int, set[int]] = {}
+        for f in functions:
+            src = f["src"] or ""
+            params = _params(f)
+            where = f"function {f['nspname']}.{f['proname']}({f['args']})"
+            uses.extend(
+                KeyUse(kind="function", location=where, call=k.call, via=k.via, snippet=k.snippet)
+                for k in kl.literal_keys(src, key_args, params)
+            )
+            pgcrypto_calls += kl.calls_any(src, core)
+            if kl.calls_any(src, decryptors) or f["proname"].lower() in decryptors - set(
+                kl.DECRYPT_FUNCTIONS
+            ):
+                decrypt_functions.append(
+                    DecryptFunction(
+                        function=f"{f['nspname']}.{f['proname']}({f['args']})",
+                        owner=f["owner"],
+                        security_definer=bool(f["prosecdef"]),
+                        executors=tuple(f["executors"] or ()),
+                    )
+                )
+            found = kl.trigger_key_arguments(src, key_args)
+            if found:
+                trigger_keys[f["oid"]] = found
+
+        views = session.rows(
+            f"""SELECT n.nspname, c.relname, c.relkind,
+                       pg_catalog.pg_get_viewdef(c.oid) AS src
+                FROM pg_catalog.pg_class c
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('v', 'm') AND {_user_filter("pg_catalog.pg_class", "c.oid")}
+                ORDER BY 1, 2"""
+        )
+        for v in views:
+            kind = "materialized view" if v["relkind"] == "m" else "view"
+            where = f"{kind} {v['nspname']}.{v['relname']}"
+            src = v["src"] or ""
+            pgcrypto_calls += kl.calls_any(src, core)
+            uses.extend(
+                KeyUse(kind="view", location=where, call=k.call, via=k.via, snippet=k.snippet)
+                for k in kl.literal_keys(src, key_args)
+            )
+
+        defaults = session.rows(
+            f"""SELECT n.nspname, c.relname, a.attname,
+                       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS src
+                FROM pg_catalog.pg_attrdef d
+                JOIN pg_catalog.pg_class c ON c.oid = d.adrelid
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                WHERE {_user_filter("pg_catalog.pg_class", "c.oid")}
+                ORDER BY 1, 2, 3"""
+        )
+        for d in defaults:
+            where = f"column default {d['nspname']}.{d['relname']}.{d['attname']}"
+            src = d["src"] or ""
+            pgcrypto_calls += kl.calls_any(src, core)
+            uses.extend(
+                KeyUse(
+                    kind="column default", location=where, call=k.call, via=k.via, snippet=k.snippet
+                )
+                for k in kl.literal_keys(src, key_args)
+            )
+
+        triggers = session.rows(
+            f"""SELECT t.tgname, n.nspname, c.relname, t.tgfoid, t.tgnargs,
+                       p.proname, pg_catalog.pg_get_triggerdef(t.oid) AS src
+                FROM pg_catalog.pg_trigger t
+                JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+                WHERE NOT t.tgisinternal AND {_user_filter("pg_catalog.pg_class", "c.oid")}
+                ORDER BY 2, 3, 1"""
+        )
+        for t in triggers:
+            positions = {k for k in trigger_keys.get(t["tgfoid"], set()) if k < t["tgnargs"]}
+            if not positions:
+                continue
+            call = next(iter(kl.calls(kl.tokens(t["src"] or ""), {t["proname"].lower()})), None)
+            snippet = kl.redacted(call, min(positions)) if call else t["proname"] + "(...)"
+            for k in sorted(positions):
+                uses.append(
+                    KeyUse(
+                        kind="trigger",
+                        location=f"trigger {t['tgname']} on {t['nspname']}.{t['relname']}",
+                        call=t["proname"],
+                        via=f"trigger argument {k} (TG_ARGV[{k}])",
+                        snippet=f"EXECUTE FUNCTION {snippet}",
+                    )
+                )
+
+        return CodeFacts(
+            functions_scanned=len(functions),
+            views_scanned=len(views),
+            defaults_scanned=len(defaults),
+            triggers_scanned=len(triggers),
+            key_functions={k: v + 1 for k, v in sorted(key_args.items())},
+            literal_keys=tuple(uses),
+            decrypt_functions=tuple(decrypt_functions),
+            pgcrypto_calls=pgcrypto_calls,
+        )
+
+    @staticmethod
+    def _learn_wrappers(
+        functions: list[dict[str, Any]], key_args: dict[str, int], decryptors: set[str]
+    ) -> None:
+        """Add every function that passes one of its parameters into a key position."""
+        for _ in range(WRAPPER_ROUNDS):
+            changed = False
+            for f in functions:
+                name = f["proname"].lower()
+                if name in key_args:
+                    continue
+                positions = kl.key_parameters(f["src"] or "", key_args, _params(f))
+                if positions:
+                    key_args[name] = min(positions)
+                    if kl.calls_any(f["src"] or "", decryptors):
+                        decryptors.add(name)
+                    changed = True
+            if not changed:
+                return
+
+
+def _params(f: dict[str, Any]) -> tuple[str, ...]:
+    names = list(f["argnames"] or ())
+    return tuple(str(n) for n in names[: f["pronargs"]])

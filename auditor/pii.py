@@ -1,0 +1,276 @@
+"""Personal-data detectors for sampled plaintext, with validators that keep false positives
+low, and the masks under which an example may appear in evidence.
+
+A detector is a pattern plus a validator: card numbers must pass Luhn and start with an
+issuer prefix, IBANs must have their country's length and pass mod 97, US SSNs must follow
+the SSA's area/group/serial rules, phone numbers need a `+` country code or the usual
+punctuation. That is why a SKU, a UUID, an order number or a price is not reported.
+
+Raw values never leave this module: callers get kinds, masked examples and shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+EMAIL = "email"
+PHONE = "phone"
+CARD = "card_number"
+SSN = "us_ssn"
+IBAN = "iban"
+WALLET = "wallet_address"
+KINDS = (CARD, EMAIL, PHONE, SSN, IBAN, WALLET)
+
+# Text outside a match must not continue a word, a number or a dashed code (SKU-123-45-6789).
+_L = r"(?<![\w\-.@+])"
+_R = r"(?![\w\-@]|\.\w)"
+
+_EMAIL = re.compile(
+    r"(?<![\w.+%-])([A-Za-z0-9._%+-]{1,64})@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24})(?![\w-])"
+)
+_PHONE = re.compile(
+    _L + r"(\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}"
+    r"|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})" + _R
+)
+_CARD = re.compile(_L + r"(\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}|\d{13,19})" + _R)
+_SSN = re.compile(_L + r"(\d{3})-(\d{2})-(\d{4})" + _R)
+_IBAN = re.compile(r"(?<![\w])([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?!\w)")
+_WALLET = re.compile(r"(?<![\w])(0x[0-9a-fA-F]{40})(?![0-9a-zA-Z])")
+
+# ISO 13616 lengths for the countries most likely to appear; others need 15..34 characters.
+IBAN_LENGTHS = {
+    "AD": 24,
+    "AT": 20,
+    "BE": 16,
+    "BG": 22,
+    "CH": 21,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "EE": 20,
+    "ES": 24,
+    "FI": 18,
+    "FR": 27,
+    "GB": 22,
+    "GR": 27,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IS": 26,
+    "IT": 27,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MT": 31,
+    "NL": 18,
+    "NO": 15,
+    "PL": 28,
+    "PT": 25,
+    "RO": 24,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+}
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _issuer_ok(digits: str) -> bool:
+    """Issuer prefix and length of the major card brands (order numbers rarely have them)."""
+    n = len(digits)
+    two, four, six = int(digits[:2]), int(digits[:4]), int(digits[:6])
+    if digits[0] == "4":
+        return n in (13, 16, 19)  # Visa
+    if 51 <= two <= 55 or 222100 <= six <= 272099:
+        return n == 16  # Mastercard
+    if two in (34, 37):
+        return n == 15  # American Express
+    if four == 6011 or two == 65 or 644 <= int(digits[:3]) <= 649 or 622126 <= six <= 622925:
+        return 16 <= n <= 19  # Discover
+    if 3528 <= four <= 3589:
+        return 16 <= n <= 19  # JCB
+    if two in (36, 38, 39) or 300 <= int(digits[:3]) <= 305:
+        return 14 <= n <= 19  # Diners Club
+    if two == 62:
+        return 16 <= n <= 19  # UnionPay
+    return False
+
+
+def card_ok(raw: str) -> bool:
+    digits = re.sub(r"[ -]", "", raw)
+    if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
+        return False
+    return _issuer_ok(digits) and luhn_ok(digits)
+
+
+def ssn_ok(area: str, group: str, serial: str) -> bool:
+    a = int(area)
+    return a not in (0, 666) and a < 900 and group != "00" and serial != "0000"
+
+
+def iban_ok(raw: str) -> bool:
+    iban = raw.replace(" ", "")
+    expected = IBAN_LENGTHS.get(iban[:2])
+    if expected is not None and len(iban) != expected:
+        return False
+    if not 15 <= len(iban) <= 34:
+        return False
+    moved = iban[4:] + iban[:4]
+    number = "".join(str(int(ch, 36)) for ch in moved)
+    return int(number) % 97 == 1
+
+
+def phone_ok(raw: str) -> bool:
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+"):
+        return 8 <= len(digits) <= 15
+    return len(digits) == 10 and digits[0] not in "01"  # NANP: area code never starts 0/1
+
+
+# -- masks: enough to recognise the kind and tell examples apart, never enough to use -------
+
+
+def mask_email(raw: str) -> str:
+    local, _, domain = raw.partition("@")
+    labels = domain.split(".")
+    return f"{local[:1]}***@{labels[0][:1]}***.{labels[-1]}"
+
+
+def mask_card(raw: str) -> str:
+    digits = re.sub(r"\D", "", raw)
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
+def mask_phone(raw: str) -> str:
+    digits = re.sub(r"\D", "", raw)
+    lead = "+" + digits[:1] if raw.startswith("+") else ""
+    return lead + "*" * (len(digits) - len(lead[1:]) - 2) + digits[-2:]
+
+
+def mask_ssn(raw: str) -> str:
+    return "***-**-**" + raw[-2:]
+
+
+def mask_iban(raw: str) -> str:
+    iban = raw.replace(" ", "")
+    return iban[:2] + "**" + "*" * (len(iban) - 6) + iban[-2:]
+
+
+def mask_wallet(raw: str) -> str:
+    return raw[:4] + "*" * 34 + raw[-4:]
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str
+    masked: str
+
+
+def _emails(text: str) -> Iterator[str]:
+    for m in _EMAIL.finditer(text):
+        if ".." not in m.group(1) and not m.group(1).startswith("."):
+            yield m.group(0)
+
+
+def _phones(text: str) -> Iterator[str]:
+    for m in _PHONE.finditer(text):
+        if phone_ok(m.group(1)):
+            yield m.group(1)
+
+
+def _cards(text: str) -> Iterator[str]:
+    for m in _CARD.finditer(text):
+        if card_ok(m.group(1)):
+            yield m.group(1)
+
+
+def _ssns(text: str) -> Iterator[str]:
+    for m in _SSN.finditer(text):
+        if ssn_ok(m.group(1), m.group(2), m.group(3)):
+            yield m.group(0)
+
+
+def _ibans(text: str) -> Iterator[str]:
+    for m in _IBAN.finditer(text):
+        if iban_ok(m.group(1)):
+            yield m.group(1)
+
+
+def _wallets(text: str) -> Iterator[str]:
+    for m in _WALLET.finditer(text):
+        yield m.group(1)
+
+
+_DETECTORS: tuple[tuple[str, Callable[[str], Iterator[str]], Callable[[str], str]], ...] = (
+    (CARD, _cards, mask_card),
+    (EMAIL, _emails, mask_email),
+    (SSN, _ssns, mask_ssn),
+    (IBAN, _ibans, mask_iban),
+    (WALLET, _wallets, mask_wallet),
+    (PHONE, _phones, mask_phone),
+)
+
+
+def find_pii(text: str) -> list[Match]:
+    """The kinds of personal data in `text`, one masked example per kind.
+
+    A card number is also a long digit run, so phone matches that overlap a card are dropped.
+    """
+    found: list[Match] = []
+    card_digits: set[str] = set()
+    for kind, detect, mask in _DETECTORS:
+        for raw in detect(text):
+            digits = re.sub(r"\D", "", raw)
+            if kind == PHONE and any(digits in c or c in digits for c in card_digits):
+                continue
+            if kind == CARD:
+                card_digits.add(digits)
+            found.append(Match(kind, mask(raw)))
+            break
+    return found
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+_HEXRUN = re.compile(r"^(?:\\x|0x)?[0-9a-fA-F]+$")
+_BASE64ISH = re.compile(r"^[A-Za-z0-9+/\r\n]+={0,2}$")
+
+
+def shape(value: object) -> str:
+    """A label for a value that is not ciphertext: what it looks like, never what it is."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "binary"
+    text = str(value).strip()
+    if not text:
+        return "empty"
+    matches = find_pii(text)
+    if matches:
+        return matches[0].kind
+    if _UUID.match(text):
+        return "uuid"
+    if _NUMBER.match(text):
+        return "number"
+    if _HEXRUN.match(text):
+        return "hex"
+    if len(text) >= 16 and _BASE64ISH.match(text):
+        return "base64 (not OpenPGP)"
+    if text[0] in "{[":
+        return "json"
+    return "text"

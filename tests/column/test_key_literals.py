@@ -1,0 +1,79 @@
+"""The SQL call scanner: literal keys are found through quoting, casts, comments, constants,
+wrappers and trigger arguments; the options argument and parameters are not keys; snippets
+never repeat a literal."""
+
+from __future__ import annotations
+
+from auditor.collectors.pg import key_literals as kl
+
+KEYS = {**kl.PGCRYPTO_KEY_ARGS, **kl.DESIGN_WRAPPERS}
+
+
+def _found(src: str, params: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    return [(k.call, k.via) for k in kl.literal_keys(src, KEYS, params)]
+
+
+def test_literal_keys_in_plpgsql() -> None:
+    src = """
+    DECLARE k CONSTANT text := 'sup3r-secret';
+    BEGIN
+      -- pgp_sym_encrypt(x, 'only-in-a-comment')
+      /* pgp_sym_encrypt(x, 'nor /* nested */ here') */
+      a := pgp_sym_encrypt(NEW.email, 'hard-coded-key', 'cipher-algo=aes256');
+      b := encode(pgp_sym_encrypt(NEW.phone, k), 'base64');
+      c := pgp_sym_encrypt(NEW.x, $1, 'cipher-algo=aes256');
+      d := public.encrypt_text(NEW.y, E'it''s \\\\ key'::text);
+      e := pgp_sym_encrypt(NEW.z, p_key, 'compress-algo=1');
+      f := pgp_sym_decrypt(NEW.z::bytea, convert_from(decode('6b6579', 'hex'), 'utf8'));
+      g := pgp_sym_encrypt($q$dollar quoted$q$, $k$dollar-key$k$);
+    END"""
+    assert _found(src, ("p_key",)) == [
+        ("pgp_sym_encrypt", "literal"),
+        ("pgp_sym_encrypt", "constant variable k"),
+        ("encrypt_text", "literal"),
+        ("pgp_sym_decrypt", "literal"),
+        ("pgp_sym_encrypt", "literal"),
+    ]
+
+
+def test_options_argument_is_not_a_key() -> None:
+    assert (
+        _found(
+            "SELECT pgp_sym_encrypt(data, key_param, 'cipher-algo=aes256')", ("data", "key_param")
+        )
+        == []
+    )
+    assert _found("SELECT encrypt_text($1, $2)") == []
+
+
+def test_snippets_redact_every_literal_but_options() -> None:
+    src = "SELECT pgp_sym_encrypt('john@example.com', 'the-key'::text, 'cipher-algo=aes256')"
+    (finding,) = kl.literal_keys(src, KEYS)
+    assert finding.snippet == "pgp_sym_encrypt('***', '***'::text, 'cipher-algo=aes256')"
+    assert "the-key" not in finding.snippet and "john" not in finding.snippet
+
+
+def test_wrappers_are_learnt_from_parameter_flow() -> None:
+    assert kl.key_parameters(
+        "SELECT encode(pgp_sym_encrypt($1, $2, 'cipher-algo=aes256'), 'base64')",
+        KEYS,
+        ("data", "key"),
+    ) == {1}
+    assert kl.key_parameters("BEGIN RETURN decrypt_text(ct, k); END", KEYS, ("k", "ct")) == {0}
+    assert kl.key_parameters("SELECT pgp_sym_encrypt($1, 'x')", KEYS, ("d",)) == set()
+
+
+def test_trigger_arguments_reaching_a_key() -> None:
+    src = "BEGIN NEW.e := encrypt_text(NEW.e, TG_ARGV[1]); RETURN NEW; END"
+    assert kl.trigger_key_arguments(src, KEYS) == {1}
+
+
+def test_unterminated_input_does_not_raise() -> None:
+    for src in (
+        "pgp_sym_encrypt('abc",
+        "pgp_sym_encrypt(x, $a$ never closed",
+        "/* open",
+        "pgp_sym_encrypt(",
+        "encrypt_text(a, 'k'",
+    ):
+        kl.literal_keys(src, KEYS)
