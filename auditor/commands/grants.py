@@ -1,0 +1,47 @@
+"""`auditor grants`: print the SQL for a least-privilege scanning role (see auditor.grants)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from auditor.config import ConfigError, ScanConfig, load_config
+from auditor.gate import EXIT_USAGE
+from auditor.grants import GrantsError, grants_sql
+
+
+def _only_target(config: ScanConfig, name: str) -> ScanConfig:
+    chosen = tuple(t for t in config.targets if t.name == name)
+    if not chosen:
+        known = ", ".join(t.name for t in config.targets)
+        raise GrantsError(f"no target named {name!r} in the config (targets: {known})")
+    return config.model_copy(update={"targets": chosen})
+
+
+@click.command("grants")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Scan config: one section per target database, SELECT on its declared sensitive tables.",
+)
+@click.option("--role", help="Scanning role name (default: the DSN user, else auditor).")
+@click.option("--target", "target_name", help="With -c: only this target.")
+def grants_command(config_path: Path | None, role: str | None, target_name: str | None) -> None:
+    """Print the SQL that creates a least-privilege scanning role."""
+    try:
+        if target_name and config_path is None:
+            raise GrantsError("--target goes with -c/--config")
+        config = load_config(config_path) if config_path is not None else None
+        if config is not None and target_name:
+            config = _only_target(config, target_name)
+        click.echo(grants_sql(config, role), nl=False)
+    except (ConfigError, GrantsError) as exc:
+        click.echo(f"auditor: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+commands = [grants_command]
