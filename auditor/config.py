@@ -259,8 +259,42 @@ class GcpCloudSqlTarget(BaseModel):
         return {"project": self.project, "instance": self.instance}
 
 
-Target = PostgresTarget | AwsRdsTarget | AzurePostgresTarget | GcpCloudSqlTarget
-TARGET_KINDS = ("postgres", "aws-rds", "azure-postgres", "gcp-cloudsql")
+class HostTarget(BaseModel):
+    """A self-hosted database machine: are the data directory, WAL, temp and WAL-archive paths
+    on LUKS? Inspected on this machine, or from evidence recorded there with
+    `auditor host-evidence` and audited elsewhere."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["host"]
+    evidence: str | None = None  # host-evidence.json; None = inspect this machine
+    data_directory: Annotated[str, Field(min_length=1)]
+    wal_directory: str | None = None  # default: <data_directory>/pg_wal
+    temp_directories: tuple[str, ...] = ()
+    wal_archive: str | None = None
+    crypttab: str = "/etc/crypttab"
+    target_timeout_seconds: float = Field(60.0, gt=0)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return None
+
+    def storage_paths(self) -> dict[str, str]:
+        """role -> path of everything that holds database bytes on disk."""
+        paths = {"data_directory": self.data_directory,
+                 "wal": self.wal_directory or f"{self.data_directory.rstrip('/')}/pg_wal"}
+        for i, temp in enumerate(self.temp_directories):
+            paths[f"temp[{i}]"] = temp
+        if self.wal_archive:
+            paths["wal_archive"] = self.wal_archive
+        return paths
+
+    def context_options(self) -> dict[str, Any]:
+        return {"paths": self.storage_paths(), "evidence": self.evidence}
+
+
+Target = PostgresTarget | AwsRdsTarget | AzurePostgresTarget | GcpCloudSqlTarget | HostTarget
+TARGET_KINDS = ("postgres", "aws-rds", "azure-postgres", "gcp-cloudsql", "host")
 
 
 class ScanConfig(BaseModel):

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgaudit poppler-utils
-                 testssl.sh openssl)
+                 testssl.sh openssl cryptsetup-bin)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
