@@ -1,0 +1,61 @@
+"""The TLS collector: a live, gentle STARTTLS probe of the target's PostgreSQL port.
+
+It runs before the PostgreSQL session and needs no login, so a target whose SQL login fails
+still gets its TLS verdicts. The CA it validates against is the DSN's `sslrootcert` (relative
+to the config file), or the system store when there is none or it says `system`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from auditor.collectors.base import CollectContext, Collector, TargetProblem
+from auditor.collectors.pg.session import one_line
+from auditor.config import PostgresTarget
+from auditor.facts import Facts, Gap, GapKind
+from auditor.model import TargetStatus
+from auditor.tls.facts import TlsFacts
+from auditor.tls.probe import ProbeRequest, probe
+from auditor.tls.starttls import Unreachable
+
+
+def probe_request(target: PostgresTarget, config_dir: Path, timeout: float) -> ProbeRequest:
+    parts = target.dsn_parts
+    root = target.file_params(config_dir).get("sslrootcert")
+    return ProbeRequest(
+        host=str(parts["host"]),
+        port=int(parts["port"]),
+        timeout=timeout,
+        root_file=Path(root) if root else None,
+    )
+
+
+class TlsCollector(Collector):
+    name = "tls"
+    order = 20
+
+    def collect(self, ctx: CollectContext, facts: Facts) -> TargetProblem | None:
+        target = ctx.target
+        if not isinstance(target, PostgresTarget):
+            return None
+        if not target.tls_probe:
+            facts.mark_missing(
+                TlsFacts.section,
+                Gap(
+                    GapKind.SKIP,
+                    "the live TLS probe is disabled for this target (tls_probe: false)",
+                ),
+            )
+            return None
+        # The SSLRequest answer is part of connecting: the target's connect timeout bounds it.
+        timeout = min(facts.target.policy.tls_probe_timeout_seconds, target.connect_timeout_seconds)
+        request = probe_request(target, ctx.config_dir, timeout)
+        try:
+            facts.add(probe(request))
+        except Unreachable as exc:
+            facts.mark_missing(TlsFacts.section, Gap(GapKind.ERROR, f"unreachable: {exc}"))
+            return TargetProblem(TargetStatus.UNREACHABLE, str(exc))
+        except Exception as exc:  # a probe bug must not cost the target its other verdicts
+            reason = f"TLS probe failed: {type(exc).__name__}: {one_line(str(exc))}"
+            facts.mark_missing(TlsFacts.section, Gap(GapKind.ERROR, reason))
+        return None

@@ -1,0 +1,152 @@
+"""Certificate facts and chain validation, computed offline from the chain the server sent.
+
+Trust is split in two questions so evidence can say which one failed: does the chain build to
+the client's root store (sslrootcert, or the system store for `sslrootcert=system` / none), and
+does the certificate name the DSN host the way libpq's verify-full compares names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from auditor.tls.facts import CertificateFacts, TrustFacts
+from auditor.tls.hostname import match_host
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int]:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ec", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "ed448", 456
+    if isinstance(key, dsa.DSAPublicKey):
+        return "dsa", key.key_size
+    return type(key).__name__, 0
+
+
+def _signature_hash(cert: x509.Certificate) -> str | None:
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except Exception:  # unknown/unsupported algorithm: report the OID's name instead
+        return cert.signature_algorithm_oid._name  # the only readable label
+    return algorithm.name if algorithm is not None else None
+
+
+def _sans(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    except x509.ExtensionNotFound:
+        return (), ()
+    san = ext.value
+    assert isinstance(san, x509.SubjectAlternativeName)
+    dns = tuple(san.get_values_for_type(x509.DNSName))
+    ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+    return dns, ips
+
+
+def _common_name(cert: x509.Certificate) -> str | None:
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
+
+
+def describe(cert: x509.Certificate, now: dt.datetime) -> CertificateFacts:
+    key_type, key_bits = _key(cert)
+    dns, ips = _sans(cert)
+    not_after = cert.not_valid_after_utc
+    return CertificateFacts(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial_number=format(cert.serial_number, "x"),
+        sha256_fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+        not_before=_iso(cert.not_valid_before_utc),
+        not_after=_iso(not_after),
+        # Floor division: 12 hours left is 0 days left, one second past expiry is -1.
+        days_left=(not_after - now) // dt.timedelta(days=1),
+        key_type=key_type,
+        key_bits=key_bits,
+        signature_hash=_signature_hash(cert),
+        self_signed=cert.subject == cert.issuer,
+        san_dns=dns,
+        san_ip=ips,
+        common_name=_common_name(cert),
+    )
+
+
+def system_store_path() -> Path | None:
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def _subject(name: str) -> x509.DNSName | x509.IPAddress:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name.strip("[]")))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def validate(
+    chain: list[x509.Certificate], host: str, root_file: Path | None, now: dt.datetime
+) -> TrustFacts:
+    """Chain to the store (judged for a name the certificate does carry) plus libpq name rules."""
+    leaf = chain[0]
+    dns, ips = _sans(leaf)
+    name = match_host(host, dns, ips, _common_name(leaf))
+    if root_file is None:
+        root_file = system_store_path()
+        label = f"system store {root_file}" if root_file else "system store (not found)"
+    else:
+        label = f"sslrootcert {root_file}"
+    chain_error: str | None = None
+    if root_file is None:
+        chain_error = "no root certificate store to validate against"
+    else:
+        try:
+            roots = x509.load_pem_x509_certificates(root_file.read_bytes())
+        except (OSError, ValueError) as exc:
+            roots = []
+            chain_error = f"cannot read root certificates from {root_file}: {exc}"
+        if roots:
+            # Validate the chain itself for the DSN host when the names agree, otherwise for a
+            # name the certificate carries, so a wrong name does not hide a good chain.
+            subject_name = host if name.matches else next(iter(dns + ips), host)
+            verifier = (
+                PolicyBuilder()
+                .store(Store(roots))
+                .time(now)
+                .build_server_verifier(_subject(subject_name))
+            )
+            try:
+                verifier.verify(leaf, chain[1:])
+            except VerificationError as exc:
+                # Drop the "(encountered processing <Certificate(...)>)" repr tail.
+                chain_error = str(exc.args[0] if exc.args else exc).split(" (encountered")[0]
+            except ValueError as exc:
+                chain_error = str(exc)
+    return TrustFacts(
+        store=label,
+        chain_valid=chain_error is None,
+        chain_error=chain_error,
+        host=host,
+        hostname_matches=name.matches,
+        hostname_detail=name.detail,
+    )
