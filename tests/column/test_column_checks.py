@@ -194,6 +194,7 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
         "function public.rotate_phone(p_id bigint)",
         "view public.users_clear",
         "trigger users_encrypt on public.users",
+        "function public.encrypt_note(p_note text, p_key text)",
     }
     assert all(
         r.status is Status.FAIL and r.severity is Severity.CRITICAL for r in failing.values()
@@ -203,6 +204,9 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
     assert failing["function public.rotate_phone(p_id bigint)"].evidence["via"] == (
         "constant variable k"
     )
+    note = failing["function public.encrypt_note(p_note text, p_key text)"]
+    assert note.evidence["via"] == "default of parameter p_key"
+    assert note.evidence["snippet"] == "p_key ... DEFAULT '***'"
     # The wrappers themselves take the key as a parameter: not flagged.
     assert not any("encrypt_text(plaintext" in (r or "") for r in failing)
 
@@ -242,6 +246,7 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
         CANARY_KEY,
         "another-inline-key",
         "view-inline-key",
+        "default-inline-key",
         "trigger-inline-key",
         "secret value 1",
         "user1@example.com",

@@ -77,3 +77,18 @@ def test_unterminated_input_does_not_raise() -> None:
         "encrypt_text(a, 'k'",
     ):
         kl.literal_keys(src, KEYS)
+
+
+def test_settings_lookups_are_not_literal_keys() -> None:
+    assert _found("SELECT pgp_sym_encrypt(x, current_setting('app.key'))") == []
+
+
+def test_constant_parameter_defaults() -> None:
+    assert kl.literal_defaults("data text, key text DEFAULT 'k'::text") == {1}
+    assert kl.literal_defaults("OUT r text, k text DEFAULT 'z'") == {0}
+    assert (
+        kl.literal_defaults(
+            "a text, b integer DEFAULT 3, c text DEFAULT current_setting('x'::text)"
+        )
+        == set()
+    )

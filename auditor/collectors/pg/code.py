@@ -72,6 +72,7 @@ class CodeCollector(SessionCollector):
         functions = session.rows(
             f"""SELECT p.oid, n.nspname, p.proname,
                        pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
+                       pg_catalog.pg_get_function_arguments(p.oid) AS full_args,
                        coalesce(p.proargnames, '{{}}'::text[]) AS argnames, p.pronargs,
                        CASE WHEN coalesce(p.prosrc, '') = ''
                             THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END AS src,
@@ -105,6 +106,7 @@ class CodeCollector(SessionCollector):
                 KeyUse(kind="function", location=where, call=k.call, via=k.via, snippet=k.snippet)
                 for k in kl.literal_keys(src, key_args, params)
             )
+            uses.extend(self._key_defaults(f, key_args, where))
             pgcrypto_calls += kl.calls_any(src, core)
             if kl.calls_any(src, decryptors) or f["proname"].lower() in decryptors - set(
                 kl.DECRYPT_FUNCTIONS
@@ -197,6 +199,23 @@ class CodeCollector(SessionCollector):
             decrypt_functions=tuple(decrypt_functions),
             pgcrypto_calls=pgcrypto_calls,
         )
+
+    @staticmethod
+    def _key_defaults(f: dict[str, Any], key_args: dict[str, int], where: str) -> list[KeyUse]:
+        """A key parameter with a constant DEFAULT: callers that omit it use a stored key."""
+        params = _params(f)
+        reaching = kl.key_parameters(f["src"] or "", key_args, params)
+        defaults = kl.literal_defaults(f["full_args"] or "")
+        return [
+            KeyUse(
+                kind="function",
+                location=where,
+                call=f["proname"],
+                via=f"default of parameter {params[i] if i < len(params) else i + 1}",
+                snippet=f"{params[i] if i < len(params) else '$' + str(i + 1)} ... DEFAULT '***'",
+            )
+            for i in sorted(reaching & defaults)
+        ]
 
     @staticmethod
     def _learn_wrappers(

@@ -33,6 +33,28 @@ OPTIONS_ARG = 2
 DESIGN_WRAPPERS = {"encrypt_text": 1, "decrypt_text": 1}
 DECRYPT_FUNCTIONS = frozenset({"pgp_sym_decrypt", "pgp_sym_decrypt_bytea", "decrypt", "decrypt_iv"})
 SNIPPET_CHARS = 160
+# Functions that turn constants into constants (a key spelt through them is still literal).
+CONSTANT_FUNCTIONS = frozenset(
+    {
+        "convert_to",
+        "convert_from",
+        "decode",
+        "encode",
+        "concat",
+        "lower",
+        "upper",
+        "btrim",
+        "trim",
+        "text",
+        "bytea",
+        "md5",
+        "sha256",
+        "digest",
+        "replace",
+        "substr",
+        "substring",
+    }
+)
 
 _TOKEN = re.compile(
     r"""
@@ -145,7 +167,8 @@ def calls(toks: list[Token], names: set[str] | frozenset[str]) -> list[Call]:
 
 def is_literal(arg: tuple[Token, ...]) -> bool:
     """A constant expression made of string literals: 'k', 'k'::text, 'a' || 'b',
-    convert_to('k', 'utf8'), decode('...', 'hex'). Parameters and columns are not."""
+    convert_to('k', 'utf8'), decode('...', 'hex'). Parameters, columns and lookups such as
+    current_setting('app.key') are not."""
     if not any(t.kind == "str" for t in arg):
         return False
     i = 0
@@ -157,8 +180,13 @@ def is_literal(arg: tuple[Token, ...]) -> bool:
                 i += 1
             continue
         if t.kind in ("ident", "qident"):
-            # Only a function applied to literals (convert_to, decode...) stays constant.
-            if i + 1 < len(arg) and arg[i + 1].text == "(":
+            # A conversion applied to literals (convert_to, decode...) stays constant; a
+            # lookup such as current_setting('app.key') does not put the key in the code.
+            if (
+                t.word.lower() in CONSTANT_FUNCTIONS
+                and i + 1 < len(arg)
+                and (arg[i + 1].text == "(")
+            ):
                 i += 1
                 continue
             return False
@@ -299,3 +327,39 @@ def trigger_key_arguments(source: str, key_args: dict[str, int]) -> set[int]:
 
 def calls_any(source: str, names: set[str] | frozenset[str]) -> bool:
     return bool(calls(tokens(source), names))
+
+
+def literal_defaults(arguments: str) -> set[int]:
+    """0-based positions of input parameters whose DEFAULT is a constant, from
+    pg_get_function_arguments() text such as `data text, key text DEFAULT 'k'::text`."""
+    found: set[int] = set()
+    position = 0
+    for arg in _split_top_level(tokens(arguments)):
+        if arg and arg[0].word.lower() == "out":
+            continue  # OUT parameters are not inputs
+        for i, tok in enumerate(arg):
+            if tok.word.lower() == "default" or tok.text == "=":
+                if is_literal(arg[i + 1 :]):
+                    found.add(position)
+                break
+        position += 1
+    return found
+
+
+def _split_top_level(toks: list[Token]) -> list[tuple[Token, ...]]:
+    parts: list[tuple[Token, ...]] = []
+    current: list[Token] = []
+    depth = 0
+    for t in toks:
+        if t.text in ("(", "["):
+            depth += 1
+        elif t.text in (")", "]"):
+            depth -= 1
+        elif t.text == "," and depth == 0:
+            parts.append(tuple(current))
+            current = []
+            continue
+        current.append(t)
+    if current:
+        parts.append(tuple(current))
+    return parts
