@@ -293,8 +293,34 @@ class HostTarget(BaseModel):
         return {"paths": self.storage_paths(), "evidence": self.evidence}
 
 
-Target = PostgresTarget | AwsRdsTarget | AzurePostgresTarget | GcpCloudSqlTarget | HostTarget
-TARGET_KINDS = ("postgres", "aws-rds", "azure-postgres", "gcp-cloudsql", "host")
+class VaultTarget(BaseModel):
+    """HashiCorp Vault KV version 2: rotation metadata of declared secrets (metadata reads
+    only; secret values are never requested)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["vault"]
+    address: Annotated[str, Field(pattern=r"^https?://")]
+    token: PasswordRef | None = None  # default: the VAULT_TOKEN environment variable
+    mount: str = "secret"
+    namespace: str | None = None
+    ca_bundle: str | None = None
+    secrets: tuple[DeclaredSecret, ...] = Field(min_length=1)
+    target_timeout_seconds: float = Field(60.0, gt=0)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        token = resolve_secret(self.token, base_dir, self.name, "token")
+        return token if token is not None else os.environ.get("VAULT_TOKEN")
+
+    def context_options(self) -> dict[str, Any]:
+        return {"address": self.address, "mount": self.mount,
+                "secrets": [s.model_dump() for s in self.secrets]}
+
+
+Target = (PostgresTarget | AwsRdsTarget | AzurePostgresTarget | GcpCloudSqlTarget | HostTarget
+          | VaultTarget)
+TARGET_KINDS = ("postgres", "aws-rds", "azure-postgres", "gcp-cloudsql", "host", "vault")
 
 
 class ScanConfig(BaseModel):

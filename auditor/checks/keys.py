@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from auditor.checks.base import Check
-from auditor.collectors.aws import AwsRdsFacts, SecretInfo
+from auditor.collectors.aws import AwsRdsFacts
 from auditor.collectors.gcp import GcpCloudSqlFacts
+from auditor.collectors.secrets import SecretInfo, SecretsFacts
 from auditor.facts import Facts
 from auditor.model import Result, Severity
 
@@ -78,6 +79,9 @@ class KmsKeyRotation(Check):
                             evidence=evidence)]
 
 
+SECRET_KINDS = frozenset({"aws-rds", "vault"})
+
+
 def _max_age(secret: SecretInfo, facts: Facts) -> int | None:
     if secret.max_age_days is not None:
         return secret.max_age_days
@@ -97,51 +101,46 @@ class SecretRotationAge(Check):
     rationale = ("The design rotates the column encryption key yearly and the master password "
                  "quarterly; an older secret has been exposed longer than the policy accepts.")
     remediation = "Rotate the secret (re-encrypt data for an encryption key) and automate it."
-    requires = (AwsRdsFacts,)
-    kinds = AWS
+    requires = (SecretsFacts,)
+    kinds = SECRET_KINDS
 
     def run(self, facts: Facts) -> list[Result]:
-        aws = facts.get(AwsRdsFacts)
-        if not aws.secrets:
+        store = facts.get(SecretsFacts)
+        if not store.secrets:
             return [self.skipped(facts, "no secrets declared for this target")]
-        observed = dt.datetime.fromisoformat(aws.observed_at)
-        results = []
-        for secret in aws.secrets:
-            reason = aws.unavailable.get(f"secret:{secret.name}")
-            if reason:
-                results.append(self.skipped(facts, reason, resource=secret.name))
-                continue
-            if not secret.found:
-                results.append(self.failed(facts, f"declared secret {secret.name} does not "
-                                           "exist", resource=secret.name))
-                continue
-            limit = _max_age(secret, facts)
-            if limit is None:
-                results.append(self.skipped(facts, f"{secret.name}: no max_age_days declared for "
-                                            "a secret of purpose 'other'", resource=secret.name))
-                continue
-            # Never rotated: its age is counted from creation (conservative, and provable).
-            since_label, since = (("last rotated", secret.last_rotated) if secret.last_rotated
-                                  else ("created, never rotated", secret.created))
-            start = _parse(since)
-            evidence = {"api": "secretsmanager:DescribeSecret", "LastRotatedDate":
-                        secret.last_rotated, "CreatedDate": secret.created,
-                        "LastChangedDate": secret.last_changed, "max_age_days": limit,
-                        "observed_at": aws.observed_at}
-            if start is None:
-                results.append(self.errored(facts, f"{secret.name}: no creation or rotation "
-                                            "date reported", resource=secret.name))
-                continue
-            age = (observed - start).days
-            evidence["age_days"] = age
-            message = f"{secret.name}: {since_label} {age} days ago (policy {limit})"
-            if age > limit:
-                results.append(self.failed(facts, message, resource=secret.name,
-                                           evidence=evidence))
-            else:
-                results.append(self.passed(facts, message, resource=secret.name,
-                                           evidence=evidence))
-        return results
+        observed = dt.datetime.fromisoformat(store.observed_at)
+        return [self._judge(facts, secret, observed, store.observed_at)
+                for secret in store.secrets]
+
+    def _judge(self, facts: Facts, secret: SecretInfo, observed: dt.datetime,
+               observed_at: str) -> Result:
+        if secret.unavailable:
+            return self.skipped(facts, secret.unavailable, resource=secret.name)
+        if not secret.found:
+            return self.failed(facts, f"declared secret {secret.name} does not exist",
+                               resource=secret.name)
+        limit = _max_age(secret, facts)
+        if limit is None:
+            return self.skipped(facts, f"{secret.name}: no max_age_days declared for a secret "
+                                "of purpose 'other'", resource=secret.name)
+        # Never rotated: its age is counted from creation (conservative, and provable).
+        since_label, since = (("last rotated", secret.last_rotated) if secret.last_rotated
+                              else ("created, never rotated", secret.created))
+        start = _parse(since)
+        evidence: dict[str, object] = {
+            "reference": secret.reference, "last_rotated": secret.last_rotated,
+            "created": secret.created, "last_changed": secret.last_changed,
+            "max_age_days": limit, "observed_at": observed_at,
+        }
+        if start is None:
+            return self.errored(facts, f"{secret.name}: no creation or rotation date reported",
+                                resource=secret.name)
+        age = (observed - start).days
+        evidence["age_days"] = age
+        message = f"{secret.name}: {since_label} {age} days ago (policy {limit})"
+        if age > limit:
+            return self.failed(facts, message, resource=secret.name, evidence=evidence)
+        return self.passed(facts, message, resource=secret.name, evidence=evidence)
 
 
 class AutoRotationEnabled(Check):
@@ -150,21 +149,25 @@ class AutoRotationEnabled(Check):
     severity = Severity.MEDIUM
     rationale = "Manual rotation is forgotten; the service can rotate on a schedule."
     remediation = "Configure a rotation function and schedule within the secret's policy."
-    requires = (AwsRdsFacts,)
-    kinds = AWS
+    requires = (SecretsFacts,)
+    kinds = SECRET_KINDS
 
     def run(self, facts: Facts) -> list[Result]:
-        aws = facts.get(AwsRdsFacts)
-        if not aws.secrets:
+        store = facts.get(SecretsFacts)
+        if not store.secrets:
             return [self.skipped(facts, "no secrets declared for this target")]
         results = []
-        for secret in aws.secrets:
-            if not secret.found:
+        for secret in store.secrets:
+            if not secret.found or secret.unavailable:
                 continue  # reported by keys.secret_rotation_age
-            evidence = {"RotationEnabled": secret.rotation_enabled,
-                        "AutomaticallyAfterDays": secret.rotation_after_days}
+            evidence = {"provider": store.provider, "rotation_enabled": secret.rotation_enabled,
+                        "rotation_after_days": secret.rotation_after_days}
             limit = _max_age(secret, facts)
-            if not secret.rotation_enabled:
+            if secret.rotation_enabled is None:
+                results.append(self.manual(
+                    facts, f"{secret.name}: {store.provider} has no built-in rotation; attest "
+                    "the job that rotates it", resource=secret.name, evidence=evidence))
+            elif not secret.rotation_enabled:
                 results.append(self.failed(facts, f"{secret.name}: automatic rotation is off",
                                            resource=secret.name, evidence=evidence))
             elif limit and secret.rotation_after_days and secret.rotation_after_days > limit:

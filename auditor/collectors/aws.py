@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
+from auditor.collectors.secrets import SecretInfo, SecretsFacts, declared_secret, now_iso
 from auditor.config import AwsRdsTarget
 from auditor.facts import Facts, FactSection, Gap, GapKind
 from auditor.model import TargetStatus
@@ -59,19 +60,6 @@ class KmsKey(_Row):
     rotation_period_days: int | None = None
 
 
-class SecretInfo(_Row):
-    name: str
-    purpose: str
-    max_age_days: int | None
-    found: bool
-    arn: str | None = None
-    rotation_enabled: bool = False
-    rotation_after_days: int | None = None
-    created: str | None = None
-    last_changed: str | None = None
-    last_rotated: str | None = None
-
-
 class BucketInfo(_Row):
     name: str
     sse_algorithm: str | None  # AES256 | aws:kms | aws:kms:dsse | None (no default rule)
@@ -87,7 +75,6 @@ class AwsRdsFacts(FactSection):
     database: RdsDatabase
     snapshots: tuple[RdsSnapshot, ...] | None = None
     kms_key: KmsKey | None = None
-    secrets: tuple[SecretInfo, ...] = ()
     buckets: tuple[BucketInfo, ...] = ()
     # item -> why it is missing (the IAM permission that would allow reading it)
     unavailable: dict[str, str] = {}
@@ -123,6 +110,7 @@ class AwsCollector(Collector):
 
         try:
             facts.add(collect_rds(client, target))
+            facts.add(collect_aws_secrets(client, target))
         except AwsProblem as exc:
             facts.mark_missing(AwsRdsFacts.section, Gap(GapKind.ERROR, exc.reason))
             return TargetProblem(exc.status, exc.reason)
@@ -177,7 +165,7 @@ def collect_rds(client: Any, target: AwsRdsTarget) -> AwsRdsFacts:
     """All facts of one aws-rds target; `client(service)` returns a boto3 client."""
     rds = client("rds")
     unavailable: dict[str, str] = {}
-    observed_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    observed_at = now_iso()
     database = _database(rds, target)
 
     snapshots: tuple[RdsSnapshot, ...] | None
@@ -198,15 +186,6 @@ def collect_rds(client: Any, target: AwsRdsTarget) -> AwsRdsFacts:
         if reason:
             unavailable["kms_key"] = reason
 
-    secrets: list[SecretInfo] = []
-    if target.secrets:
-        sm = client("secretsmanager")
-        for declared in target.secrets:
-            info, reason = _secret(sm, declared.name, declared.purpose, declared.max_age_days)
-            secrets.append(info)
-            if reason:
-                unavailable[f"secret:{declared.name}"] = reason
-
     buckets: list[BucketInfo] = []
     if target.backup_buckets:
         s3 = client("s3")
@@ -218,7 +197,7 @@ def collect_rds(client: Any, target: AwsRdsTarget) -> AwsRdsFacts:
 
     return AwsRdsFacts(
         observed_at=observed_at, region=target.region, database=database, snapshots=snapshots,
-        kms_key=kms_key, secrets=tuple(secrets), buckets=tuple(buckets),
+        kms_key=kms_key, buckets=tuple(buckets),
         unavailable=unavailable,
     )
 
@@ -323,26 +302,34 @@ def _kms_key(kms: Any, key_id: str) -> tuple[KmsKey | None, str | None]:
     ), None
 
 
-def _secret(sm: Any, name: str, purpose: str, max_age: int | None
-            ) -> tuple[SecretInfo, str | None]:
-    base = {"name": name, "purpose": purpose, "max_age_days": max_age}
-    try:
-        meta = sm.describe_secret(SecretId=name)
-    except Exception as exc:
-        if _denied(exc):
-            return SecretInfo(**base, found=False), "needs IAM permission " \
-                "secretsmanager:DescribeSecret"
-        if _error_code(exc) == "ResourceNotFoundException":
-            return SecretInfo(**base, found=False), None
-        raise _explain(exc, f"describing secret {name!r}") from None
-    rules = meta.get("RotationRules") or {}
-    return SecretInfo(
-        **base, found=True, arn=meta.get("ARN"),
-        rotation_enabled=bool(meta.get("RotationEnabled")),
-        rotation_after_days=rules.get("AutomaticallyAfterDays"),
-        created=_iso(meta.get("CreatedDate")), last_changed=_iso(meta.get("LastChangedDate")),
-        last_rotated=_iso(meta.get("LastRotatedDate")),
-    ), None
+def collect_aws_secrets(client: Any, target: AwsRdsTarget) -> SecretsFacts:
+    """Rotation metadata of the declared Secrets Manager secrets (DescribeSecret only)."""
+    found: list[SecretInfo] = []
+    sm = client("secretsmanager") if target.secrets else None
+    for declared in target.secrets:
+        base = declared_secret(declared)
+        try:
+            assert sm is not None
+            meta = sm.describe_secret(SecretId=declared.name)
+        except Exception as exc:
+            if _denied(exc):
+                found.append(SecretInfo(**base, found=False, unavailable="needs IAM permission "
+                                        "secretsmanager:DescribeSecret"))
+                continue
+            if _error_code(exc) == "ResourceNotFoundException":
+                found.append(SecretInfo(**base, found=False))
+                continue
+            raise _explain(exc, f"describing secret {declared.name!r}") from None
+        rules = meta.get("RotationRules") or {}
+        found.append(SecretInfo(
+            **base, found=True, reference=meta.get("ARN"),
+            rotation_enabled=bool(meta.get("RotationEnabled")),
+            rotation_after_days=rules.get("AutomaticallyAfterDays"),
+            created=_iso(meta.get("CreatedDate")), last_changed=_iso(meta.get("LastChangedDate")),
+            last_rotated=_iso(meta.get("LastRotatedDate")),
+        ))
+    return SecretsFacts(provider="aws-secretsmanager", observed_at=now_iso(),
+                        secrets=tuple(found))
 
 
 def _bucket(s3: Any, name: str) -> tuple[BucketInfo, str | None]:

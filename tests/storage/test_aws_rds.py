@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from auditor.checks.keys import SecretRotationAge
-from auditor.collectors.aws import AwsRdsFacts, RdsDatabase, SecretInfo
+from auditor.collectors.secrets import SecretInfo, SecretsFacts
 from auditor.config import parse_config
 from auditor.facts import Facts, TargetContext
 from auditor.model import Result, Status, TargetStatus
@@ -165,11 +165,8 @@ def test_unreachable_aws_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_secret_age_is_judged_against_the_observation_time() -> None:
     # Recorded facts: a master password created 200 days before the scan, never rotated.
     facts = Facts(TargetContext("rds", "aws-rds"))
-    facts.add(AwsRdsFacts(
-        observed_at="2026-06-30T12:00:00+00:00", region=REGION,
-        database=RdsDatabase(identifier="db", arn=None, is_cluster=False, engine="postgres",
-                             engine_version="15.4", storage_encrypted=True, kms_key_id="k",
-                             backup_retention_days=7),
+    facts.add(SecretsFacts(
+        provider="aws-secretsmanager", observed_at="2026-06-30T12:00:00+00:00",
         secrets=(
             SecretInfo(name=MASTER, purpose="master-password", max_age_days=None, found=True,
                        created="2025-12-12T12:00:00+00:00"),

@@ -7,7 +7,9 @@ Every request is recorded so tests can prove the collectors only read.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import ssl
 import threading
 from collections.abc import Iterator
@@ -19,6 +21,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 CLOUD_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cloud"
+# Recorded timestamps that a verdict depends on are stored relative to "now", so an age
+# check gives the same verdict whichever day the suite runs: "{{days_ago:30}}".
+_DAYS_AGO = re.compile(r"\{\{days_ago:(\d+)\}\}")
+
+
+def _materialise(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _materialise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_materialise(v) for v in value]
+    if isinstance(value, str):
+        return _DAYS_AGO.sub(
+            lambda m: (dt.datetime.now(dt.UTC) - dt.timedelta(days=int(m.group(1))))
+            .strftime("%Y-%m-%dT%H:%M:%S.000000123Z"), value)  # whole seconds, Vault-style ns
+    return value
 
 
 @dataclass
@@ -48,7 +65,7 @@ def replay_server(recording: str | dict[str, Any], tls: tuple[Path, Path] | None
             seen.append((self.command, path, {k.lower(): v for k, v in self.headers.items()}))
             hit = routes.get((self.command, path))
             status = hit["status"] if hit else 404
-            body = json.dumps(hit["body"] if hit else not_found).encode()
+            body = json.dumps(_materialise(hit["body"]) if hit else not_found).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
