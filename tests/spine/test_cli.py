@@ -194,3 +194,13 @@ def test_exit_code_contract() -> None:
     assert exit_code(down, Severity.LOW) == 3
     both = _results(_finding(Status.FAIL, Severity.HIGH), _finding(Status.ERROR, Severity.LOW))
     assert exit_code(both, Severity.LOW) == 1
+
+
+def test_validate_reports_ok_or_the_first_problem(tmp_path: Path) -> None:
+    good = write_config(tmp_path, target_yaml("a", "postgresql://u@h/db"))
+    proc = run_cli("validate", "-c", str(good))
+    assert proc.returncode == 0 and "ok (1 target(s): postgres)" in proc.stdout
+    good.write_text("targets:\n  - name: a\n    kind: vault\n    address: http://v\n")
+    proc = run_cli("validate", "-c", str(good))
+    assert proc.returncode == 2
+    assert "auditor.yaml:2: targets[0].secrets: required key is missing" in proc.stderr
