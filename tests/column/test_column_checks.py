@@ -5,11 +5,13 @@ while innocent columns are not flagged and no sampled value or key leaks anywher
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from auditor.catalog import all_checks
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.audit_log import AuditLogCollector
 from auditor.collectors.pg.columns import ColumnCollector, ColumnFacts, sample_plan
@@ -19,6 +21,7 @@ from auditor.formatters.json_results import results_to_dict
 from auditor.lab.cluster import Cluster
 from auditor.model import Result, ScanResults, Severity, Status
 from auditor.policy import Policy
+from auditor.runner import evaluate
 from tests.column.conftest import (
     CANARY_CARD,
     CANARY_EMAIL,
@@ -313,3 +316,18 @@ def test_configured_access_log_name_is_used(column_weak_cluster: Cluster) -> Non
         column_weak_cluster, Policy(access_log_table="no_such_log"), AuditLogCollector()
     )
     assert facts.found is False and facts.table == "no_such_log"  # type: ignore[attr-defined]
+
+
+def test_saved_bundle_gives_the_same_verdicts_offline(weak_scan: Scan) -> None:
+    results, facts = weak_scan
+    reloaded = Facts.from_json(json.loads(json.dumps(facts.to_json())), facts.target)
+    again = evaluate(reloaded, all_checks().values())
+
+    def key(rs: Iterable[Result]) -> list[tuple[str, str | None, str, str]]:
+        return sorted(
+            (r.check_id, r.resource, r.status.value, r.message)
+            for r in rs
+            if r.check_id.startswith(("column.", "audit."))
+        )
+
+    assert key(again) == key(results.findings)

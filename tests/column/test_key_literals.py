@@ -4,6 +4,9 @@ never repeat a literal."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from auditor.collectors.pg import key_literals as kl
 
 KEYS = {**kl.PGCRYPTO_KEY_ARGS, **kl.DESIGN_WRAPPERS}
@@ -92,3 +95,23 @@ def test_constant_parameter_defaults() -> None:
         )
         == set()
     )
+
+
+@given(st.text(max_size=300))
+def test_arbitrary_sql_never_raises(src: str) -> None:
+    kl.literal_keys(src, KEYS, ("p",))
+    kl.key_parameters(src, KEYS, ("p",))
+    kl.literal_defaults(src)
+
+
+@given(
+    st.text(
+        alphabet=st.characters(exclude_characters="'\\", exclude_categories=["Cs"]),
+        min_size=6,
+        max_size=40,
+    )
+)
+def test_snippets_never_repeat_a_literal_key(key: str) -> None:
+    src = f"SELECT pgp_sym_encrypt(col, '{key}', 'cipher-algo=aes256') FROM t"
+    (finding,) = kl.literal_keys(src, KEYS)
+    assert key not in finding.snippet or key in "pgp_sym_encrypt(col, '***', 'cipher-algo=aes256')"
