@@ -13,7 +13,7 @@ import pytest
 
 from auditor.catalog import all_checks
 from auditor.collectors.base import CollectContext
-from auditor.collectors.pg.audit_log import AuditLogCollector
+from auditor.collectors.pg.audit_log import AuditLogCollector, AuditLogFacts
 from auditor.collectors.pg.columns import ColumnCollector, ColumnFacts, sample_plan
 from auditor.collectors.pg.session import PgSession
 from auditor.facts import Facts
@@ -331,3 +331,30 @@ def test_saved_bundle_gives_the_same_verdicts_offline(weak_scan: Scan) -> None:
         )
 
     assert key(again) == key(results.findings)
+
+
+def test_a_grant_on_a_log_partition_is_found(column_weak_cluster: Cluster) -> None:
+    with column_weak_cluster.admin_connection() as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS audit2")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS audit2.access_log (accessed_at timestamptz) "
+            "PARTITION BY RANGE (accessed_at)"
+        )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS audit2.access_log_all PARTITION OF audit2.access_log "
+            "FOR VALUES FROM (MINVALUE) TO (MAXVALUE)"
+        )
+        conn.execute("GRANT DELETE ON audit2.access_log_all TO app")
+        conn.commit()
+    facts = _collect_with(
+        column_weak_cluster, Policy(access_log_table="audit2.access_log"), AuditLogCollector()
+    )
+    assert isinstance(facts, AuditLogFacts)
+    assert facts.found and facts.partitioned and facts.partitions == 1
+    assert [g.model_dump() for g in facts.rewrite_grants] == [
+        {
+            "role": "app",
+            "privileges": ("DELETE",),
+            "how": "granted directly on partition audit2.access_log_all",
+        }
+    ]

@@ -141,3 +141,19 @@ def test_fixed_releases() -> None:
     assert pgp.fixed_in(170011) is True and pgp.fixed_in(180005) is False
     assert pgp.fixed_in(190000) is True
     assert pgp.fixed_in(140010) is None
+
+
+def test_3des_really_encrypts_on_this_server(design_cluster: Cluster) -> None:
+    """Unlike TLS (where this OpenSSL offers no 3DES suite), pgcrypto's 3DES works here: the
+    value round-trips and its bytes do not hold the plaintext. cipher_strength flags it."""
+    with design_cluster.admin_connection() as conn:
+        row = conn.execute(
+            "SELECT pgp_sym_encrypt(%s, 'k', 'cipher-algo=3des') AS ct, "
+            "pgp_sym_decrypt(pgp_sym_encrypt(%s, 'k', 'cipher-algo=3des'), 'k') AS back",
+            (SECRET, SECRET),
+        ).fetchone()
+    assert row is not None
+    ct, back = bytes(row[0]), row[1]
+    assert back == SECRET and SECRET.encode() not in ct
+    found = pgp.parse(ct)
+    assert found is not None and found.cipher == "3des" and not found.plaintext_exposed

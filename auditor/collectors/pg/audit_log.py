@@ -129,7 +129,7 @@ class AuditLogCollector(SessionCollector):
             accessed_at_indexed=indexed,
             latest_entry=latest,
             recent_entry=recent,
-            rewrite_grants=self._rewrite_grants(session, oid),
+            rewrite_grants=self._all_rewrite_grants(session, oid, t["relkind"] == "p"),
             guard_triggers=tuple(
                 r["tgname"]
                 for r in session.rows(
@@ -202,6 +202,29 @@ class AuditLogCollector(SessionCollector):
             unavailable["entries"] = safe_error_text(exc)
             return None, None
         return latest, bool(recent)
+
+    @classmethod
+    def _all_rewrite_grants(
+        cls, session: PgSession, oid: int, partitioned: bool
+    ) -> tuple[RewriteGrant, ...]:
+        """Grants on the table and on each of its partitions: a DELETE granted on a
+        partition erases log rows without touching the parent's privileges."""
+        found = list(cls._rewrite_grants(session, oid))
+        if not partitioned:
+            return tuple(found)
+        for part in session.rows(
+            """SELECT c.oid, n.nspname || '.' || c.relname AS name
+               FROM pg_catalog.pg_partition_tree(%s::regclass) t
+               JOIN pg_catalog.pg_class c ON c.oid = t.relid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               WHERE t.relid <> %s::regclass ORDER BY 2""",
+            (oid, oid),
+        ):
+            found.extend(
+                g.model_copy(update={"how": f"{g.how} on partition {part['name']}"})
+                for g in cls._rewrite_grants(session, part["oid"])
+            )
+        return tuple(found)
 
     @staticmethod
     def _rewrite_grants(session: PgSession, oid: int) -> tuple[RewriteGrant, ...]:
