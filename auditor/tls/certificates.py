@@ -10,16 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
+import warnings
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtensionOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from auditor.tls.facts import CertificateFacts, TrustFacts
 from auditor.tls.hostname import match_host
+
+# Debian's system bundle (and sslyze's stores) hold a root with a non-positive serial number;
+# cryptography warns on every load, which is only noise in a scan's output.
+warnings.filterwarnings(
+    "ignore", "Parsed a serial number which wasn't positive", CryptographyDeprecationWarning
+)
 
 
 def _iso(moment: dt.datetime) -> str:

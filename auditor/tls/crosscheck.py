@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,21 +21,19 @@ _PROTOCOL_IDS = {"TLS1": "TLSv1", "TLS1_1": "TLSv1.1", "TLS1_2": "TLSv1.2", "TLS
 
 
 @dataclass(frozen=True)
-class TestsslView:
+class CrosscheckView:
     protocols: frozenset[str]  # PostgreSQL spelling: TLSv1 ... TLSv1.3
     suites: frozenset[str]  # IANA names, all versions together (testssl's -e view)
     seconds: float
 
 
-def testssl_binary() -> str | None:
+def find_testssl() -> str | None:
     return shutil.which("testssl") or shutil.which("testssl.sh")
 
 
-def run_testssl(host: str, port: int, timeout: float = 180.0) -> TestsslView:
+def run_testssl(host: str, port: int, timeout: float = 180.0) -> CrosscheckView:
     """Run `testssl --starttls postgres -p -e` and read its JSON; raises RuntimeError."""
-    import time
-
-    binary = testssl_binary()
+    binary = find_testssl()
     if binary is None:
         raise RuntimeError("testssl.sh is not installed (Debian package testssl.sh)")
     with tempfile.TemporaryDirectory(prefix="auditor-testssl-") as tmp:
@@ -72,7 +71,7 @@ def run_testssl(host: str, port: int, timeout: float = 180.0) -> TestsslView:
         if e["id"] in _PROTOCOL_IDS and str(e["finding"]).startswith("offered")
     }
     suites = {str(e["finding"]).split()[-1] for e in entries if str(e["id"]).startswith("cipher_x")}
-    return TestsslView(frozenset(protocols), frozenset(suites), seconds)
+    return CrosscheckView(frozenset(protocols), frozenset(suites), seconds)
 
 
 def probe_view(facts: TlsFacts) -> tuple[frozenset[str], frozenset[str]]:
