@@ -92,7 +92,8 @@ def scan_target(
         password = None
         problem = TargetProblem(TargetStatus.ERROR, str(exc))
     if problem is None:
-        ctx = CollectContext(target=target, password=password, config_dir=config_dir)
+        ctx = CollectContext(target=target, password=password, config_dir=config_dir,
+                             policy=config.policy)
         for collector in collectors:
             if target.kind not in collector.kinds:
                 continue

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from auditor.config import PostgresTarget, Target
 from auditor.facts import Facts
 from auditor.model import TargetStatus
+from auditor.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,9 @@ class TargetProblem:
 @dataclass(frozen=True)
 class CollectContext:
     target: Target
-    password: str | None
+    password: str | None  # the resolved credential: password, token (never logged)
     config_dir: Path
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def pg(self) -> PostgresTarget:
