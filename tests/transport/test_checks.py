@@ -3,13 +3,16 @@ fails with evidence naming the offender, and broken targets give clear errors.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from auditor.catalog import all_checks
+from auditor.facts import Facts
 from auditor.lab.cluster import Cluster
 from auditor.model import Result, ScanResults, Status, TargetStatus
-from auditor.runner import run_scan
+from auditor.runner import evaluate, run_scan
 from tests.transport.conftest import config_text, target
 
 TRANSPORT = {
@@ -54,20 +57,32 @@ def _conf_line(cluster: Cluster, setting: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def main_scan(compliant: Cluster, weak: Cluster, weak_cert: Cluster) -> ScanResults:
+def main_run(
+    compliant: Cluster, weak: Cluster, weak_cert: Cluster
+) -> tuple[ScanResults, list[Facts]]:
     """One scan over the three TLS servers (concurrently, as users run it)."""
-    return _scan(
-        target("good", compliant.dsn("auditor"), application_dsns=f"['{GOOD_APP_DSN}']"),
-        # libpq would refuse the weak server's certificate, so the scanner logs in without TLS
-        # (its own plaintext session must not be reported).
-        target(
-            "weak",
-            weak.dsn("auditor", sslmode="disable"),
-            application_dsns=f"['{LAX_APP_DSN}', '{GOOD_APP_DSN}']",
+    return run_scan(
+        config_text(
+            target("good", compliant.dsn("auditor"), application_dsns=f"['{GOOD_APP_DSN}']"),
+            # libpq would refuse the weak server's certificate, so the scanner logs in without
+            # TLS (its own plaintext session must not be reported).
+            target(
+                "weak",
+                weak.dsn("auditor", sslmode="disable"),
+                application_dsns=f"['{LAX_APP_DSN}', '{GOOD_APP_DSN}']",
+            ),
+            # verify-full login fails on the self-signed certificate: TLS verdicts must come.
+            target("weak-cert", weak_cert.dsn("auditor")),
         ),
-        # verify-full login fails on the self-signed certificate: TLS verdicts must still come.
-        target("weak-cert", weak_cert.dsn("auditor")),
+        Path.cwd(),
+        workers=4,
+        check_ids=TRANSPORT,
     )
+
+
+@pytest.fixture(scope="module")
+def main_scan(main_run: tuple[ScanResults, list[Facts]]) -> ScanResults:
+    return main_run[0]
 
 
 def test_compliant_server_passes_every_transport_check(
@@ -239,3 +254,28 @@ def test_broken_servers_give_clear_results_and_spare_the_others(
     closed = [r for r in results.findings if r.target == "closed"]
     assert {r.status for r in closed} == {Status.ERROR}
     assert all("Connection refused" in r.message and "\n" not in r.message for r in closed)
+
+
+def test_saved_tls_facts_give_the_same_verdicts_offline(
+    main_run: tuple[ScanResults, list[Facts]],
+) -> None:
+    results, bundles = main_run
+    weak = next(b for b in bundles if b.target.name == "weak")
+    reloaded = Facts.from_json(json.loads(json.dumps(weak.to_json())))
+    checks = [c for cid, c in all_checks().items() if cid in TRANSPORT]
+    offline = {(r.check_id, r.resource, r.status, r.message) for r in evaluate(reloaded, checks)}
+    live = {
+        (r.check_id, r.resource, r.status, r.message)
+        for r in results.findings
+        if r.target == "weak"
+    }
+    assert offline == live
+
+
+def test_probe_switched_off_skips_live_checks_and_keeps_settings(compliant: Cluster) -> None:
+    results = _scan(target("good", compliant.dsn("auditor"), tls_probe="false"))
+    found = _by_id(results, "good")
+    ciphers = _one(found, "transport.cipher_suites")
+    assert ciphers.status is Status.SKIP and "tls_probe: false" in ciphers.message
+    enabled = _one(found, "transport.ssl_enabled")
+    assert enabled.status is Status.PASS and "live" not in enabled.evidence
