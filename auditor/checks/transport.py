@@ -17,6 +17,7 @@ from auditor.facts import Facts
 from auditor.model import Result, Severity
 from auditor.tls.facts import AcceptedSuite, CertificateFacts, TlsFacts
 from auditor.tls.profiles import profile_for, version_rank
+from auditor.tls.suites import expand_cipher_string
 
 MAX_NAMED_IN_MESSAGE = 6  # messages stay readable; evidence always lists everything
 
@@ -190,6 +191,20 @@ def _suite_reasons(suite: AcceptedSuite) -> list[str]:
     return reasons
 
 
+def _beyond_setting(ssl_ciphers: str, tls: TlsFacts) -> list[str]:
+    """Live TLS 1.2-and-older suites that the reported ssl_ciphers value does not select."""
+    allowed = expand_cipher_string(ssl_ciphers)
+    if allowed is None:
+        return []
+    live = {
+        s.iana_name
+        for p in tls.protocols
+        if p.accepted and p.version != "TLSv1.3"
+        for s in p.suites
+    }
+    return sorted(live - allowed)
+
+
 class CipherSuites(_LiveTlsCheck):
     id = "transport.cipher_suites"
     title = "Only policy cipher suites are accepted"
@@ -238,6 +253,13 @@ class CipherSuites(_LiveTlsCheck):
         if setting is not None:
             evidence["ssl_ciphers"] = setting.evidence()
             configured = f"; ssl_ciphers = '{setting.value}' ({setting.where})"
+            beyond = _beyond_setting(setting.value, tls)
+            if beyond:
+                evidence["accepted_beyond_ssl_ciphers"] = beyond
+                configured += (
+                    f" - which would not allow {_listed(beyond)}: SHOW and the live server "
+                    "disagree (a rejected SSL reload?)"
+                )
         if offenders:
             named = [f"{o['version']} {o['suite']} ({', '.join(o['reasons'])})" for o in offenders]
             return [

@@ -27,6 +27,8 @@ def probe_request(target: PostgresTarget, config_dir: Path, timeout: float) -> P
         port=int(parts["port"]),
         timeout=timeout,
         root_file=Path(root) if root else None,
+        # libpq connects to hostaddr when given but still checks the certificate against host.
+        address=parts["params"].get("hostaddr") or None,
     )
 
 

@@ -39,6 +39,7 @@ class ProbeRequest:
     port: int
     timeout: float = 10.0
     root_file: Path | None = None  # sslrootcert; None means the system store
+    address: str | None = None  # connect here instead of resolving host (libpq hostaddr)
     use_sslyze: bool = True
 
 
@@ -135,7 +136,7 @@ def probe(request: ProbeRequest) -> TlsFacts:
     """Probe one server; raises starttls.Unreachable when no TCP connection is possible or
     the server does not answer the SSLRequest at all."""
     started = time.monotonic()
-    shake = _Counter(Endpoint(request.host, request.port, request.timeout))
+    shake = _Counter(Endpoint(request.host, request.port, request.timeout, request.address))
     protocols: list[ProtocolProbe] = []
     tls12: list[str] = []
     answer: str | None = "S"

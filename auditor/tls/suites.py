@@ -74,3 +74,22 @@ def iana_name(name: str) -> str:
     if found is not None:
         return found.iana_name
     return _OPENSSL_TO_IANA.get(name, name)
+
+
+def expand_cipher_string(value: str) -> frozenset[str] | None:
+    """IANA names of the TLS 1.2-and-older suites an OpenSSL cipher string (ssl_ciphers)
+    selects, as widely as this OpenSSL allows; None when the string selects nothing.
+
+    Pure computation (no I/O): used to notice a live server accepting suites its own
+    `SHOW ssl_ciphers` would not allow, which happens when an SSL reload was rejected.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        ctx.set_ciphers(f"{value}:@SECLEVEL=0")
+    except ssl.SSLError:
+        return None
+    return frozenset(
+        _OPENSSL_TO_IANA.get(str(c["name"]), str(c["name"]))
+        for c in ctx.get_ciphers()
+        if c.get("protocol") != "TLSv1.3"
+    )

@@ -93,6 +93,7 @@ def test_compliant_server_passes_every_transport_check(
     assert statuses == {cid: {Status.PASS} for cid in TRANSPORT}
     ciphers = _one(found, "transport.cipher_suites")
     assert ciphers.evidence["offenders"] == []
+    assert "accepted_beyond_ssl_ciphers" not in ciphers.evidence
     assert ciphers.evidence["ssl_ciphers"]["source"] == _conf_line(compliant, "ssl_ciphers")
     assert len(ciphers.evidence["accepted_suites"]["TLSv1.2"]) == 6
     minimum = _one(found, "transport.tls_min_version")
@@ -133,6 +134,7 @@ def test_weak_protocols_and_suites_are_named(main_scan: ScanResults, weak: Clust
     ]
     assert offenders[("TLSv1", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA")] == ["not AEAD"]
     assert ciphers.evidence["ssl_ciphers"]["source"] == _conf_line(weak, "ssl_ciphers")
+    assert "accepted_beyond_ssl_ciphers" not in ciphers.evidence  # settings and server agree
     assert "ssl_ciphers = 'ECDHE-RSA-AES128-GCM-SHA256:" in ciphers.message
 
 
@@ -279,3 +281,19 @@ def test_probe_switched_off_skips_live_checks_and_keeps_settings(compliant: Clus
     assert ciphers.status is Status.SKIP and "tls_probe: false" in ciphers.message
     enabled = _one(found, "transport.ssl_enabled")
     assert enabled.status is Status.PASS and "live" not in enabled.evidence
+
+
+def test_hostaddr_is_probed_but_the_name_judged_is_host(compliant: Cluster) -> None:
+    assert compliant.certs is not None
+    dsn = (
+        f"postgresql://auditor@db.example.test:{compliant.port}/app?hostaddr=127.0.0.1"
+        f"&sslmode=verify-full&sslrootcert={compliant.certs.ca_cert}"
+    )
+    results = _scan(target("aliased", dsn))
+    trust = _one(_by_id(results, "aliased"), "transport.certificate_trust")
+    assert trust.status is Status.FAIL
+    assert trust.evidence["chain_valid"] is True
+    assert trust.message == (
+        "hostname check failed: db.example.test is not named by the certificate (it names "
+        "DNS:localhost, IP:127.0.0.1)"
+    )

@@ -1,7 +1,7 @@
 """A failed SSL reload: SHOW reports the new settings while the old TLS setup stays live.
 
-The probe is the truth; the check must say that the settings and the server disagree rather
-than trusting `ssl_min_protocol_version`.
+The probe is the truth; the checks must say that the settings and the server disagree rather
+than trusting `ssl_min_protocol_version` or `ssl_ciphers`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def test_failed_ssl_reload_is_reported_as_a_disagreement(start_cluster: ClusterF
     )
     with cluster.admin_connection(autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.2'")
+        conn.execute("ALTER SYSTEM SET ssl_ciphers = 'ECDHE+AESGCM'")
         # A certificate file that cannot be loaded makes the whole SSL reload fail.
         conn.execute("ALTER SYSTEM SET ssl_cert_file = '/nonexistent/server.crt'")
     cluster.reload()
@@ -37,9 +38,9 @@ def test_failed_ssl_reload_is_reported_as_a_disagreement(start_cluster: ClusterF
     results, _ = run_scan(
         config_text(target("reload", cluster.dsn("auditor"))),
         Path.cwd(),
-        check_ids={"transport.tls_min_version"},
+        check_ids={"transport.tls_min_version", "transport.cipher_suites"},
     )
-    (result,) = results.findings
+    ciphers, result = results.findings
     assert result.status is Status.FAIL
     auto_conf = cluster.datadir / "postgresql.auto.conf"
     assert result.evidence["ssl_min_protocol_version"]["value"] == "TLSv1.2"
@@ -47,3 +48,10 @@ def test_failed_ssl_reload_is_reported_as_a_disagreement(start_cluster: ClusterF
     assert result.evidence["accepted_versions"] == ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
     assert "the live server accepts TLSv1, TLSv1.1 (policy: TLSv1.2+)" in result.message
     assert "disagrees with the live server" in result.message
+
+    assert ciphers.check_id == "transport.cipher_suites" and ciphers.status is Status.FAIL
+    assert ciphers.evidence["ssl_ciphers"]["value"] == "ECDHE+AESGCM"
+    beyond = ciphers.evidence["accepted_beyond_ssl_ciphers"]
+    assert "TLS_RSA_WITH_AES_128_CBC_SHA" in beyond
+    assert "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" not in beyond
+    assert "SHOW and the live server disagree" in ciphers.message
