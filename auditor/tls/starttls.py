@@ -57,6 +57,9 @@ class Handshake:
     # The server's answer to the SSLRequest: 'S', 'N', or None (no answer, closed, other).
     answer: str | None = "S"
     address: str | None = None  # the IP that answered
+    # The server completed the exchange with an alert: it has nothing in common with the offer
+    # (as opposed to hanging up or timing out, which prove nothing).
+    refused: bool = False
 
 
 def _context(version: str, ciphers: str | None) -> ssl.SSLContext:
@@ -116,7 +119,8 @@ def _tls(ctx: ssl.SSLContext, sock: socket.socket, endpoint: Endpoint, address: 
     except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
         return Handshake(False, failure=hung_up.format("closed"), server_closed=True)
     except ssl.SSLError as exc:
-        return Handshake(False, failure=f"handshake refused: {exc.reason or exc.strerror}")
+        reason = exc.reason or exc.strerror
+        return Handshake(False, failure=f"handshake refused: {reason}", refused=True)
     except (ConnectionResetError, BrokenPipeError):
         return Handshake(False, failure=hung_up.format("reset"), server_closed=True)
     except TimeoutError:
