@@ -185,7 +185,7 @@ def _suite_reasons(suite: AcceptedSuite) -> list[str]:
     if suite.anonymous:
         reasons.append("anonymous: no server authentication")
     if not suite.forward_secrecy:
-        reasons.append(f"no forward secrecy ({suite.key_exchange} key exchange)")
+        reasons.append(f"{suite.key_exchange.upper()} key exchange without forward secrecy")
     if not suite.aead:
         reasons.append("not AEAD")
     return reasons

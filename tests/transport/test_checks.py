@@ -130,7 +130,7 @@ def test_weak_protocols_and_suites_are_named(main_scan: ScanResults, weak: Clust
         for s in ("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA")
     } | {("TLSv1.2", "TLS_RSA_WITH_AES_256_GCM_SHA384")}
     assert offenders[("TLSv1.2", "TLS_RSA_WITH_AES_256_GCM_SHA384")] == [
-        "no forward secrecy (rsa key exchange)"
+        "RSA key exchange without forward secrecy"
     ]
     assert offenders[("TLSv1", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA")] == ["not AEAD"]
     assert ciphers.evidence["ssl_ciphers"]["source"] == _conf_line(weak, "ssl_ciphers")
