@@ -1,0 +1,166 @@
+"""`auditor report`, `auditor controls` and `auditor verify`: re-render saved results, browse
+the framework mappings, and re-check a report folder's evidence manifest.
+
+User errors are one line on stderr with exit code 2; `verify` exits 1 when the folder does
+not match its manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from auditor.formatters.base import RenderOptions
+from auditor.formatters.json_results import ResultsFileError, results_from_dict
+from auditor.frameworks import FrameworkError, frameworks, get_framework
+from auditor.manifest import ManifestError, verify_report_dir, write_report_dir
+from auditor.model import ScanResults
+from auditor.output import OutputError, pick_formatters, write_outputs
+
+EXIT_MISMATCH = 1
+EXIT_USAGE = 2
+REPORT_FORMATS = ("html", "pdf", "sarif", "junit", "csv", "json")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"auditor: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def load_results(path: Path) -> ScanResults:
+    """A saved results JSON, or a one-line error naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"{path}: results file not found")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{path}: cannot read results file: {exc}")
+    except json.JSONDecodeError as exc:
+        _fail(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}")
+    if not isinstance(data, dict):
+        _fail(f"{path}: not an Auditor results file (top level is not an object)")
+    try:
+        return results_from_dict(data)
+    except ResultsFileError as exc:
+        _fail(f"{path}: {exc}")
+
+
+@click.command("report")
+@click.argument("results_path", metavar="RESULTS.json", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(REPORT_FORMATS),
+    default=("html",),
+    show_default=True,
+    help="Output format; repeat for several.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="File (one format) or folder (several formats, plus results.json and the "
+    "evidence manifest).",
+)
+@click.option(
+    "--framework", help="Restrict control views to one framework id (see `auditor controls list`)."
+)
+@click.option("--title", help="Report title.")
+def report_command(
+    results_path: Path,
+    formats: tuple[str, ...],
+    output: Path | None,
+    framework: str | None,
+    title: str | None,
+) -> None:
+    """Re-render saved results (from `auditor scan --format json`) without rescanning."""
+    results = load_results(results_path)
+    if framework is not None:
+        try:
+            get_framework(framework)
+        except FrameworkError as exc:
+            _fail(str(exc))
+    options = RenderOptions(framework=framework, title=title)
+    try:
+        chosen = pick_formatters(formats)
+        to_folder = output is not None and (output.is_dir() or len(chosen) > 1 or not output.suffix)
+        if to_folder:
+            assert output is not None
+            written = write_report_dir(results, chosen, output, options)
+        else:
+            written = write_outputs(results, chosen, output, options)
+    except (OutputError, ManifestError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{output}: cannot write: {exc.strerror}")
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+
+
+@click.group("controls")
+def controls_group() -> None:
+    """Compliance frameworks and the checks that evidence each control."""
+
+
+@controls_group.command("list")
+@click.argument("framework_id", required=False, metavar="[FRAMEWORK]")
+def controls_list(framework_id: str | None) -> None:
+    """List the frameworks, or the controls of one framework."""
+    try:
+        if framework_id is None:
+            for fw in frameworks().values():
+                click.echo(f"{fw.id:16} {fw.label:22} {len(fw.controls):3} controls  {fw.title}")
+            return
+        fw = get_framework(framework_id)
+    except FrameworkError as exc:
+        _fail(str(exc))
+    width = max(len(c.id) for c in fw.controls)
+    for control in fw.controls:
+        click.echo(f"{control.id:{width}}  {len(control.checks):2} checks  {control.title}")
+
+
+@controls_group.command("show")
+@click.argument("framework_id", metavar="FRAMEWORK")
+@click.argument("control_id", metavar="ID")
+def controls_show(framework_id: str, control_id: str) -> None:
+    """Show one control: its requirement, the checks that evidence it, what stays manual."""
+    try:
+        fw = get_framework(framework_id)
+    except FrameworkError as exc:
+        _fail(str(exc))
+    control = fw.control(control_id)
+    if control is None:
+        _fail(
+            f"framework {fw.id!r} has no control {control_id!r} "
+            f"(see `auditor controls list {fw.id}`)"
+        )
+    click.echo(f"{fw.label} {control.id}\n  title:       {control.title}")
+    click.echo("  checks:      " + (", ".join(control.checks) or "none (manual review only)"))
+    if control.not_covered:
+        click.echo(f"  not covered: {control.not_covered}")
+
+
+@click.command("verify")
+@click.argument("report_dir", metavar="REPORT_DIR", type=click.Path(path_type=Path))
+def verify_command(report_dir: Path) -> None:
+    """Re-check a report folder against its evidence manifest (exit 1 on any mismatch)."""
+    try:
+        outcome = verify_report_dir(report_dir)
+    except ManifestError as exc:
+        _fail(str(exc))
+    for problem in outcome.problems:
+        click.echo(f"MISMATCH {problem}")
+    verdict = "OK" if outcome.ok else "FAILED"
+    click.echo(
+        f"{verdict}: {outcome.checked_files} files and {outcome.checked_evidence} "
+        f"evidence blocks checked, {len(outcome.problems)} mismatches"
+    )
+    sys.exit(0 if outcome.ok else EXIT_MISMATCH)
+
+
+commands: list[click.Command] = [report_command, controls_group, verify_command]

@@ -1,0 +1,320 @@
+"""The report an auditor reads, computed once from `ScanResults`: control status per framework
+(rolled up from the checks that evidence each control), status per layer and per target,
+findings grouped by severity, waivers and attestations, and the evidence manifest.
+
+Formatters and templates only loop over this; every decision (roll-up order, sorting, what
+counts as attested) lives here, so HTML, PDF and the other formats cannot disagree.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.frameworks import Control, Framework, frameworks, get_framework
+from auditor.manifest import EvidenceEntry, evidence_entries, results_digest
+from auditor.model import Result, ScanResults, Severity, Status, TargetOutcome
+
+LAYERS = ("transport", "auth", "column", "audit", "storage", "keys")
+LAYER_TITLES = {
+    "transport": "Transport (TLS)",
+    "auth": "Authentication and access",
+    "column": "Column encryption (pgcrypto)",
+    "audit": "Audit trail",
+    "storage": "Storage and backups",
+    "keys": "Key management",
+}
+# Evidence keys that waivers.py adds beside what the check observed.
+WAIVER_KEY = "waiver"
+EXPIRED_WAIVER_KEY = "expired_waiver"
+ATTESTATION_KEY = "attestation"
+EXPIRED_ATTESTATION_KEY = "expired_attestation"
+
+
+class ControlStatus(enum.StrEnum):
+    FAIL = "fail"
+    ERROR = "error"
+    MANUAL = "manual"
+    WAIVED = "waived"
+    PASS = "pass"
+    NOT_ASSESSED = "not_assessed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+# Worst first: one failing check fails the control; an unevaluated (error) check hides
+# whether it would pass; an unattested manual check still needs a person; waived failures
+# are accepted risk, which an auditor must see rather than a plain pass.
+ROLL_UP_ORDER = (
+    ControlStatus.FAIL,
+    ControlStatus.ERROR,
+    ControlStatus.MANUAL,
+    ControlStatus.WAIVED,
+    ControlStatus.PASS,
+)
+
+
+def is_attested(result: Result) -> bool:
+    return result.status is Status.MANUAL and ATTESTATION_KEY in result.evidence
+
+
+def effective_status(result: Result) -> ControlStatus | None:
+    """What one result contributes to a roll-up; None for skips (they assess nothing)."""
+    if result.status is Status.SKIP:
+        return None
+    if is_attested(result):
+        return ControlStatus.PASS
+    return ControlStatus(result.status.value)
+
+
+def roll_up(results: Iterable[Result]) -> ControlStatus:
+    seen = {s for s in (effective_status(r) for r in results) if s is not None}
+    for status in ROLL_UP_ORDER:
+        if status in seen:
+            return status
+    return ControlStatus.NOT_ASSESSED
+
+
+def status_counts(results: Iterable[Result]) -> dict[str, int]:
+    counts = {s.value: 0 for s in Status}
+    for r in results:
+        counts[r.status.value] += 1
+    return counts
+
+
+def layer_of(check_id: str) -> str:
+    return check_id.split(".", 1)[0]
+
+
+def evidence_lines(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """Flatten evidence into (dotted key, text) pairs for display; lists of scalars join."""
+    lines: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for key in value:
+                walk(f"{prefix}.{key}" if prefix else str(key), value[key])
+        elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+            for i, item in enumerate(value):
+                walk(f"{prefix}[{i}]", item)
+        elif isinstance(value, list):
+            lines.append((prefix, ", ".join(_scalar(v) for v in value) or "(none)"))
+        else:
+            lines.append((prefix, _scalar(value)))
+
+    for key in evidence:
+        walk(str(key), evidence[key])
+    return lines
+
+
+def evidence_text(evidence: dict[str, Any]) -> str:
+    """Evidence on one line ("key: value · key: value"), for compact listings."""
+    return " · ".join(f"{k}: {v}" for k, v in evidence_lines(evidence))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ControlRow:
+    framework_id: str
+    control: Control
+    status: ControlStatus
+    counts: dict[str, int]
+    by_target: dict[str, ControlStatus]
+    by_check: dict[str, ControlStatus]  # in the framework file's order
+    results: tuple[Result, ...]  # every result of the control's checks, sorted
+    unevaluated_checks: tuple[str, ...]  # mapped checks that produced no result at all
+
+    @property
+    def problems(self) -> tuple[Result, ...]:
+        """Results that keep the control from passing, worst first."""
+        bad = (Status.FAIL, Status.ERROR, Status.MANUAL, Status.WAIVED)
+        return tuple(r for r in self.results if r.status in bad and not is_attested(r))
+
+
+@dataclass(frozen=True)
+class FrameworkView:
+    framework: Framework
+    rows: tuple[ControlRow, ...]
+
+    @property
+    def totals(self) -> dict[ControlStatus, int]:
+        counts = dict.fromkeys(ControlStatus, 0)
+        for row in self.rows:
+            counts[row.status] += 1
+        return counts
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """Results of one layer or one target, with their roll-up."""
+
+    key: str
+    title: str
+    status: ControlStatus
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class CheckGroup:
+    """The failures of one check: what it requires and how to fix it, stated once."""
+
+    check_id: str
+    title: str
+    remediation: str
+    controls: tuple[str, ...]  # labels such as "PCI DSS 4.0.1 3.5.1", in report frameworks
+    findings: tuple[Result, ...]
+
+
+@dataclass(frozen=True)
+class SeverityGroup:
+    severity: Severity
+    checks: tuple[CheckGroup, ...]
+
+    @property
+    def findings(self) -> tuple[Result, ...]:
+        return tuple(f for c in self.checks for f in c.findings)
+
+
+@dataclass(frozen=True)
+class Report:
+    results: ScanResults
+    frameworks: tuple[FrameworkView, ...]
+    layers: tuple[GroupView, ...]
+    targets: tuple[GroupView, ...]
+    target_outcomes: tuple[TargetOutcome, ...]
+    failures: tuple[SeverityGroup, ...]  # unwaived FAILs by severity, worst first
+    errors: tuple[Result, ...]
+    skipped: tuple[Result, ...]
+    waived: tuple[Result, ...]
+    expired_waivers: tuple[Result, ...]  # failures whose matching waiver has expired
+    manual: tuple[Result, ...]  # manual checks, attested or not
+    passed: tuple[Result, ...]
+    results_sha256: str
+    evidence: tuple[EvidenceEntry, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+    _entry_by_id: dict[int, EvidenceEntry] = field(default_factory=dict, repr=False)
+
+    def controls_of(self, result: Result) -> tuple[str, ...]:
+        """Control labels of the result, limited to the frameworks in this report."""
+        return control_labels(result, {v.framework.id: v.framework for v in self.frameworks})
+
+    def evidence_digest(self, result: Result) -> str:
+        """SHA-256 of the result's evidence block (the manifest entry for it)."""
+        entry = self._entry_by_id.get(id(result))
+        return entry.sha256 if entry else ""
+
+    def entry_number(self, result: Result) -> int:
+        """The result's position in the evidence manifest (and in results.json)."""
+        return self._entry_by_id[id(result)].index
+
+
+def control_labels(result: Result, shown: dict[str, Framework]) -> tuple[str, ...]:
+    return tuple(
+        f"{shown[c.framework].label} {c.id}" for c in result.controls if c.framework in shown
+    )
+
+
+def _by_severity(
+    results: Iterable[Result], shown: dict[str, Framework]
+) -> tuple[SeverityGroup, ...]:
+    pool = list(results)
+    groups = []
+    for severity in sorted(Severity, key=lambda s: -s.rank):
+        found = [r for r in pool if r.severity is severity]
+        checks = []
+        for check_id in sorted({r.check_id for r in found}):
+            mine = tuple(
+                sorted((r for r in found if r.check_id == check_id), key=lambda r: r.sort_key)
+            )
+            first = mine[0]
+            checks.append(
+                CheckGroup(
+                    check_id, first.title, first.remediation, control_labels(first, shown), mine
+                )
+            )
+        if checks:
+            groups.append(SeverityGroup(severity, tuple(checks)))
+    return tuple(groups)
+
+
+def _control_row(
+    framework: Framework, control: Control, results: list[Result], targets: list[str]
+) -> ControlRow:
+    mine = sorted((r for r in results if r.check_id in control.checks), key=lambda r: r.sort_key)
+    seen_checks = {r.check_id for r in mine}
+    status = roll_up(mine) if control.checks else ControlStatus.MANUAL
+    by_target = {
+        t: (roll_up(r for r in mine if r.target == t) if control.checks else ControlStatus.MANUAL)
+        for t in targets
+    }
+    return ControlRow(
+        framework_id=framework.id,
+        control=control,
+        status=status,
+        counts=status_counts(mine),
+        by_target=by_target,
+        by_check={c: roll_up(r for r in mine if r.check_id == c) for c in control.checks},
+        results=tuple(mine),
+        unevaluated_checks=tuple(c for c in control.checks if c not in seen_checks),
+    )
+
+
+def build_report(results: ScanResults, framework: str | None = None) -> Report:
+    """The whole report, once. `framework` restricts control views to one framework id
+    (raises FrameworkError when unknown)."""
+    chosen = [get_framework(framework)] if framework else list(frameworks().values())
+    findings = list(results.findings)
+    target_names = [t.name for t in results.targets]
+    views = tuple(
+        FrameworkView(fw, tuple(_control_row(fw, c, findings, target_names) for c in fw.controls))
+        for fw in chosen
+    )
+    layer_keys = list(LAYERS) + sorted({layer_of(r.check_id) for r in findings} - set(LAYERS))
+    layers = tuple(
+        GroupView(k, LAYER_TITLES.get(k, k), roll_up(rs), status_counts(rs))
+        for k in layer_keys
+        if (rs := [r for r in findings if layer_of(r.check_id) == k])
+    )
+    targets = tuple(
+        GroupView(t.name, f"{t.name} ({t.kind})", roll_up(rs), status_counts(rs))
+        for t in results.targets
+        for rs in [[r for r in findings if r.target == t.name]]
+    )
+
+    entries = tuple(evidence_entries(results))
+
+    def having(status: Status) -> list[Result]:
+        return [r for r in findings if r.status is status]
+
+    return Report(
+        results=results,
+        frameworks=views,
+        layers=layers,
+        targets=targets,
+        target_outcomes=results.targets,
+        failures=_by_severity(having(Status.FAIL), {f.id: f for f in chosen}),
+        errors=tuple(having(Status.ERROR)),
+        skipped=tuple(having(Status.SKIP)),
+        waived=tuple(having(Status.WAIVED)),
+        expired_waivers=tuple(r for r in having(Status.FAIL) if EXPIRED_WAIVER_KEY in r.evidence),
+        manual=tuple(having(Status.MANUAL)),
+        passed=tuple(having(Status.PASS)),
+        results_sha256=results_digest(results),
+        evidence=entries,
+        counts=status_counts(findings),
+        _entry_by_id={id(r): e for r, e in zip(findings, entries, strict=True)},
+    )

@@ -1,0 +1,184 @@
+"""Waivers and attestations: accepted risk and manual evidence, decided by people and kept
+in a YAML file next to the config.
+
+* A **waiver** turns matching failures into `waived` until it expires; the original severity
+  and message stay, and the waiver (reason, approver, expiry) is recorded in the result's
+  evidence. An expired waiver stops applying: the failure stays a failure and carries the
+  expired waiver, so the report shows it.
+* An **attestation** records who vouched for a `manual` check, when, and until when; a valid
+  one is recorded in the result's evidence (the report counts it as met), an expired one is
+  recorded as expired.
+
+```yaml
+waivers:
+  - check: auth.hba_network_scope     # a check id (glob allowed)
+    target: legacy-*                  # glob over target names (default *)
+    resource: "pg_hba.conf:*"         # glob over the resource (default *)
+    reason: Replaced by the new VPC in Q1; network ACL restricts access meanwhile
+    approved_by: Jane Roe (CISO)
+    expires: 2027-03-31
+attestations:
+  - check: keys.application_key_cache
+    attested_by: John Doe (platform lead)
+    attested_on: 2026-10-01
+    valid_until: 2027-10-01
+    statement: Key cache TTL 15 min, memory only, zeroised on shutdown (design doc KM-7)
+```
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from auditor.frameworks import parse_yaml_model
+from auditor.model import Result, ScanResults, Status
+from auditor.report_model import (
+    ATTESTATION_KEY,
+    EXPIRED_ATTESTATION_KEY,
+    EXPIRED_WAIVER_KEY,
+    WAIVER_KEY,
+)
+
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class WaiverError(Exception):
+    """The waivers file is broken; the message names file:line: key."""
+
+
+class _Match(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    check: Annotated[str, Field(pattern=r"^[a-z*?\[][a-z0-9_.*?\[\]!]*$")]
+    target: Text = "*"
+    resource: Text = "*"
+
+    def matches(self, result: Result) -> bool:
+        return (
+            fnmatchcase(result.check_id, self.check)
+            and fnmatchcase(result.target, self.target)
+            and fnmatchcase(result.resource or "", self.resource)
+        )
+
+
+class Waiver(_Match):
+    reason: Text
+    approved_by: Text
+    expires: dt.date
+
+    def active_on(self, today: dt.date) -> bool:
+        return today <= self.expires
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "target": self.target,
+            "resource": self.resource,
+            "reason": self.reason,
+            "approved_by": self.approved_by,
+            "expires": self.expires.isoformat(),
+        }
+
+
+class Attestation(_Match):
+    attested_by: Text
+    attested_on: dt.date
+    valid_until: dt.date
+    statement: Text
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Attestation:
+        if self.valid_until < self.attested_on:
+            raise ValueError("valid_until is before attested_on")
+        return self
+
+    def valid_on(self, today: dt.date) -> bool:
+        return self.attested_on <= today <= self.valid_until
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "target": self.target,
+            "resource": self.resource,
+            "attested_by": self.attested_by,
+            "attested_on": self.attested_on.isoformat(),
+            "valid_until": self.valid_until.isoformat(),
+            "statement": self.statement,
+        }
+
+
+class WaiverFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    waivers: tuple[Waiver, ...] = ()
+    attestations: tuple[Attestation, ...] = ()
+
+
+def parse_waivers(text: str, source: str = "<waivers>") -> WaiverFile:
+    return parse_yaml_model(text, source, WaiverFile, WaiverError)
+
+
+def load_waivers(path: Path) -> WaiverFile:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise WaiverError(f"{path}: waivers file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WaiverError(f"{path}: cannot read waivers file: {exc}") from None
+    return parse_waivers(text, str(path))
+
+
+def _waive(result: Result, waivers: WaiverFile, today: dt.date) -> Result:
+    matching = [w for w in waivers.waivers if w.matches(result)]
+    active = next((w for w in matching if w.active_on(today)), None)
+    if active is not None:
+        return replace(
+            result, status=Status.WAIVED, evidence={**result.evidence, WAIVER_KEY: active.record()}
+        )
+    if matching:  # only expired ones: the failure stands, and the report says why
+        latest = max(matching, key=lambda w: w.expires)
+        return replace(result, evidence={**result.evidence, EXPIRED_WAIVER_KEY: latest.record()})
+    return result
+
+
+def _attest(result: Result, waivers: WaiverFile, today: dt.date) -> Result:
+    matching = [a for a in waivers.attestations if a.matches(result)]
+    valid = next((a for a in matching if a.valid_on(today)), None)
+    if valid is not None:
+        return replace(result, evidence={**result.evidence, ATTESTATION_KEY: valid.record()})
+    if matching:
+        latest = max(matching, key=lambda a: a.valid_until)
+        return replace(
+            result, evidence={**result.evidence, EXPIRED_ATTESTATION_KEY: latest.record()}
+        )
+    return result
+
+
+def apply_waivers(
+    results: ScanResults, waivers: WaiverFile, today: dt.date | None = None
+) -> ScanResults:
+    """Failures matched by an active waiver become `waived`; manual results matched by an
+    attestation carry it. `today` defaults to the UTC date when the scan finished, so
+    re-rendering saved results gives the same answer tomorrow."""
+    day = today or _scan_day(results)
+    findings = []
+    for result in results.findings:
+        if result.status is Status.FAIL:
+            result = _waive(result, waivers, day)
+        elif result.status is Status.MANUAL:
+            result = _attest(result, waivers, day)
+        findings.append(result)
+    return replace(results, findings=tuple(findings))
+
+
+def _scan_day(results: ScanResults) -> dt.date:
+    try:
+        return dt.datetime.fromisoformat(results.finished_at).astimezone(dt.UTC).date()
+    except ValueError:
+        return dt.datetime.now(dt.UTC).date()
