@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 from auditor.checks.base import Check
 from auditor.collectors.pg.server import GRANT_MONITOR, ServerFacts, Setting
 from auditor.config import redact_dsn
-from auditor.facts import Facts
+from auditor.facts import Facts, GapKind
 from auditor.model import Result, Severity
 from auditor.tls.facts import AcceptedSuite, CertificateFacts, TlsFacts
 from auditor.tls.profiles import profile_for, version_rank
@@ -93,6 +93,10 @@ class SslEnabled(Check):
                 problems.append(f"ssl = {ssl.value} ({ssl.where})")
         elif tls is None:
             return [self.errored(facts, "the server did not report the ssl setting")]
+        gap = facts.gaps.get(TlsFacts.section)
+        if tls is None and gap is not None and gap.kind is GapKind.ERROR:
+            evidence["live"] = {"error": gap.reason}
+            said.append(f"(the live probe failed: {gap.reason})")
         if tls is not None:
             evidence["live"] = {
                 "endpoint": f"{tls.host}:{tls.port}",
