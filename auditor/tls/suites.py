@@ -12,10 +12,6 @@ import ssl
 from dataclasses import dataclass
 from functools import cache
 
-from sslyze.plugins.openssl_cipher_suites.cipher_suites import (
-    _TLS_OPENSSL_TO_RFC_NAMES_MAPPING as _OPENSSL_TO_IANA,  # the only public-ish table there is
-)
-
 # Everything this OpenSSL can negotiate, weak or not: the probe must be able to offer it.
 OFFER_ALL = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
 
@@ -40,6 +36,16 @@ _MIN_VERSION = {"SSLv3": "TLSv1", "TLSv1.0": "TLSv1"}
 
 
 @cache
+def _openssl_to_iana() -> dict[str, str]:
+    # Imported late: sslyze is heavy and checks (which only need names) load this module.
+    from sslyze.plugins.openssl_cipher_suites.cipher_suites import (
+        _TLS_OPENSSL_TO_RFC_NAMES_MAPPING,  # the most complete OpenSSL -> IANA table around
+    )
+
+    return dict(_TLS_OPENSSL_TO_RFC_NAMES_MAPPING)
+
+
+@cache
 def _table() -> dict[str, SuiteProperties]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.set_ciphers(OFFER_ALL)
@@ -49,7 +55,7 @@ def _table() -> dict[str, SuiteProperties]:
         kea = str(entry.get("kea") or "kx-unknown")
         props = SuiteProperties(
             openssl_name=name,
-            iana_name=_OPENSSL_TO_IANA.get(name, name),
+            iana_name=_openssl_to_iana().get(name, name),
             code=int(entry["id"]) & 0xFFFF,
             key_exchange=kea.removeprefix("kx-"),
             forward_secrecy=kea in _FORWARD_SECRET_KEX,
@@ -73,7 +79,7 @@ def iana_name(name: str) -> str:
     found = properties(name)
     if found is not None:
         return found.iana_name
-    return _OPENSSL_TO_IANA.get(name, name)
+    return _openssl_to_iana().get(name, name)
 
 
 def expand_cipher_string(value: str) -> frozenset[str] | None:
@@ -89,7 +95,7 @@ def expand_cipher_string(value: str) -> frozenset[str] | None:
     except ssl.SSLError:
         return None
     return frozenset(
-        _OPENSSL_TO_IANA.get(str(c["name"]), str(c["name"]))
+        _openssl_to_iana().get(str(c["name"]), str(c["name"]))
         for c in ctx.get_ciphers()
         if c.get("protocol") != "TLSv1.3"
     )
