@@ -1,8 +1,9 @@
 """How gentle is the TLS probe? Auditor's probe vs the sslyze CLI vs testssl.sh, same servers.
 
-Starts two throwaway clusters (the `transport-compliant` and `transport-weak` fixtures, both
-with log_connections = on so every TCP connection - one handshake attempt at most - leaves a
-line), runs each tool once against each, and prints side by side:
+Starts throwaway clusters (the `transport-compliant` and `transport-weak` fixtures and a
+wide-open variant accepting every suite, all with log_connections = on so every TCP connection
+- one handshake attempt at most - leaves a line), runs each tool once against each, and prints
+side by side:
 
 * wall time of the scan;
 * connections (= handshake attempts) the server saw, counted from its log;
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from auditor.lab.certs import CertSpec
@@ -32,7 +33,13 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "postgres"
 SERVERS = {
     "compliant": ("transport-compliant", CertSpec()),
     "weak": ("transport-weak", CertSpec(not_after_days=-5, not_before_days=-400)),
+    # The probe's worst case: TLS 1.0-1.3 and every suite this OpenSSL has (~60 per version).
+    "wide-open": ("transport-weak", CertSpec()),
 }
+WIDE_OPEN = (
+    "ssl_min_protocol_version = 'TLSv1'\nssl_max_protocol_version = ''\n"
+    "ssl_ciphers = 'ALL:@SECLEVEL=0'\n"
+)
 
 
 @dataclass
@@ -103,6 +110,8 @@ def main() -> None:
     agreement: list[str] = []
     for server, (folder, spec) in SERVERS.items():
         variant = Variant.from_dir(FIXTURES / folder, tls=spec)
+        if server == "wide-open":
+            variant = replace(variant, name=server, settings=variant.settings + WIDE_OPEN)
         with Cluster(variant) as cluster:
             seen: dict[str, object] = {}
             rows.append(_measure("auditor probe", server, cluster, _auditor(cluster, seen)))
