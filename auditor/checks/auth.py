@@ -18,7 +18,7 @@ from auditor.facts import Facts, GapKind
 from auditor.model import Result, Severity, Status
 from auditor.pghba.live import rules_from_view
 from auditor.pghba.rules import HbaRule, HbaRuleSet
-from auditor.pghba.semantics import UNENCRYPTED_TYPES, Reach, reach
+from auditor.pghba.semantics import UNENCRYPTED_TYPES, HbaAnalysis, Reach
 
 OFFLINE_HINT = "or set hba_file in the target config to audit a copy of pg_hba.conf offline"
 # Without role facts (offline audit of a file alone) the bootstrap superuser is assumed.
@@ -125,7 +125,7 @@ class HbaCheck(Check):
         found = hba_rules(facts)
         if isinstance(found, Unavailable):
             return [self.result(facts, found.status, found.reason)]
-        results = self.judge(facts, found, reach(found.rules))
+        results = self.judge(facts, found, HbaAnalysis(found.rules).all())
         if not any(r.status is Status.FAIL for r in results):
             results.append(
                 self.passed(
@@ -306,7 +306,7 @@ class HbaRemoteSuperuser(HbaCheck):
         roles = role_facts(facts)
         admitted: dict[str, tuple[Reach, list[str]]] = {}
         for superuser in roles.superusers:
-            for item in reach(rules.rules, superuser, roles.memberships):
+            for item in HbaAnalysis(rules.rules, roles.memberships).all(superuser):
                 if item.rule.method != "reject" and item.remote:
                     key = item.rule.location
                     admitted.setdefault(key, (item, []))[1].append(superuser)
@@ -366,11 +366,17 @@ class RolePasswordHashes(Check):
         if not any(r.status is Status.FAIL for r in out):
             scram = sorted(r for r, k in kinds.items() if k == "scram-sha-256")
             none = sorted(r for r, k in kinds.items() if k is None)
+            hba = hba_rules(facts)
+            trust_note = (
+                "no trust rule admits a login role"
+                if not isinstance(hba, Unavailable)
+                else f"trust rules not judged ({hba.reason})"
+            )
             out.append(
                 self.passed(
                     facts,
-                    f"{len(scram)} login role(s) store SCRAM-SHA-256 hashes; {len(none)} have no "
-                    "password and no trust rule admits them",
+                    f"{len(scram)} login role(s) store SCRAM-SHA-256 hashes, {len(none)} have "
+                    f"no password; {trust_note}",
                     evidence={"scram_sha_256": scram, "no_password": none},
                 )
             )
@@ -382,13 +388,11 @@ class RolePasswordHashes(Check):
         if isinstance(rules, Unavailable):
             return []
         roles = role_facts(facts)
+        analysis = HbaAnalysis(rules.rules, roles.memberships)
+        trust = [i for i, rule in enumerate(rules.rules) if rule.method == "trust"]
         out = []
         for role in (r for r in server.roles if r.can_login):
-            via = [
-                i.rule
-                for i in reach(rules.rules, role.name, roles.memberships)
-                if i.reachable and i.rule.method == "trust"
-            ]
+            via = [rules.rules[i] for i in trust if analysis.reach_of(i, role.name).reachable]
             if not via:
                 continue
             tcp = [r for r in via if not r.is_local]
