@@ -3,6 +3,8 @@ right lines, and the compliant and fully shadowed samples pass every auth.hba_* 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from auditor.model import Severity, Status
@@ -108,3 +110,21 @@ def test_included_files_are_judged_with_their_own_file_and_line() -> None:
     # ignored.txt are not included (PostgreSQL skips them too).
     assert [r.resource for r in weak] == [f"{root / 'conf.d' / '20-legacy.conf'}:1"]
     assert {r.status for r in results if r.check_id == "auth.hba_no_trust"} == {Status.PASS}
+
+
+def test_saved_facts_bundle_gives_the_same_verdicts_offline() -> None:
+    from auditor.collectors.hba_file import HbaFileFacts
+    from auditor.facts import Facts, TargetContext
+    from auditor.pghba.parser import parse_file
+    from auditor.runner import evaluate
+    from tests.auth.conftest import checks
+
+    context = TargetContext(name="offline", kind="postgres")
+    facts = Facts(target=context)
+    facts.add(HbaFileFacts(rules=parse_file(HBA_FIXTURES / "syntax-tour" / "pg_hba.conf")))
+    saved = json.loads(json.dumps(facts.to_json()))
+    assert "not-a-real-secret" not in json.dumps(saved)
+    again = Facts.from_json(saved, context)
+    assert [(r.check_id, r.status, r.resource, r.message) for r in evaluate(again, checks())] == [
+        (r.check_id, r.status, r.resource, r.message) for r in evaluate(facts, checks())
+    ]

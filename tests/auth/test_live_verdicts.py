@@ -237,3 +237,8 @@ def test_parser_matches_pg_hba_file_rules_on_the_syntax_tour(
     assert [r.model_dump() for r in from_file.rules] == [r.model_dump() for r in from_server.rules]
     assert [p.location for p in from_file.problems] == [p.location for p in from_server.problems]
     assert [p.message for p in from_file.problems] == [p.message for p in from_server.problems]
+    # The server shows ldapbindpasswd in clear; no verdict may carry it.
+    results = evaluate(facts, checks(AUTH_CHECKS))
+    assert any(r.status is Status.FAIL for r in results)
+    text = json.dumps([[r.message, r.evidence] for r in results])
+    assert "not-a-real-secret" not in text and "ldapbindpasswd=***" in text
