@@ -112,9 +112,26 @@ def evidence_lines(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
-def evidence_text(evidence: dict[str, Any]) -> str:
-    """Evidence on one line ("key: value · key: value"), for compact listings."""
-    return " · ".join(f"{k}: {v}" for k, v in evidence_lines(evidence))
+def short_message(result: Result) -> str:
+    """The message without a leading copy of the resource it already sits beside."""
+    if result.resource:
+        for sep in (": ", " — ", " - ", " "):
+            if result.message.startswith(result.resource + sep):
+                return result.message[len(result.resource) + len(sep) :]
+    return result.message
+
+
+EVIDENCE_TEXT_LIMIT = 700
+
+
+def evidence_text(evidence: dict[str, Any], limit: int = EVIDENCE_TEXT_LIMIT) -> str:
+    """Evidence on one line ("key: value · key: value") for listings, cut at `limit`
+    characters: a report stays readable (and fast to lay out) when a check records hundreds of
+    items; the full block is in results.json, bound to the report by the manifest digest."""
+    text = " · ".join(f"{k}: {v}" for k, v in evidence_lines(evidence))
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} … ({len(text) - limit} more characters in results.json)"
 
 
 def _scalar(value: Any) -> str:

@@ -26,9 +26,9 @@ from auditor.report_model import (
     ControlStatus,
     Report,
     build_report,
-    evidence_lines,
     evidence_text,
     is_attested,
+    short_message,
 )
 
 STATUS_COLORS = {
@@ -119,10 +119,9 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        evidence_lines=evidence_lines,
         evidence_text=evidence_text,
+        short_message=short_message,
         is_attested=is_attested,
-        status_color=STATUS_COLORS.get,
         WAIVER_KEY=WAIVER_KEY,
         EXPIRED_WAIVER_KEY=EXPIRED_WAIVER_KEY,
         ATTESTATION_KEY=ATTESTATION_KEY,

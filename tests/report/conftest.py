@@ -18,8 +18,12 @@ Golden = Callable[[str, bytes], None]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="rewrite tests/report/golden/* from the current output")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/report/golden/* from the current output",
+    )
 
 
 @pytest.fixture
@@ -38,13 +42,19 @@ def golden(request: pytest.FixtureRequest) -> Golden:
         expected = path.read_bytes()
         if actual != expected:
             # Show the first differing line, not megabytes of HTML.
-            a, e = actual.decode(errors="replace").splitlines(), expected.decode(
-                errors="replace").splitlines()
-            line = next((i for i, (x, y) in enumerate(zip(a, e, strict=False)) if x != y),
-                        min(len(a), len(e)))
+            a, e = (
+                actual.decode(errors="replace").splitlines(),
+                expected.decode(errors="replace").splitlines(),
+            )
+            line = next(
+                (i for i, (x, y) in enumerate(zip(a, e, strict=False)) if x != y),
+                min(len(a), len(e)),
+            )
             got = a[line] if line < len(a) else "<end>"
             want = e[line] if line < len(e) else "<end>"
-            pytest.fail(f"{name} differs from golden at line {line + 1}:\n  got:  {got}\n"
-                        f"  want: {want}\n(refresh with pytest tests/report --update-golden)")
+            pytest.fail(
+                f"{name} differs from golden at line {line + 1}:\n  got:  {got}\n"
+                f"  want: {want}\n(refresh with pytest tests/report --update-golden)"
+            )
 
     return check

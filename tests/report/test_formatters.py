@@ -38,9 +38,10 @@ def test_every_report_format_is_registered() -> None:
     assert {"html", "pdf", "sarif", "junit", "csv", "json"} <= set(formatters())
 
 
-@pytest.mark.parametrize(("fmt", "golden_name"), [("html", "report.html"),
-                                                   ("json", "results.json"),
-                                                   ("sarif", "results.sarif")])
+@pytest.mark.parametrize(
+    ("fmt", "golden_name"),
+    [("html", "report.html"), ("json", "results.json"), ("sarif", "results.sarif")],
+)
 def test_golden(fmt: str, golden_name: str, waived: ScanResults, golden: Golden) -> None:
     first = render(fmt, waived)
     assert render(fmt, waived) == first  # deterministic: no clock, stable order
@@ -79,32 +80,45 @@ def test_junit_has_one_case_per_check_and_target(waived: ScanResults) -> None:
     assert cases[("auditor.legacy-db", "transport.ssl_enabled")].find("error") is not None
     assert cases[("auditor.app-db", "auth.role_password_hashes")].find("skipped") is not None
     assert root.get("tests") == str(len(expected))
-    assert root.get("failures") == str(sum(c.find("failure") is not None
-                                           for c in cases.values()))
+    assert root.get("failures") == str(sum(c.find("failure") is not None for c in cases.values()))
 
 
 def test_csv_rows_and_formula_escaping(waived: ScanResults) -> None:
     rows = list(csv.DictReader(io.StringIO(render("csv", waived).decode())))
     assert len(rows) == len(waived.findings)
-    row = next(r for r in rows if r["check_id"] == "auth.password_encryption"
-               and r["target"] == "app-db")
+    row = next(
+        r for r in rows if r["check_id"] == "auth.password_encryption" and r["target"] == "app-db"
+    )
     assert row["status"] == "waived" and "Jane Roe (CISO)" in row["waiver"]
     assert "pci-dss-4.0.1 8.3.2" in row["controls"]
     only = list(csv.DictReader(io.StringIO(render("csv", waived, "gdpr").decode())))
     assert all(c.startswith("gdpr ") for r in only for c in r["controls"].split("; ") if c)
-    hostile = ScanResults("r", "a", "b", (), tuple(
-        f.__class__(**{**f.__dict__, "message": "=HYPERLINK(\"x\")"})
-        for f in waived.findings[:1]), "0")
-    assert next(csv.DictReader(io.StringIO(render("csv", hostile).decode())))[
-        "message"].startswith("'=")
+    hostile = ScanResults(
+        "r",
+        "a",
+        "b",
+        (),
+        tuple(
+            f.__class__(**{**f.__dict__, "message": '=HYPERLINK("x")'}) for f in waived.findings[:1]
+        ),
+        "0",
+    )
+    assert next(csv.DictReader(io.StringIO(render("csv", hostile).decode())))["message"].startswith(
+        "'="
+    )
 
 
 def test_html_is_self_contained_and_cites_every_framework(waived: ScanResults) -> None:
     html = render("html", waived).decode()
     assert not re.search(r"<script|<link|<img|<iframe|@import|url\(", html, re.I)
     assert not re.search(r"(src|href)=\"(?!#)", html)
-    for label in ("GDPR 2016/679", "HIPAA 45 CFR 164.312", "PCI DSS 3.2.1", "PCI DSS 4.0.1",
-                  "SOC 2 TSC 2017"):
+    for label in (
+        "GDPR 2016/679",
+        "HIPAA 45 CFR 164.312",
+        "PCI DSS 3.2.1",
+        "PCI DSS 4.0.1",
+        "SOC 2 TSC 2017",
+    ):
         assert f"Control matrix — {label}" in html
     assert html.count("<svg") == 2
     assert "Legacy client needs md5" in html and "John Doe (platform lead)" in html
@@ -118,8 +132,9 @@ def _pdf_text(pdf: bytes, tmp_path: Path) -> list[str]:
         pytest.fail("pdftotext (Debian poppler-utils) is needed to read the PDF")
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
     return out.split("\f")[:-1]
 
 

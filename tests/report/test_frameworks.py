@@ -22,8 +22,19 @@ REQUIRED_CONTROLS = {
     "gdpr": {"Art. 32(1)(a)", "Art. 32(1)(b)", "Art. 32(1)(c)", "Art. 32(1)(d)", "Art. 30"},
     "hipaa-164.312": {"(a)(2)(iv)", "(b)", "(c)(1)", "(d)", "(e)(1)", "(e)(2)(ii)"},
     "pci-dss-3.2.1": {"3.4", "3.5", "3.6", "4.1", "8.2.1", "10.2", "10.3"},
-    "pci-dss-4.0.1": {"3.5.1", "3.5.1.2", "3.6.1", "3.7.4", "4.2.1", "8.3.2", "10.2.1.1",
-                      "10.2.1.2", "10.2.1.4", "10.2.1.7", "10.2.2"},
+    "pci-dss-4.0.1": {
+        "3.5.1",
+        "3.5.1.2",
+        "3.6.1",
+        "3.7.4",
+        "4.2.1",
+        "8.3.2",
+        "10.2.1.1",
+        "10.2.1.2",
+        "10.2.1.4",
+        "10.2.1.7",
+        "10.2.2",
+    },
     "soc2-tsc-2017": {"CC6.1", "CC6.6", "CC6.7", "CC7.2"},
 }
 
@@ -68,14 +79,25 @@ def test_controls_for_maps_a_check_into_every_framework_that_cites_it() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("id: broken\nname: X\nversion: '1'\ntitle: T\ncontrols:\n  - id: A\n    title: t\n"
-         "    checks: [Not-An-Id]\n", "broken.yaml:8: controls[0].checks[0]:"),
-        ("id: broken\nname: X\nversion: '1'\ntitle: T\ncontrols:\n  - id: A\n    title: t\n"
-         "    chekcs: [a.b]\n", "broken.yaml:8: controls[0].chekcs: unknown key"),
-        ("id: broken\nname: X\nversion: '1'\ntitle: T\ncontrols:\n  - {id: A, title: t}\n"
-         "  - {id: A, title: u}\n", "broken.yaml:5: controls: control id 'A' appears twice"),
-        ("id: other\nname: X\nversion: '1'\ntitle: T\ncontrols: []\n",
-         "broken.yaml:1: id: 'other' must match the file name"),
+        (
+            "id: broken\nname: X\nversion: '1'\ntitle: T\ncontrols:\n  - id: A\n    title: t\n"
+            "    checks: [Not-An-Id]\n",
+            "broken.yaml:8: controls[0].checks[0]:",
+        ),
+        (
+            "id: broken\nname: X\nversion: '1'\ntitle: T\ncontrols:\n  - id: A\n    title: t\n"
+            "    chekcs: [a.b]\n",
+            "broken.yaml:8: controls[0].chekcs: unknown key",
+        ),
+        (
+            "id: broken\nname: X\nversion: '1'\ntitle: T\ncontrols:\n  - {id: A, title: t}\n"
+            "  - {id: A, title: u}\n",
+            "broken.yaml:5: controls: control id 'A' appears twice",
+        ),
+        (
+            "id: other\nname: X\nversion: '1'\ntitle: T\ncontrols: []\n",
+            "broken.yaml:1: id: 'other' must match the file name",
+        ),
         ("id: [unclosed\n", "broken.yaml:2: invalid YAML"),
     ],
 )

@@ -28,8 +28,14 @@ def report_dir(tmp_path: Path) -> Path:
 
 def test_a_fresh_report_folder_verifies(report_dir: Path) -> None:
     names = sorted(p.name for p in report_dir.iterdir())
-    assert names == ["manifest.json", "report.html", "results.csv", "results.json",
-                     "results.junit.xml", "results.sarif"]
+    assert names == [
+        "manifest.json",
+        "report.html",
+        "results.csv",
+        "results.json",
+        "results.junit.xml",
+        "results.sarif",
+    ]
     outcome = verify_report_dir(report_dir)
     assert outcome.ok and outcome.checked_files == 5
     assert outcome.checked_evidence == len(sample_results().findings)
@@ -51,20 +57,26 @@ def test_a_changed_report_file_is_caught(report_dir: Path) -> None:
 def test_edited_evidence_is_caught_block_by_block(report_dir: Path) -> None:
     path = report_dir / "results.json"
     data = json.loads(path.read_text())
-    index = next(i for i, f in enumerate(data["findings"])
-                 if f["check_id"] == "auth.password_encryption" and f["target"] == "app-db")
+    index = next(
+        i
+        for i, f in enumerate(data["findings"])
+        if f["check_id"] == "auth.password_encryption" and f["target"] == "app-db"
+    )
     data["findings"][index]["evidence"]["password_encryption"]["value"] = "scram-sha-256"
     path.write_text(json.dumps(data, indent=2) + "\n")
     problems = verify_report_dir(report_dir).problems
     assert problems[0] == f"{path}: SHA-256 differs from the manifest (results changed)"
-    assert problems[1:] == (f"{path}: evidence block {index} (app-db/auth.password_encryption) "
-                            "differs from the manifest",)
+    assert problems[1:] == (
+        f"{path}: evidence block {index} (app-db/auth.password_encryption) "
+        "differs from the manifest",
+    )
 
 
 def test_a_missing_file_and_a_missing_manifest(report_dir: Path) -> None:
     (report_dir / "results.csv").unlink()
     assert verify_report_dir(report_dir).problems == (
-        f"{report_dir / 'results.csv'}: listed in the manifest but missing",)
+        f"{report_dir / 'results.csv'}: listed in the manifest but missing",
+    )
     (report_dir / MANIFEST_NAME).unlink()
     with pytest.raises(ManifestError, match=r"manifest.json: not found$"):
         verify_report_dir(report_dir)

@@ -17,8 +17,9 @@ from tests.report.sample import sample_results
 
 
 def _res(status: Status, evidence: dict[str, object] | None = None) -> Result:
-    return Result("transport.ssl_enabled", "db", status, Severity.HIGH, "t", "m",
-                  evidence=evidence or {})
+    return Result(
+        "transport.ssl_enabled", "db", status, Severity.HIGH, "t", "m", evidence=evidence or {}
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,15 +52,20 @@ def test_control_rows_roll_up_their_own_checks_per_target() -> None:
     rows = {r.control.id: r for r in pci4.rows}
     # 4.2.1: tls_min_version fails on app-db; legacy-db could not be scanned at all.
     assert rows["4.2.1"].status is ControlStatus.FAIL
-    assert rows["4.2.1"].by_target == {"app-db": ControlStatus.FAIL,
-                                       "legacy-db": ControlStatus.ERROR}
+    assert rows["4.2.1"].by_target == {
+        "app-db": ControlStatus.FAIL,
+        "legacy-db": ControlStatus.ERROR,
+    }
     assert rows["4.2.1"].by_check["transport.tls13_supported"] is ControlStatus.NOT_ASSESSED
     # 10.2.2 rests on the access-log check alone, which passed.
     assert rows["10.2.2"].status is ControlStatus.PASS
     # 3.7.4: none of its checks produced a result.
     assert rows["3.7.4"].status is ControlStatus.NOT_ASSESSED
     assert set(rows["3.7.4"].unevaluated_checks) == {
-        "keys.secret_rotation_age", "keys.auto_rotation_enabled", "keys.kms_key_rotation"}
+        "keys.secret_rotation_age",
+        "keys.auto_rotation_enabled",
+        "keys.kms_key_rotation",
+    }
     # 3.6.1 includes the manual key-cache check (not attested in the bare sample).
     assert rows["3.6.1"].status is ControlStatus.MANUAL
     gdpr = next(v for v in report.frameworks if v.framework.id == "gdpr")
@@ -80,8 +86,10 @@ def test_layers_targets_and_findings_groups() -> None:
     severities = [g.severity for g in report.failures]
     assert severities == [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM]
     critical = report.failures[0]
-    assert [c.check_id for c in critical.checks] == ["column.plaintext_pii",
-                                                      "column.sensitive_encrypted"]
+    assert [c.check_id for c in critical.checks] == [
+        "column.plaintext_pii",
+        "column.sensitive_encrypted",
+    ]
     assert "PCI DSS 4.0.1 3.5.1" in critical.checks[0].controls
     assert report.results_sha256 and len(report.evidence) == len(sample_results().findings)
 
@@ -96,9 +104,30 @@ def test_a_single_framework_report_shows_only_its_controls() -> None:
 
 
 def test_evidence_lines_flatten_nested_evidence() -> None:
-    lines = evidence_lines({"ssl": {"value": "on", "source": "pg.conf:3"},
-                            "offenders": [{"suite": "A"}, {"suite": "B"}],
-                            "protocols": ["TLSv1.2", "TLSv1.3"], "ok": True, "none": None})
-    assert lines == [("ssl.value", "on"), ("ssl.source", "pg.conf:3"),
-                     ("offenders[0].suite", "A"), ("offenders[1].suite", "B"),
-                     ("protocols", "TLSv1.2, TLSv1.3"), ("ok", "true"), ("none", "null")]
+    lines = evidence_lines(
+        {
+            "ssl": {"value": "on", "source": "pg.conf:3"},
+            "offenders": [{"suite": "A"}, {"suite": "B"}],
+            "protocols": ["TLSv1.2", "TLSv1.3"],
+            "ok": True,
+            "none": None,
+        }
+    )
+    assert lines == [
+        ("ssl.value", "on"),
+        ("ssl.source", "pg.conf:3"),
+        ("offenders[0].suite", "A"),
+        ("offenders[1].suite", "B"),
+        ("protocols", "TLSv1.2, TLSv1.3"),
+        ("ok", "true"),
+        ("none", "null"),
+    ]
+
+
+def test_long_evidence_is_cut_in_listings_with_a_pointer_to_the_full_block() -> None:
+    from auditor.report_model import evidence_text
+
+    assert evidence_text({"a": 1, "b": [1, 2]}) == "a: 1 · b: 1, 2"
+    text = evidence_text({"suites": ["TLS_X"] * 500}, limit=50)
+    assert text.startswith("suites: TLS_X, TLS_X") and len(text) < 120
+    assert text.endswith("more characters in results.json)")

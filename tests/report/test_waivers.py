@@ -27,16 +27,25 @@ def _find(results, check_id, target="app-db"):  # type: ignore[no-untyped-def]
 def test_an_active_waiver_turns_the_failure_into_waived_and_keeps_the_rest() -> None:
     before = sample_results()
     after = apply_waivers(before, parse_waivers(WAIVERS_YAML), TODAY)
-    original, waived = _find(before, "auth.password_encryption"), _find(
-        after, "auth.password_encryption")
+    original, waived = (
+        _find(before, "auth.password_encryption"),
+        _find(after, "auth.password_encryption"),
+    )
     assert waived.status is Status.WAIVED
     assert (waived.severity, waived.message, waived.title) == (
-        original.severity, original.message, original.title)
+        original.severity,
+        original.message,
+        original.title,
+    )
     assert waived.evidence["password_encryption"] == original.evidence["password_encryption"]
     assert waived.evidence[WAIVER_KEY] == {
-        "check": "auth.password_encryption", "target": "app-db", "resource": "*",
+        "check": "auth.password_encryption",
+        "target": "app-db",
+        "resource": "*",
         "reason": "Legacy client needs md5 until the driver upgrade in ticket SEC-142",
-        "approved_by": "Jane Roe (CISO)", "expires": "2027-01-31"}
+        "approved_by": "Jane Roe (CISO)",
+        "expires": "2027-01-31",
+    }
     # The other target's result for the same check is not matched (target pattern).
     assert _find(after, "auth.password_encryption", "legacy-db").status is Status.ERROR
     # Only failures are waived: passes and errors are untouched.
@@ -54,8 +63,10 @@ def test_an_expired_waiver_stops_applying_and_is_recorded() -> None:
 
 
 def test_patterns_must_match_target_and_resource() -> None:
-    text = ("waivers:\n  - check: auth.*\n    target: app-*\n    resource: '*:3'\n"
-            "    reason: r\n    approved_by: a\n    expires: 2030-01-01\n")
+    text = (
+        "waivers:\n  - check: auth.*\n    target: app-*\n    resource: '*:3'\n"
+        "    reason: r\n    approved_by: a\n    expires: 2030-01-01\n"
+    )
     after = apply_waivers(sample_results(), parse_waivers(text), TODAY)
     # The hba failures are on line 2, not 3: nothing matches.
     assert _find(after, "auth.hba_strong_methods").status is Status.FAIL
@@ -86,15 +97,25 @@ def test_today_defaults_to_the_day_the_scan_finished() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("waivers:\n  - check: auth.password_encryption\n    reason: r\n    approved_by: a\n",
-         "w.yaml:2: waivers[0].expires: required key is missing"),
-        ("waivers:\n  - check: auth.x\n    reason: r\n    approved_by: a\n"
-         "    expires: someday\n", "w.yaml:5: waivers[0].expires:"),
-        ("waivers:\n  - check: auth.x\n    reason: r\n    approved_by: a\n"
-         "    expires: 2027-01-01\n    owner: me\n", "w.yaml:6: waivers[0].owner: unknown key"),
-        ("attestations:\n  - check: keys.x\n    attested_by: a\n    attested_on: 2027-01-02\n"
-         "    valid_until: 2027-01-01\n    statement: s\n",
-         "w.yaml:2: attestations[0]: valid_until is before attested_on"),
+        (
+            "waivers:\n  - check: auth.password_encryption\n    reason: r\n    approved_by: a\n",
+            "w.yaml:2: waivers[0].expires: required key is missing",
+        ),
+        (
+            "waivers:\n  - check: auth.x\n    reason: r\n    approved_by: a\n"
+            "    expires: someday\n",
+            "w.yaml:5: waivers[0].expires:",
+        ),
+        (
+            "waivers:\n  - check: auth.x\n    reason: r\n    approved_by: a\n"
+            "    expires: 2027-01-01\n    owner: me\n",
+            "w.yaml:6: waivers[0].owner: unknown key",
+        ),
+        (
+            "attestations:\n  - check: keys.x\n    attested_by: a\n    attested_on: 2027-01-02\n"
+            "    valid_until: 2027-01-01\n    statement: s\n",
+            "w.yaml:2: attestations[0]: valid_until is before attested_on",
+        ),
         ("waivers: [\n", "w.yaml:2: invalid YAML"),
         ("", "w.yaml: the file is empty"),
     ],
