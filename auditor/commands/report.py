@@ -20,6 +20,7 @@ from auditor.frameworks import FrameworkError, frameworks, get_framework
 from auditor.manifest import ManifestError, verify_report_dir, write_report_dir
 from auditor.model import ScanResults
 from auditor.output import OutputError, pick_formatters, write_outputs
+from auditor.waivers import WaiverError, apply_waivers, load_waivers
 
 EXIT_MISMATCH = 1
 EXIT_USAGE = 2
@@ -71,15 +72,27 @@ def load_results(path: Path) -> ScanResults:
     "--framework", help="Restrict control views to one framework id (see `auditor controls list`)."
 )
 @click.option("--title", help="Report title.")
+@click.option(
+    "--waivers",
+    "waivers_path",
+    type=click.Path(path_type=Path),
+    help="YAML file of waivers and attestations to apply (judged as of the scan's date).",
+)
 def report_command(
     results_path: Path,
     formats: tuple[str, ...],
     output: Path | None,
     framework: str | None,
     title: str | None,
+    waivers_path: Path | None,
 ) -> None:
     """Re-render saved results (from `auditor scan --format json`) without rescanning."""
     results = load_results(results_path)
+    if waivers_path is not None:
+        try:
+            results = apply_waivers(results, load_waivers(waivers_path))
+        except WaiverError as exc:
+            _fail(str(exc))
     if framework is not None:
         try:
             get_framework(framework)

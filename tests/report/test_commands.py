@@ -122,3 +122,32 @@ def test_verify_errors(tmp_path: Path) -> None:
     assert done.exit_code == 2 and "none: not a folder" in done.output
     done = CliRunner().invoke(verify_command, [str(tmp_path)])
     assert done.exit_code == 2 and "manifest.json: not found" in done.output
+
+
+def test_report_applies_a_waivers_file(results_file: Path, tmp_path: Path) -> None:
+    from tests.report.sample import WAIVERS_YAML
+
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(WAIVERS_YAML)
+    out = tmp_path / "w.csv"
+    done = CliRunner().invoke(
+        report_command,
+        [str(results_file), "--format", "csv", "-o", str(out), "--waivers", str(waivers)],
+    )
+    assert done.exit_code == 0, done.output
+    assert ",auth.password_encryption,,waived," in out.read_text()
+    waivers.write_text("waivers:\n  - check: x.y\n")
+    bad = CliRunner().invoke(report_command, [str(results_file), "--waivers", str(waivers)])
+    assert bad.exit_code == 2 and f"{waivers}:2: waivers[0].reason: required key is missing" in (
+        bad.output
+    )
+
+
+def test_add_manifest_covers_files_written_by_scan(tmp_path: Path) -> None:
+    from auditor.manifest import add_manifest, verify_report_dir
+
+    results = sample_results()
+    (tmp_path / "results.sarif").write_bytes(formatters()["sarif"].render(results, RenderOptions()))
+    add_manifest(results, tmp_path, ["results.sarif"])
+    assert (tmp_path / "results.json").exists()
+    assert verify_report_dir(tmp_path).ok
