@@ -15,6 +15,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check auditor tests benchmarks
+	$(VENV)/bin/ruff format --check auditor
 	$(VENV)/bin/mypy auditor
 
 clean:

@@ -38,8 +38,9 @@ def fail_usage(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _quick_config(dsn: str, password_env: str | None, columns: tuple[str, ...],
-                  name: str | None) -> tuple[ScanConfig, str]:
+def _quick_config(
+    dsn: str, password_env: str | None, columns: tuple[str, ...], name: str | None
+) -> tuple[ScanConfig, str]:
     parts = urlsplit(dsn)
     target_name = name or f"{parts.hostname or 'db'}{parts.path or ''}".replace("/", "-")
     target: dict[str, Any] = {"name": target_name, "kind": "postgres", "dsn": dsn}
@@ -78,8 +79,9 @@ def _record_history(folder: Path, results: ScanResults) -> None:
         previous = None
     path = store.save(results)
     if previous is not None:
-        click.echo("since the last run: " + "\n".join(diff_results(previous, results).lines()),
-                   err=True)
+        click.echo(
+            "since the last run: " + "\n".join(diff_results(previous, results).lines()), err=True
+        )
     click.echo(f"history: {path}", err=True)
 
 
@@ -90,46 +92,104 @@ def main() -> None:
 
 
 def scan_output_options(func: F) -> F:
-    func = click.option("--format", "formats", multiple=True, default=("terminal",),
-                        show_default=True,
-                        help="Output format; repeat for several (see `auditor formats`).")(func)
-    func = click.option("-o", "--output", type=click.Path(path_type=Path),
-                        help="File (one format) or folder (several formats).")(func)
-    func = click.option("--framework", help="Restrict report control views to one framework.")(
-        func)
+    func = click.option(
+        "--format",
+        "formats",
+        multiple=True,
+        default=("terminal",),
+        show_default=True,
+        help="Output format; repeat for several (see `auditor formats`).",
+    )(func)
+    func = click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path),
+        help="File (one format) or folder (several formats).",
+    )(func)
+    func = click.option("--framework", help="Restrict report control views to one framework.")(func)
     return func
 
 
 @main.command()
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
-              help="YAML config with targets and policy.")
-@click.option("--dsn", help="Quick form: scan one PostgreSQL URL (password from libpq "
-              "environment, e.g. PGPASSWORD, or --password-env).")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="YAML config with targets and policy.",
+)
+@click.option(
+    "--dsn",
+    help="Quick form: scan one PostgreSQL URL (password from libpq "
+    "environment, e.g. PGPASSWORD, or --password-env).",
+)
 @click.option("--password-env", metavar="NAME", help="With --dsn: read the password from $NAME.")
-@click.option("--sensitive-column", "columns", multiple=True, metavar="TABLE.COLUMN",
-              help="With --dsn: a column that must hold ciphertext (repeatable).")
+@click.option(
+    "--sensitive-column",
+    "columns",
+    multiple=True,
+    metavar="TABLE.COLUMN",
+    help="With --dsn: a column that must hold ciphertext (repeatable).",
+)
 @click.option("--name", help="With --dsn: the target's name in reports.")
 @scan_output_options
-@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low",
-              show_default=True, help="Lowest failure severity that makes the exit code 1.")
-@click.option("--allow-errors", is_flag=True,
-              help="Exit 0 instead of 3 when a target or check could not be evaluated.")
-@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Targets scanned concurrently.")
-@click.option("--waivers", "waivers_path", type=click.Path(path_type=Path),
-              help="YAML file of waivers and attestations.")
-@click.option("--check", "check_ids", multiple=True, metavar="ID",
-              help="Run only these checks (repeatable).")
-@click.option("--save-facts", type=click.Path(path_type=Path), metavar="DIR",
-              help="Also save each target's evidence bundle (facts JSON) into DIR.")
-@click.option("--history", "history_dir", type=click.Path(path_type=Path), metavar="DIR",
-              help="Keep this run's results in DIR and report what changed since the last.")
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity]),
+    default="low",
+    show_default=True,
+    help="Lowest failure severity that makes the exit code 1.",
+)
+@click.option(
+    "--allow-errors",
+    is_flag=True,
+    help="Exit 0 instead of 3 when a target or check could not be evaluated.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Targets scanned concurrently.",
+)
+@click.option(
+    "--waivers",
+    "waivers_path",
+    type=click.Path(path_type=Path),
+    help="YAML file of waivers and attestations.",
+)
+@click.option(
+    "--check", "check_ids", multiple=True, metavar="ID", help="Run only these checks (repeatable)."
+)
+@click.option(
+    "--save-facts",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Also save each target's evidence bundle (facts JSON) into DIR.",
+)
+@click.option(
+    "--history",
+    "history_dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Keep this run's results in DIR and report what changed since the last.",
+)
 def scan(
-    config_path: Path | None, dsn: str | None, password_env: str | None,
-    columns: tuple[str, ...], name: str | None, formats: tuple[str, ...],
-    output: Path | None, framework: str | None, fail_on: str, allow_errors: bool,
-    workers: int, waivers_path: Path | None, check_ids: tuple[str, ...],
-    save_facts: Path | None, history_dir: Path | None,
+    config_path: Path | None,
+    dsn: str | None,
+    password_env: str | None,
+    columns: tuple[str, ...],
+    name: str | None,
+    formats: tuple[str, ...],
+    output: Path | None,
+    framework: str | None,
+    fail_on: str,
+    allow_errors: bool,
+    workers: int,
+    waivers_path: Path | None,
+    check_ids: tuple[str, ...],
+    save_facts: Path | None,
+    history_dir: Path | None,
 ) -> None:
     """Scan the configured targets and report."""
     if (config_path is None) == (dsn is None):
@@ -156,8 +216,12 @@ def scan(
     progress = ScanProgress([t.name for t in config.targets]) if sys.stderr.isatty() else None
     with progress or contextlib.nullcontext():
         results, bundles = run_scan(
-            config, config_dir, workers=workers, progress=progress,
-            config_digest=digest, check_ids=set(check_ids) or None,
+            config,
+            config_dir,
+            workers=workers,
+            progress=progress,
+            config_digest=digest,
+            check_ids=set(check_ids) or None,
         )
     results = apply_waivers_file(results, waivers_path)
     if save_facts is not None:
@@ -186,8 +250,10 @@ def checks_list(as_json: bool) -> None:
     """List every check with its id, default severity and title."""
     catalog = _catalog_or_exit()
     if as_json:
-        rows = [{"id": c.id, "severity": c.severity.value, "title": c.title,
-                 "kinds": sorted(c.kinds)} for c in catalog.values()]
+        rows = [
+            {"id": c.id, "severity": c.severity.value, "title": c.title, "kinds": sorted(c.kinds)}
+            for c in catalog.values()
+        ]
         click.echo(json.dumps(rows, indent=2))
         return
     for check in catalog.values():
@@ -204,9 +270,11 @@ def checks_show(check_id: str) -> None:
         fail_usage(f"unknown check id {check_id!r} (see `auditor checks list`)")
     from auditor.frameworks import controls_for
 
-    click.echo(f"{check.id}\n  title:       {check.title}\n  severity:    "
-               f"{check.severity.value}\n  applies to:  {', '.join(sorted(check.kinds))}\n"
-               f"  rationale:   {check.rationale}\n  remediation: {check.remediation}")
+    click.echo(
+        f"{check.id}\n  title:       {check.title}\n  severity:    "
+        f"{check.severity.value}\n  applies to:  {', '.join(sorted(check.kinds))}\n"
+        f"  rationale:   {check.rationale}\n  remediation: {check.remediation}"
+    )
     controls = controls_for(check.id)
     if controls:
         click.echo("  controls:    " + ", ".join(f"{c.framework} {c.id}" for c in controls))
@@ -229,9 +297,14 @@ def formats() -> None:
 
 
 @main.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              default=Path("auditor-demo-report"), show_default=True,
-              help="Folder for the config, results and reports.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("auditor-demo-report"),
+    show_default=True,
+    help="Folder for the config, results and reports.",
+)
 @click.option("--keep", is_flag=True, help="Leave the demo cluster running afterwards.")
 @click.option("--format", "formats", multiple=True, help="Formats to write (default: all).")
 def demo(output: Path, keep: bool, formats: tuple[str, ...]) -> None:
@@ -260,6 +333,9 @@ def run() -> None:
     except Exception as exc:
         if os.environ.get("AUDITOR_DEBUG"):
             raise
-        click.echo(f"auditor: internal error: {type(exc).__name__}: {exc} "
-                   "(set AUDITOR_DEBUG=1 for details)", err=True)
+        click.echo(
+            f"auditor: internal error: {type(exc).__name__}: {exc} "
+            "(set AUDITOR_DEBUG=1 for details)",
+            err=True,
+        )
         sys.exit(EXIT_USAGE)

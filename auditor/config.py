@@ -43,8 +43,7 @@ class FilePassword(BaseModel):
 PasswordRef = EnvPassword | FilePassword
 
 
-def resolve_secret(ref: PasswordRef | None, base_dir: Path, target: str, what: str
-                   ) -> str | None:
+def resolve_secret(ref: PasswordRef | None, base_dir: Path, target: str, what: str) -> str | None:
     """A secret's value from the environment or a file (relative to the config's folder);
     raises ConfigError naming the source, never the value."""
     if ref is None:
@@ -233,8 +232,11 @@ class AzurePostgresTarget(BaseModel):
         return resolve_secret(self.access_token, base_dir, self.name, "access token")
 
     def context_options(self) -> dict[str, Any]:
-        return {"subscription_id": self.subscription_id, "resource_group": self.resource_group,
-                "server": self.server}
+        return {
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "server": self.server,
+        }
 
 
 class GcpCloudSqlTarget(BaseModel):
@@ -281,8 +283,10 @@ class HostTarget(BaseModel):
 
     def storage_paths(self) -> dict[str, str]:
         """role -> path of everything that holds database bytes on disk."""
-        paths = {"data_directory": self.data_directory,
-                 "wal": self.wal_directory or f"{self.data_directory.rstrip('/')}/pg_wal"}
+        paths = {
+            "data_directory": self.data_directory,
+            "wal": self.wal_directory or f"{self.data_directory.rstrip('/')}/pg_wal",
+        }
         for i, temp in enumerate(self.temp_directories):
             paths[f"temp[{i}]"] = temp
         if self.wal_archive:
@@ -314,12 +318,21 @@ class VaultTarget(BaseModel):
         return token if token is not None else os.environ.get("VAULT_TOKEN")
 
     def context_options(self) -> dict[str, Any]:
-        return {"address": self.address, "mount": self.mount,
-                "secrets": [s.model_dump() for s in self.secrets]}
+        return {
+            "address": self.address,
+            "mount": self.mount,
+            "secrets": [s.model_dump() for s in self.secrets],
+        }
 
 
-Target = (PostgresTarget | AwsRdsTarget | AzurePostgresTarget | GcpCloudSqlTarget | HostTarget
-          | VaultTarget)
+Target = (
+    PostgresTarget
+    | AwsRdsTarget
+    | AzurePostgresTarget
+    | GcpCloudSqlTarget
+    | HostTarget
+    | VaultTarget
+)
 TARGET_KINDS = ("postgres", "aws-rds", "azure-postgres", "gcp-cloudsql", "host", "vault")
 
 

@@ -50,8 +50,7 @@ def run_demo(output: Path, keep: bool, formats: tuple[str, ...], color: bool) ->
     names = formats or tuple(n for n in formatters() if n != "terminal")
     chosen = pick_formatters(names)
     output.mkdir(parents=True, exist_ok=True)
-    click.echo("Starting a demo PostgreSQL cluster (TLS, scram, pgcrypto, access log)...",
-               err=True)
+    click.echo("Starting a demo PostgreSQL cluster (TLS, scram, pgcrypto, access log)...", err=True)
     cluster = Cluster(Variant.from_dir(VARIANT_DIR))
     try:
         cluster.start()

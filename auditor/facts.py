@@ -122,7 +122,8 @@ class Facts:
         if target is None:
             saved = data["target"]
             target = TargetContext(
-                name=saved["name"], kind=saved["kind"],
+                name=saved["name"],
+                kind=saved["kind"],
                 policy=Policy.model_validate(saved.get("policy") or {}),
                 options=saved.get("options") or {},
             )

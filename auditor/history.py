@@ -38,10 +38,13 @@ class Change:
     def as_dict(self) -> dict[str, Any]:
         target, check_id, resource = self.key
         return {
-            "target": target, "check_id": check_id, "resource": resource or None,
+            "target": target,
+            "check_id": check_id,
+            "resource": resource or None,
             "before": self.before.value if self.before else None,
             "after": self.after.value if self.after else None,
-            "severity": self.severity, "title": self.title,
+            "severity": self.severity,
+            "title": self.title,
         }
 
 
@@ -68,10 +71,15 @@ class ResultsDiff:
             after = c.after.value if c.after else "absent"
             return f"  {check_id:40} {where}: {before} -> {after}"
 
-        out = [f"{len(self.new_failures)} new failure(s), {len(self.resolved)} resolved, "
-               f"{len(self.other_changes)} other change(s), {self.unchanged} unchanged"]
-        for title, group in (("new failures", self.new_failures), ("resolved", self.resolved),
-                             ("other changes", self.other_changes)):
+        out = [
+            f"{len(self.new_failures)} new failure(s), {len(self.resolved)} resolved, "
+            f"{len(self.other_changes)} other change(s), {self.unchanged} unchanged"
+        ]
+        for title, group in (
+            ("new failures", self.new_failures),
+            ("resolved", self.resolved),
+            ("other changes", self.other_changes),
+        ):
             if group:
                 out.append(f"{title}:")
                 out.extend(fmt(c) for c in group)

@@ -117,10 +117,12 @@ def write_manifest_files(results: ScanResults, folder: Path, files: dict[str, by
 
 def add_manifest(results: ScanResults, folder: Path, names: Iterable[str]) -> Path:
     """Write manifest.json for report files already in `folder` (e.g. after `auditor scan -o
-    DIR`); results.json is written too when it is missing."""
+    DIR`); results.json is (re)written unless it is among them, so a stale one from an
+    earlier run never sits beside a manifest of this one."""
     files: dict[str, bytes] = {}
+    names = set(names)
     try:
-        if not (folder / RESULTS_NAME).exists():
+        if RESULTS_NAME not in names:
             (folder / RESULTS_NAME).write_bytes(results_bytes(results))
         for name in {*names, RESULTS_NAME}:
             files[name] = (folder / name).read_bytes()

@@ -22,9 +22,7 @@ def pick_formatters(names: tuple[str, ...]) -> list[Formatter]:
     available = formatters()
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise OutputError(
-            f"unknown format {unknown[0]!r} (available: {', '.join(available)})"
-        )
+        raise OutputError(f"unknown format {unknown[0]!r} (available: {', '.join(available)})")
     return [available[n] for n in dict.fromkeys(names)]
 
 
@@ -35,7 +33,8 @@ def write_outputs(
     options: RenderOptions,
 ) -> list[Path]:
     """Render each format. With `out` a folder (or several formats) each lands in its own
-    file; with one format and a file path it lands there; otherwise on stdout."""
+    file, with results.json and the evidence manifest beside them; with one format and a file
+    path it lands there; otherwise on stdout."""
     written: list[Path] = []
     machine = [f for f in chosen if f.name != "terminal"]
     terminal = [f for f in chosen if f.name == "terminal"]
@@ -45,8 +44,10 @@ def write_outputs(
         for fmt in chosen:
             if fmt.binary:
                 raise OutputError(f"format {fmt.name!r} is binary: give -o/--output")
-            opts = options if fmt.name == "terminal" else RenderOptions(
-                framework=options.framework, title=options.title
+            opts = (
+                options
+                if fmt.name == "terminal"
+                else RenderOptions(framework=options.framework, title=options.title)
             )
             sys.stdout.buffer.write(fmt.render(results, opts))
             sys.stdout.flush()
@@ -63,4 +64,12 @@ def write_outputs(
     for fmt in terminal:
         sys.stdout.buffer.write(fmt.render(results, options))
         sys.stdout.flush()
+    if as_folder:
+        # A folder is an evidence package: seal it so `auditor verify` can prove it later.
+        from auditor.manifest import ManifestError, add_manifest
+
+        try:
+            written.append(add_manifest(results, out, [p.name for p in written]))
+        except ManifestError as exc:
+            raise OutputError(str(exc)) from None
     return written

@@ -15,9 +15,12 @@ class ScanProgress:
 
     def __init__(self, targets: list[str]) -> None:
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.fields[target]}"),
-            TextColumn("[dim]{task.description}"), TimeElapsedColumn(),
-            console=Console(file=sys.stderr), transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.fields[target]}"),
+            TextColumn("[dim]{task.description}"),
+            TimeElapsedColumn(),
+            console=Console(file=sys.stderr),
+            transient=True,
         )
         self._tasks = {
             name: self._progress.add_task("queued", total=1, target=name) for name in targets
@@ -35,6 +38,10 @@ class ScanProgress:
         self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._progress.stop()

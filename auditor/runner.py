@@ -45,7 +45,9 @@ def all_collectors() -> list[Collector]:
 
 def target_context(target: Target, config: ScanConfig) -> TargetContext:
     return TargetContext(
-        name=target.name, kind=target.kind, policy=config.policy,
+        name=target.name,
+        kind=target.kind,
+        policy=config.policy,
         options=target.context_options(),
     )
 
@@ -92,8 +94,9 @@ def scan_target(
         password = None
         problem = TargetProblem(TargetStatus.ERROR, str(exc))
     if problem is None:
-        ctx = CollectContext(target=target, password=password, config_dir=config_dir,
-                             policy=config.policy)
+        ctx = CollectContext(
+            target=target, password=password, config_dir=config_dir, policy=config.policy
+        )
         for collector in collectors:
             if target.kind not in collector.kinds:
                 continue
@@ -136,8 +139,9 @@ def _timed_out(target: Target, checks: list[Check], config: ScanConfig) -> Targe
         for check in checks
         if target.kind in check.kinds
     ]
-    return TargetRun(TargetOutcome(target.name, target.kind, TargetStatus.ERROR, reason),
-                     results, facts)
+    return TargetRun(
+        TargetOutcome(target.name, target.kind, TargetStatus.ERROR, reason), results, facts
+    )
 
 
 def run_scan(
@@ -182,8 +186,11 @@ def run_scan(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     findings = sorted(
-        (replace(r, controls=controls_for(r.check_id)) for run in runs.values()
-         for r in run.results),
+        (
+            replace(r, controls=controls_for(r.check_id))
+            for run in runs.values()
+            for r in run.results
+        ),
         key=lambda r: r.sort_key,
     )
     results = ScanResults(

@@ -10,18 +10,26 @@ from auditor.model import Result, Severity
 
 AWS = frozenset({"aws-rds"})
 STRONG_SSE = ("aws:kms", "aws:kms:dsse", "AES256")
-PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls",
-                       "RestrictPublicBuckets")
+PUBLIC_ACCESS_FLAGS = (
+    "BlockPublicAcls",
+    "BlockPublicPolicy",
+    "IgnorePublicAcls",
+    "RestrictPublicBuckets",
+)
 
 
 class AwsRdsEncrypted(Check):
     id = "storage.aws_rds_encrypted"
     title = "RDS storage is encrypted with a KMS key"
     severity = Severity.CRITICAL
-    rationale = ("Storage encryption covers data files, logs, backups, snapshots and replicas; "
-                 "it can only be chosen when the instance is created.")
-    remediation = ("Snapshot the database, copy the snapshot with encryption under a KMS key "
-                   "(preferably customer managed) and restore from the encrypted copy.")
+    rationale = (
+        "Storage encryption covers data files, logs, backups, snapshots and replicas; "
+        "it can only be chosen when the instance is created."
+    )
+    remediation = (
+        "Snapshot the database, copy the snapshot with encryption under a KMS key "
+        "(preferably customer managed) and restore from the encrypted copy."
+    )
     requires = (AwsRdsFacts,)
     kinds = AWS
 
@@ -31,16 +39,31 @@ class AwsRdsEncrypted(Check):
         key = aws.kms_key
         evidence = {
             "api": "DescribeDBClusters" if db.is_cluster else "DescribeDBInstances",
-            "identifier": db.identifier, "StorageEncrypted": db.storage_encrypted,
-            "KmsKeyId": db.kms_key_id, "key_manager": key.manager if key else None,
+            "identifier": db.identifier,
+            "StorageEncrypted": db.storage_encrypted,
+            "KmsKeyId": db.kms_key_id,
+            "key_manager": key.manager if key else None,
         }
         if not db.storage_encrypted:
-            return [self.failed(facts, f"{db.identifier}: StorageEncrypted is false",
-                                resource=db.identifier, evidence=evidence)]
+            return [
+                self.failed(
+                    facts,
+                    f"{db.identifier}: StorageEncrypted is false",
+                    resource=db.identifier,
+                    evidence=evidence,
+                )
+            ]
         managed = {"CUSTOMER": "customer-managed key", "AWS": "AWS-managed key"}.get(
-            key.manager if key and key.manager else "", "KMS key")
-        return [self.passed(facts, f"{db.identifier}: encrypted with a {managed} "
-                            f"({db.kms_key_id})", resource=db.identifier, evidence=evidence)]
+            key.manager if key and key.manager else "", "KMS key"
+        )
+        return [
+            self.passed(
+                facts,
+                f"{db.identifier}: encrypted with a {managed} ({db.kms_key_id})",
+                resource=db.identifier,
+                evidence=evidence,
+            )
+        ]
 
 
 class AwsRdsSnapshotsEncrypted(Check):
@@ -48,8 +71,10 @@ class AwsRdsSnapshotsEncrypted(Check):
     title = "Every RDS snapshot is encrypted"
     severity = Severity.HIGH
     rationale = "A snapshot is a full copy of the personal data; unencrypted it can be shared."
-    remediation = ("Copy each unencrypted snapshot with a KMS key (copy-db-snapshot "
-                   "--kms-key-id) and delete the unencrypted original.")
+    remediation = (
+        "Copy each unencrypted snapshot with a KMS key (copy-db-snapshot "
+        "--kms-key-id) and delete the unencrypted original."
+    )
     requires = (AwsRdsFacts,)
     kinds = AWS
 
@@ -60,11 +85,23 @@ class AwsRdsSnapshotsEncrypted(Check):
         plain = [s.identifier for s in aws.snapshots if not s.encrypted]
         evidence = {"snapshots": len(aws.snapshots), "unencrypted": plain}
         if plain:
-            return [self.failed(facts, f"{len(plain)} of {len(aws.snapshots)} snapshots are "
-                                f"unencrypted: {', '.join(plain)}", evidence=evidence,
-                                resource=aws.database.identifier)]
-        return [self.passed(facts, f"all {len(aws.snapshots)} snapshots are encrypted",
-                            evidence=evidence, resource=aws.database.identifier)]
+            return [
+                self.failed(
+                    facts,
+                    f"{len(plain)} of {len(aws.snapshots)} snapshots are "
+                    f"unencrypted: {', '.join(plain)}",
+                    evidence=evidence,
+                    resource=aws.database.identifier,
+                )
+            ]
+        return [
+            self.passed(
+                facts,
+                f"all {len(aws.snapshots)} snapshots are encrypted",
+                evidence=evidence,
+                resource=aws.database.identifier,
+            )
+        ]
 
 
 class AwsRdsBackups(Check):
@@ -92,37 +129,72 @@ class AwsRdsForceSsl(Check):
     title = "RDS refuses connections without TLS (rds.force_ssl = 1)"
     severity = Severity.HIGH
     rationale = "Without rds.force_ssl a client may still connect in plaintext."
-    remediation = ("Set rds.force_ssl = 1 in the instance's (cluster's) parameter group and "
-                   "reboot if the group is pending-reboot.")
+    remediation = (
+        "Set rds.force_ssl = 1 in the instance's (cluster's) parameter group and "
+        "reboot if the group is pending-reboot."
+    )
     requires = (AwsRdsFacts,)
     kinds = AWS
 
     def run(self, facts: Facts) -> list[Result]:
         db = facts.get(AwsRdsFacts).database
         groups = [g.model_dump() for g in db.parameter_groups]
-        evidence = {"parameter_groups": groups, "rds.force_ssl": db.force_ssl,
-                    "engine_version": db.engine_version}
+        evidence = {
+            "parameter_groups": groups,
+            "rds.force_ssl": db.force_ssl,
+            "engine_version": db.engine_version,
+        }
         pending = [g.name for g in db.parameter_groups if g.apply_status == "pending-reboot"]
         if db.force_ssl is None:
             # Not set explicitly: the engine default applies, which is 1 from PostgreSQL 15 on.
             major = _major(db.engine_version)
             if major is not None and major >= 15 and not pending:
-                return [self.passed(facts, f"{db.identifier}: rds.force_ssl not set explicitly; "
-                                    f"the PostgreSQL {major} default is 1", evidence=evidence,
-                                    resource=db.identifier)]
-            return [self.failed(facts, f"{db.identifier}: rds.force_ssl is not set in "
-                                f"{', '.join(g.name for g in db.parameter_groups) or 'any group'}"
-                                f" (engine {db.engine_version}: default 0)", evidence=evidence,
-                                resource=db.identifier)]
+                return [
+                    self.passed(
+                        facts,
+                        f"{db.identifier}: rds.force_ssl not set explicitly; "
+                        f"the PostgreSQL {major} default is 1",
+                        evidence=evidence,
+                        resource=db.identifier,
+                    )
+                ]
+            return [
+                self.failed(
+                    facts,
+                    f"{db.identifier}: rds.force_ssl is not set in "
+                    f"{', '.join(g.name for g in db.parameter_groups) or 'any group'}"
+                    f" (engine {db.engine_version}: default 0)",
+                    evidence=evidence,
+                    resource=db.identifier,
+                )
+            ]
         if db.force_ssl != "1":
-            return [self.failed(facts, f"{db.identifier}: rds.force_ssl = {db.force_ssl}",
-                                evidence=evidence, resource=db.identifier)]
+            return [
+                self.failed(
+                    facts,
+                    f"{db.identifier}: rds.force_ssl = {db.force_ssl}",
+                    evidence=evidence,
+                    resource=db.identifier,
+                )
+            ]
         if pending:
-            return [self.failed(facts, f"{db.identifier}: rds.force_ssl = 1 but parameter group "
-                                f"{', '.join(pending)} is pending-reboot (not in effect)",
-                                evidence=evidence, resource=db.identifier)]
-        return [self.passed(facts, f"{db.identifier}: rds.force_ssl = 1 and in sync",
-                            evidence=evidence, resource=db.identifier)]
+            return [
+                self.failed(
+                    facts,
+                    f"{db.identifier}: rds.force_ssl = 1 but parameter group "
+                    f"{', '.join(pending)} is pending-reboot (not in effect)",
+                    evidence=evidence,
+                    resource=db.identifier,
+                )
+            ]
+        return [
+            self.passed(
+                facts,
+                f"{db.identifier}: rds.force_ssl = 1 and in sync",
+                evidence=evidence,
+                resource=db.identifier,
+            )
+        ]
 
 
 def _major(version: str | None) -> int | None:
@@ -137,8 +209,10 @@ class BackupEncryption(Check):
     title = "Backup and WAL-archive buckets enforce encryption and block public access"
     severity = Severity.HIGH
     rationale = "Backups hold every row; a public or unencrypted bucket undoes the other layers."
-    remediation = ("Set default bucket encryption to SSE-KMS (or at least SSE-S3) and enable "
-                   "all four S3 Block Public Access settings on the bucket.")
+    remediation = (
+        "Set default bucket encryption to SSE-KMS (or at least SSE-S3) and enable "
+        "all four S3 Block Public Access settings on the bucket."
+    )
     requires = (AwsRdsFacts,)
     kinds = AWS
 
@@ -159,13 +233,28 @@ class BackupEncryption(Check):
             off = [flag for flag in PUBLIC_ACCESS_FLAGS if not block.get(flag)]
             if off:
                 problems.append(f"public access not blocked ({', '.join(off)} off)")
-            evidence = {"SSEAlgorithm": bucket.sse_algorithm, "KMSMasterKeyID": bucket.kms_key_id,
-                        "PublicAccessBlock": bucket.public_access_block}
+            evidence = {
+                "SSEAlgorithm": bucket.sse_algorithm,
+                "KMSMasterKeyID": bucket.kms_key_id,
+                "PublicAccessBlock": bucket.public_access_block,
+            }
             if problems:
-                results.append(self.failed(facts, f"s3://{bucket.name}: " + "; ".join(problems),
-                                           resource=bucket.name, evidence=evidence))
+                results.append(
+                    self.failed(
+                        facts,
+                        f"s3://{bucket.name}: " + "; ".join(problems),
+                        resource=bucket.name,
+                        evidence=evidence,
+                    )
+                )
             else:
-                results.append(self.passed(facts, f"s3://{bucket.name}: default encryption "
-                                           f"{bucket.sse_algorithm}, public access blocked",
-                                           resource=bucket.name, evidence=evidence))
+                results.append(
+                    self.passed(
+                        facts,
+                        f"s3://{bucket.name}: default encryption "
+                        f"{bucket.sse_algorithm}, public access blocked",
+                        resource=bucket.name,
+                        evidence=evidence,
+                    )
+                )
         return results

@@ -15,11 +15,15 @@ class AzurePostgresEncrypted(Check):
     id = "storage.azure_postgres_encrypted"
     title = "Azure flexible server: storage encrypted, TLS required, TLS 1.2 or newer"
     severity = Severity.CRITICAL
-    rationale = ("Azure encrypts flexible-server storage with AES-256 (service- or customer-"
-                 "managed key); require_secure_transport and ssl_min_protocol_version decide "
-                 "whether clients may skip or downgrade TLS.")
-    remediation = ("Set require_secure_transport = on and ssl_min_protocol_version = TLSv1.2 "
-                   "(or TLSv1.3); use a customer-managed Key Vault key where policy asks for it.")
+    rationale = (
+        "Azure encrypts flexible-server storage with AES-256 (service- or customer-"
+        "managed key); require_secure_transport and ssl_min_protocol_version decide "
+        "whether clients may skip or downgrade TLS."
+    )
+    remediation = (
+        "Set require_secure_transport = on and ssl_min_protocol_version = TLSv1.2 "
+        "(or TLSv1.3); use a customer-managed Key Vault key where policy asks for it."
+    )
     requires = (AzurePostgresFacts,)
     kinds = frozenset({"azure-postgres"})
 
@@ -44,12 +48,25 @@ class AzurePostgresEncrypted(Check):
             problems.append(f"ssl_min_protocol_version = {minimum} (policy {floor})")
         evidence = {
             "api": "Microsoft.DBforPostgreSQL/flexibleServers (GET) and configurations (GET)",
-            "resource_id": az.resource_id, "dataEncryption.type": az.data_encryption_type,
+            "resource_id": az.resource_id,
+            "dataEncryption.type": az.data_encryption_type,
             "primaryKeyURI": az.primary_key_uri,
             "parameters": {k: v.model_dump() for k, v in sorted(az.parameters.items())},
         }
         if problems:
-            return [self.failed(facts, f"{az.server}: " + "; ".join(problems), resource=az.server,
-                                evidence=evidence)]
-        return [self.passed(facts, f"{az.server}: storage encrypted ({notes[0]}), TLS required, "
-                            f"minimum {minimum}", resource=az.server, evidence=evidence)]
+            return [
+                self.failed(
+                    facts,
+                    f"{az.server}: " + "; ".join(problems),
+                    resource=az.server,
+                    evidence=evidence,
+                )
+            ]
+        return [
+            self.passed(
+                facts,
+                f"{az.server}: storage encrypted ({notes[0]}), TLS required, minimum {minimum}",
+                resource=az.server,
+                evidence=evidence,
+            )
+        ]

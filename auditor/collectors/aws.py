@@ -18,8 +18,13 @@ from auditor.config import AwsRdsTarget
 from auditor.facts import Facts, FactSection, Gap, GapKind
 from auditor.model import TargetStatus
 
-_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-           "AuthorizationError", "AccessDeniedFault"}
+_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "AccessDeniedFault",
+}
 
 
 class _Row(BaseModel):
@@ -102,8 +107,9 @@ class AwsCollector(Collector):
             facts.mark_missing(AwsRdsFacts.section, Gap(GapKind.ERROR, reason))
             return TargetProblem(TargetStatus.ERROR, reason)
         session = boto3.session.Session(profile_name=target.profile, region_name=target.region)
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10,
-                        read_timeout=30)
+        config = Config(
+            retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=30
+        )
 
         def client(service: str) -> Any:
             return session.client(service, endpoint_url=target.endpoint_url, config=config)
@@ -133,16 +139,19 @@ def _explain(exc: Exception, action: str) -> AwsProblem:
     )
 
     if isinstance(exc, NoCredentialsError):
-        return AwsProblem(TargetStatus.ERROR, "no AWS credentials found (environment, "
-                                              "shared profile or instance role)")
+        return AwsProblem(
+            TargetStatus.ERROR,
+            "no AWS credentials found (environment, shared profile or instance role)",
+        )
     if isinstance(exc, NoRegionError):
         return AwsProblem(TargetStatus.ERROR, "no AWS region configured")
     if isinstance(exc, EndpointConnectionError):
         return AwsProblem(TargetStatus.UNREACHABLE, f"cannot reach the AWS endpoint: {exc}")
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return AwsProblem(TargetStatus.ERROR,
-                          f"{action}: {err.get('Code', 'error')}: {err.get('Message', '')}")
+        return AwsProblem(
+            TargetStatus.ERROR, f"{action}: {err.get('Code', 'error')}: {err.get('Message', '')}"
+        )
     return AwsProblem(TargetStatus.ERROR, f"{action}: {type(exc).__name__}: {exc}")
 
 
@@ -176,7 +185,8 @@ def collect_rds(client: Any, target: AwsRdsTarget) -> AwsRdsFacts:
             raise _explain(exc, "listing snapshots") from None
         snapshots = None
         unavailable["snapshots"] = (
-            "needs IAM permission rds:DescribeDBClusterSnapshots" if database.is_cluster
+            "needs IAM permission rds:DescribeDBClusterSnapshots"
+            if database.is_cluster
             else "needs IAM permission rds:DescribeDBSnapshots"
         )
 
@@ -196,8 +206,12 @@ def collect_rds(client: Any, target: AwsRdsTarget) -> AwsRdsFacts:
                 unavailable[f"bucket:{bucket}"] = reason
 
     return AwsRdsFacts(
-        observed_at=observed_at, region=target.region, database=database, snapshots=snapshots,
-        kms_key=kms_key, buckets=tuple(buckets),
+        observed_at=observed_at,
+        region=target.region,
+        database=database,
+        snapshots=snapshots,
+        kms_key=kms_key,
+        buckets=tuple(buckets),
         unavailable=unavailable,
     )
 
@@ -207,24 +221,28 @@ def _database(rds: Any, target: AwsRdsTarget) -> RdsDatabase:
         if target.db_cluster:
             found = rds.describe_db_clusters(DBClusterIdentifier=target.db_cluster)["DBClusters"]
         else:
-            found = rds.describe_db_instances(
-                DBInstanceIdentifier=target.db_instance)["DBInstances"]
+            found = rds.describe_db_instances(DBInstanceIdentifier=target.db_instance)[
+                "DBInstances"
+            ]
     except Exception as exc:
         code = _error_code(exc)
         if code in ("DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault"):
             what = target.db_cluster or target.db_instance
-            raise AwsProblem(TargetStatus.ERROR,
-                             f"{what!r} not found in region {target.region}") from None
+            raise AwsProblem(
+                TargetStatus.ERROR, f"{what!r} not found in region {target.region}"
+            ) from None
         raise _explain(exc, "describing the database") from None
     db = found[0]
     is_cluster = target.db_cluster is not None
     if is_cluster:
-        groups = [ParameterGroupStatus(name=db.get("DBClusterParameterGroup", ""),
-                                       apply_status=None)]
+        groups = [
+            ParameterGroupStatus(name=db.get("DBClusterParameterGroup", ""), apply_status=None)
+        ]
     else:
         groups = [
-            ParameterGroupStatus(name=g["DBParameterGroupName"],
-                                 apply_status=g.get("ParameterApplyStatus"))
+            ParameterGroupStatus(
+                name=g["DBParameterGroupName"], apply_status=g.get("ParameterApplyStatus")
+            )
             for g in db.get("DBParameterGroups", [])
         ]
     force_ssl = _force_ssl(rds, groups[0].name if groups else None, is_cluster)
@@ -247,7 +265,8 @@ def _force_ssl(rds: Any, group: str | None, is_cluster: bool) -> str | None:
         return None
     if is_cluster:
         pages = rds.get_paginator("describe_db_cluster_parameters").paginate(
-            DBClusterParameterGroupName=group)
+            DBClusterParameterGroupName=group
+        )
     else:
         pages = rds.get_paginator("describe_db_parameters").paginate(DBParameterGroupName=group)
     for page in pages:
@@ -261,21 +280,27 @@ def _force_ssl(rds: Any, group: str | None, is_cluster: bool) -> str | None:
 def _snapshots(rds: Any, database: RdsDatabase) -> tuple[RdsSnapshot, ...]:
     if database.is_cluster:
         pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(
-            DBClusterIdentifier=database.identifier)
+            DBClusterIdentifier=database.identifier
+        )
         key, ident = "DBClusterSnapshots", "DBClusterSnapshotIdentifier"
         encrypted_field = "StorageEncrypted"
     else:
         pages = rds.get_paginator("describe_db_snapshots").paginate(
-            DBInstanceIdentifier=database.identifier)
+            DBInstanceIdentifier=database.identifier
+        )
         key, ident = "DBSnapshots", "DBSnapshotIdentifier"
         encrypted_field = "Encrypted"
     found = []
     for page in pages:
         for snap in page.get(key, []):
-            found.append(RdsSnapshot(
-                identifier=snap[ident], encrypted=bool(snap.get(encrypted_field)),
-                kms_key_id=snap.get("KmsKeyId"), snapshot_type=snap.get("SnapshotType"),
-            ))
+            found.append(
+                RdsSnapshot(
+                    identifier=snap[ident],
+                    encrypted=bool(snap.get(encrypted_field)),
+                    kms_key_id=snap.get("KmsKeyId"),
+                    snapshot_type=snap.get("SnapshotType"),
+                )
+            )
     return tuple(sorted(found, key=lambda s: s.identifier))
 
 
@@ -297,8 +322,12 @@ def _kms_key(kms: Any, key_id: str) -> tuple[KmsKey | None, str | None]:
         if not _denied(exc) and meta.get("KeyManager") == "CUSTOMER":
             raise _explain(exc, "reading KMS key rotation") from None
     return KmsKey(
-        key_id=meta["KeyId"], arn=meta.get("Arn"), manager=meta.get("KeyManager"),
-        state=meta.get("KeyState"), rotation_enabled=rotation, rotation_period_days=period,
+        key_id=meta["KeyId"],
+        arn=meta.get("Arn"),
+        manager=meta.get("KeyManager"),
+        state=meta.get("KeyState"),
+        rotation_enabled=rotation,
+        rotation_period_days=period,
     ), None
 
 
@@ -313,23 +342,32 @@ def collect_aws_secrets(client: Any, target: AwsRdsTarget) -> SecretsFacts:
             meta = sm.describe_secret(SecretId=declared.name)
         except Exception as exc:
             if _denied(exc):
-                found.append(SecretInfo(**base, found=False, unavailable="needs IAM permission "
-                                        "secretsmanager:DescribeSecret"))
+                found.append(
+                    SecretInfo(
+                        **base,
+                        found=False,
+                        unavailable="needs IAM permission secretsmanager:DescribeSecret",
+                    )
+                )
                 continue
             if _error_code(exc) == "ResourceNotFoundException":
                 found.append(SecretInfo(**base, found=False))
                 continue
             raise _explain(exc, f"describing secret {declared.name!r}") from None
         rules = meta.get("RotationRules") or {}
-        found.append(SecretInfo(
-            **base, found=True, reference=meta.get("ARN"),
-            rotation_enabled=bool(meta.get("RotationEnabled")),
-            rotation_after_days=rules.get("AutomaticallyAfterDays"),
-            created=_iso(meta.get("CreatedDate")), last_changed=_iso(meta.get("LastChangedDate")),
-            last_rotated=_iso(meta.get("LastRotatedDate")),
-        ))
-    return SecretsFacts(provider="aws-secretsmanager", observed_at=now_iso(),
-                        secrets=tuple(found))
+        found.append(
+            SecretInfo(
+                **base,
+                found=True,
+                reference=meta.get("ARN"),
+                rotation_enabled=bool(meta.get("RotationEnabled")),
+                rotation_after_days=rules.get("AutomaticallyAfterDays"),
+                created=_iso(meta.get("CreatedDate")),
+                last_changed=_iso(meta.get("LastChangedDate")),
+                last_rotated=_iso(meta.get("LastRotatedDate")),
+            )
+        )
+    return SecretsFacts(provider="aws-secretsmanager", observed_at=now_iso(), secrets=tuple(found))
 
 
 def _bucket(s3: Any, name: str) -> tuple[BucketInfo, str | None]:
@@ -342,8 +380,9 @@ def _bucket(s3: Any, name: str) -> tuple[BucketInfo, str | None]:
         key_id = default.get("KMSMasterKeyID")
     except Exception as exc:
         if _denied(exc):
-            return BucketInfo(name=name, sse_algorithm=None), \
-                "needs IAM permission s3:GetEncryptionConfiguration"
+            return BucketInfo(
+                name=name, sse_algorithm=None
+            ), "needs IAM permission s3:GetEncryptionConfiguration"
         if _error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
             raise _explain(exc, f"reading encryption of bucket {name!r}") from None
     block: dict[str, bool] | None = None
@@ -352,9 +391,11 @@ def _bucket(s3: Any, name: str) -> tuple[BucketInfo, str | None]:
         block = {k: bool(v) for k, v in sorted(config.items())}
     except Exception as exc:
         if _denied(exc):
-            return BucketInfo(name=name, sse_algorithm=algorithm, kms_key_id=key_id), \
-                "needs IAM permission s3:GetBucketPublicAccessBlock"
+            return BucketInfo(
+                name=name, sse_algorithm=algorithm, kms_key_id=key_id
+            ), "needs IAM permission s3:GetBucketPublicAccessBlock"
         if _error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
             raise _explain(exc, f"reading public access block of bucket {name!r}") from None
-    return BucketInfo(name=name, sse_algorithm=algorithm, kms_key_id=key_id,
-                      public_access_block=block), None
+    return BucketInfo(
+        name=name, sse_algorithm=algorithm, kms_key_id=key_id, public_access_block=block
+    ), None

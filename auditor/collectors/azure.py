@@ -65,8 +65,11 @@ class AzureCollector(Collector):
         try:
             from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
         except ImportError:
-            return _fail(facts, TargetStatus.ERROR, "the Azure SDK is not installed: "
-                         "pip install 'pg-encryption-auditor[azure]'")
+            return _fail(
+                facts,
+                TargetStatus.ERROR,
+                "the Azure SDK is not installed: pip install 'pg-encryption-auditor[azure]'",
+            )
         credential: Any
         if ctx.password is not None:
             credential = StaticToken(ctx.password)
@@ -74,8 +77,7 @@ class AzureCollector(Collector):
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential()
-        options: dict[str, Any] = {"retry_total": 2, "connection_timeout": 10,
-                                   "read_timeout": 30}
+        options: dict[str, Any] = {"retry_total": 2, "connection_timeout": 10, "read_timeout": 30}
         if target.management_endpoint:
             options["base_url"] = target.management_endpoint
         if target.ca_bundle:
@@ -110,14 +112,20 @@ def _explain(exc: Exception, target: AzurePostgresTarget) -> AzureProblem:
     )
 
     if isinstance(exc, ResourceNotFoundError):
-        return AzureProblem(TargetStatus.ERROR, f"flexible server {target.server!r} not found in "
-                            f"resource group {target.resource_group!r}")
+        return AzureProblem(
+            TargetStatus.ERROR,
+            f"flexible server {target.server!r} not found in "
+            f"resource group {target.resource_group!r}",
+        )
     if isinstance(exc, ClientAuthenticationError):
-        return AzureProblem(TargetStatus.ERROR, f"Azure authentication failed: "
-                            f"{getattr(exc, 'reason', None) or type(exc).__name__}")
+        return AzureProblem(
+            TargetStatus.ERROR,
+            f"Azure authentication failed: {getattr(exc, 'reason', None) or type(exc).__name__}",
+        )
     if isinstance(exc, ServiceRequestError):
-        return AzureProblem(TargetStatus.UNREACHABLE, "cannot reach Azure Resource Manager: "
-                            f"{type(exc).__name__}")
+        return AzureProblem(
+            TargetStatus.UNREACHABLE, f"cannot reach Azure Resource Manager: {type(exc).__name__}"
+        )
     if isinstance(exc, HttpResponseError):
         code = getattr(getattr(exc, "error", None), "code", None) or exc.status_code
         return AzureProblem(TargetStatus.ERROR, f"Azure API error {code}")
@@ -138,15 +146,19 @@ def collect_flexible_server(client: Any, target: AzurePostgresTarget) -> AzurePo
             conf = client.configurations.get(target.resource_group, target.server, name)
         except HttpResponseError as exc:
             if exc.status_code == 403:
-                unavailable[name] = ("needs the Azure permission Microsoft.DBforPostgreSQL/"
-                                     "flexibleServers/configurations/read")
+                unavailable[name] = (
+                    "needs the Azure permission Microsoft.DBforPostgreSQL/"
+                    "flexibleServers/configurations/read"
+                )
                 continue
             raise _explain(exc, target) from None
         except Exception as exc:
             raise _explain(exc, target) from None
         props = conf.properties
         parameters[name] = ServerParameter(
-            name=name, value=getattr(props, "value", None), source=getattr(props, "source", None),
+            name=name,
+            value=getattr(props, "value", None),
+            source=getattr(props, "source", None),
             default_value=getattr(props, "default_value", None),
         )
     props = server.properties

@@ -60,16 +60,23 @@ class GcpCollector(Collector):
             from google.auth.transport.requests import AuthorizedSession
             from google.cloud import kms_v1
         except ImportError:
-            return _fail(facts, GcpProblem(TargetStatus.ERROR, "the Google Cloud SDK is not "
-                         "installed: pip install 'pg-encryption-auditor[gcp]'"))
+            return _fail(
+                facts,
+                GcpProblem(
+                    TargetStatus.ERROR,
+                    "the Google Cloud SDK is not "
+                    "installed: pip install 'pg-encryption-auditor[gcp]'",
+                ),
+            )
         try:
             credentials = _credentials(ctx.password)
         except GcpProblem as exc:
             return _fail(facts, exc)
         session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         options = {"api_endpoint": target.kms_endpoint} if target.kms_endpoint else None
-        kms = kms_v1.KeyManagementServiceClient(credentials=credentials, transport="rest",
-                                                client_options=options)
+        kms = kms_v1.KeyManagementServiceClient(
+            credentials=credentials, transport="rest", client_options=options
+        )
         try:
             facts.add(collect_cloudsql(session, kms, target))
         except GcpProblem as exc:
@@ -93,8 +100,10 @@ def _credentials(token: str | None) -> Any:
     try:
         credentials, _ = google.auth.default(scopes=SCOPES)
     except DefaultCredentialsError:
-        raise GcpProblem(TargetStatus.ERROR, "no Google credentials found (application default "
-                         "credentials or access_token)") from None
+        raise GcpProblem(
+            TargetStatus.ERROR,
+            "no Google credentials found (application default credentials or access_token)",
+        ) from None
     return credentials
 
 
@@ -102,22 +111,30 @@ def collect_cloudsql(session: Any, kms: Any, target: GcpCloudSqlTarget) -> GcpCl
     """`session` is a requests-compatible authorised session; `kms` a Cloud KMS client."""
     import requests
 
-    url = (f"{target.sqladmin_endpoint.rstrip('/')}/v1/projects/{target.project}"
-           f"/instances/{target.instance}")
+    url = (
+        f"{target.sqladmin_endpoint.rstrip('/')}/v1/projects/{target.project}"
+        f"/instances/{target.instance}"
+    )
     try:
         response = session.get(url, timeout=30)
     except requests.RequestException as exc:
-        raise GcpProblem(TargetStatus.UNREACHABLE,
-                         f"cannot reach the Cloud SQL Admin API: {type(exc).__name__}") from None
+        raise GcpProblem(
+            TargetStatus.UNREACHABLE, f"cannot reach the Cloud SQL Admin API: {type(exc).__name__}"
+        ) from None
     if response.status_code == 404:
-        raise GcpProblem(TargetStatus.ERROR, f"Cloud SQL instance {target.instance!r} not found "
-                         f"in project {target.project!r}")
+        raise GcpProblem(
+            TargetStatus.ERROR,
+            f"Cloud SQL instance {target.instance!r} not found in project {target.project!r}",
+        )
     if response.status_code in (401, 403):
-        raise GcpProblem(TargetStatus.ERROR, "permission denied reading the instance "
-                         "(needs cloudsql.instances.get)")
+        raise GcpProblem(
+            TargetStatus.ERROR,
+            "permission denied reading the instance (needs cloudsql.instances.get)",
+        )
     if response.status_code != 200:
-        raise GcpProblem(TargetStatus.ERROR, f"Cloud SQL Admin API answered HTTP "
-                         f"{response.status_code}")
+        raise GcpProblem(
+            TargetStatus.ERROR, f"Cloud SQL Admin API answered HTTP {response.status_code}"
+        )
     body = response.json()
     settings = body.get("settings", {})
     ip = settings.get("ipConfiguration", {})
@@ -157,5 +174,9 @@ def _kms_key(kms: Any, name: str) -> tuple[GcpKmsKey | None, str | None]:
     period = key.rotation_period.total_seconds() / 86400 if key.rotation_period else None
     next_time = key.next_rotation_time.isoformat() if key.next_rotation_time else None
     level = key.version_template.protection_level.name if key.version_template else None
-    return GcpKmsKey(name=key.name, rotation_period_days=period, next_rotation_time=next_time,
-                     protection_level=level), None
+    return GcpKmsKey(
+        name=key.name,
+        rotation_period_days=period,
+        next_rotation_time=next_time,
+        protection_level=level,
+    ), None

@@ -94,8 +94,9 @@ class HostCollector(Collector):
 def inspect_host(shell: HostShell, target: HostTarget, source: str = "local") -> HostFacts:
     return HostFacts(
         source=source,
-        paths=tuple(_path_storage(shell, role, path)
-                    for role, path in target.storage_paths().items()),
+        paths=tuple(
+            _path_storage(shell, role, path) for role, path in target.storage_paths().items()
+        ),
         crypttab_path=target.crypttab,
         crypttab=_crypttab(shell, target.crypttab),
     )
@@ -113,8 +114,9 @@ def _path_storage(shell: HostShell, role: str, path: str) -> PathStorage:
     data = _json(found.stdout) if found.returncode == 0 else None
     if not data or not data.get("filesystems"):
         reason = (found.stderr.strip() or "no mount found").splitlines()[0]
-        return PathStorage(role=role, path=path, mount_source=None, fstype=None,
-                           error=f"findmnt: {reason}")
+        return PathStorage(
+            role=role, path=path, mount_source=None, fstype=None, error=f"findmnt: {reason}"
+        )
     fs = data["filesystems"][0]
     source, fstype = fs.get("source"), fs.get("fstype")
     chain: list[BlockDevice] = []
@@ -125,14 +127,21 @@ def _path_storage(shell: HostShell, role: str, path: str) -> PathStorage:
         node = (parsed or {}).get("blockdevices", [None])[0]
         # With -s the tree is inverted: each node's children are the devices beneath it.
         while node:
-            chain.append(BlockDevice(name=node["name"], type=node.get("type"),
-                                     fstype=node.get("fstype")))
+            chain.append(
+                BlockDevice(name=node["name"], type=node.get("type"), fstype=node.get("fstype"))
+            )
             if node.get("type") == "crypt":
                 crypt.append(_crypt_layer(shell, node["name"]))
             children = node.get("children") or []
             node = children[0] if children else None
-    return PathStorage(role=role, path=path, mount_source=source, fstype=fstype,
-                       chain=tuple(chain), crypt=tuple(crypt))
+    return PathStorage(
+        role=role,
+        path=path,
+        mount_source=source,
+        fstype=fstype,
+        chain=tuple(chain),
+        crypt=tuple(crypt),
+    )
 
 
 def _crypt_layer(shell: HostShell, mapping: str) -> CryptLayer:
@@ -152,9 +161,13 @@ def _crypt_layer(shell: HostShell, mapping: str) -> CryptLayer:
         if header:
             segment_cipher, kdf = parse_luks2_header(header)
     return CryptLayer(
-        mapping=mapping, type=fields.get("type"), cipher=fields.get("cipher"),
-        key_bits=int(bits) if bits.isdigit() else None, backing_device=backing,
-        luks_segment_cipher=segment_cipher, luks_kdf=kdf,
+        mapping=mapping,
+        type=fields.get("type"),
+        cipher=fields.get("cipher"),
+        key_bits=int(bits) if bits.isdigit() else None,
+        backing_device=backing,
+        luks_segment_cipher=segment_cipher,
+        luks_kdf=kdf,
     )
 
 
@@ -162,8 +175,9 @@ def parse_luks2_header(header: dict[str, Any]) -> tuple[str | None, tuple[str, .
     """(data segment cipher, key-slot KDF types) from `luksDump --dump-json-metadata`."""
     segments = header.get("segments") or {}
     first: dict[str, Any] = segments.get("0") or next(iter(segments.values()), {})
-    kdfs = sorted({slot.get("kdf", {}).get("type", "?")
-                   for slot in (header.get("keyslots") or {}).values()})
+    kdfs = sorted(
+        {slot.get("kdf", {}).get("type", "?") for slot in (header.get("keyslots") or {}).values()}
+    )
     return first.get("encryption"), tuple(kdfs)
 
 
@@ -185,9 +199,15 @@ def _crypttab(shell: HostShell, path: str) -> tuple[CrypttabEntry, ...] | None:
             st = shell.stat(keyfile)
             if st is not None:
                 mode, owner = f"{st.mode:04o}", st.uid
-        entries.append(CrypttabEntry(
-            line=number, name=parts[0], device=parts[1], keyfile=keyfile,
-            options=parts[3] if len(parts) > 3 else None, keyfile_mode=mode,
-            keyfile_owner_uid=owner,
-        ))
+        entries.append(
+            CrypttabEntry(
+                line=number,
+                name=parts[0],
+                device=parts[1],
+                keyfile=keyfile,
+                options=parts[3] if len(parts) > 3 else None,
+                keyfile_mode=mode,
+                keyfile_owner_uid=owner,
+            )
+        )
     return tuple(entries)

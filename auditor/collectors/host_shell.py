@@ -102,17 +102,27 @@ class RecordingShell:
 
     def stat(self, path: str) -> FileStat | None:
         found = self.inner.stat(path)
-        self.stats[path] = None if found is None else {
-            "mode": found.mode, "uid": found.uid, "gid": found.gid}
+        self.stats[path] = (
+            None if found is None else {"mode": found.mode, "uid": found.uid, "gid": found.gid}
+        )
         return found
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "host-evidence.json"
-        path.write_text(json.dumps({
-            "schema": "auditor/host-evidence/v1", "commands": self.commands,
-            "files": self.files, "stats": self.stats,
-        }, indent=2, sort_keys=True) + "\n")
+        path.write_text(
+            json.dumps(
+                {
+                    "schema": "auditor/host-evidence/v1",
+                    "commands": self.commands,
+                    "files": self.files,
+                    "stats": self.stats,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        )
         return path
 
 

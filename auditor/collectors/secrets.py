@@ -41,5 +41,8 @@ class SecretsFacts(FactSection):
 
 
 def declared_secret(declared: DeclaredSecret) -> dict[str, Any]:
-    return {"name": declared.name, "purpose": declared.purpose,
-            "max_age_days": declared.max_age_days}
+    return {
+        "name": declared.name,
+        "purpose": declared.purpose,
+        "max_age_days": declared.max_age_days,
+    }

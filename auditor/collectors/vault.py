@@ -33,16 +33,25 @@ class VaultCollector(Collector):
         try:
             import hvac
         except ImportError:
-            return _fail(facts, TargetStatus.ERROR, "the Vault client is not installed: "
-                         "pip install 'pg-encryption-auditor[vault]'")
+            return _fail(
+                facts,
+                TargetStatus.ERROR,
+                "the Vault client is not installed: pip install 'pg-encryption-auditor[vault]'",
+            )
         if not ctx.password:
-            return _fail(facts, TargetStatus.ERROR, "no Vault token (token: in config or "
-                         "VAULT_TOKEN)")
+            return _fail(
+                facts, TargetStatus.ERROR, "no Vault token (token: in config or VAULT_TOKEN)"
+            )
         verify: bool | str = True
         if target.ca_bundle:
             verify = str(ctx.config_dir / Path(target.ca_bundle))
-        client = hvac.Client(url=target.address, token=ctx.password, verify=verify,
-                             namespace=target.namespace, timeout=30)
+        client = hvac.Client(
+            url=target.address,
+            token=ctx.password,
+            verify=verify,
+            namespace=target.namespace,
+            timeout=30,
+        )
         try:
             facts.add(collect_kv2_metadata(client, target))
         except VaultProblem as exc:
@@ -70,32 +79,45 @@ def collect_kv2_metadata(client: Any, target: VaultTarget) -> SecretsFacts:
     for declared in target.secrets:
         base = declared_secret(declared)
         try:
-            answer = client.secrets.kv.v2.read_secret_metadata(path=declared.name,
-                                                               mount_point=target.mount)
+            answer = client.secrets.kv.v2.read_secret_metadata(
+                path=declared.name, mount_point=target.mount
+            )
         except exceptions.InvalidPath:
             found.append(SecretInfo(**base, found=False))
             continue
         except exceptions.Forbidden:
-            found.append(SecretInfo(**base, found=False, unavailable=(
-                f"needs Vault policy capability 'read' on {target.mount}/metadata/"
-                f"{declared.name}")))
+            found.append(
+                SecretInfo(
+                    **base,
+                    found=False,
+                    unavailable=(
+                        f"needs Vault policy capability 'read' on {target.mount}/metadata/"
+                        f"{declared.name}"
+                    ),
+                )
+            )
             continue
         except exceptions.Unauthorized:
             raise VaultProblem(TargetStatus.ERROR, "Vault rejected the token") from None
         except requests.RequestException as exc:
-            raise VaultProblem(TargetStatus.UNREACHABLE,
-                               f"cannot reach Vault at {target.address}: {type(exc).__name__}"
-                               ) from None
+            raise VaultProblem(
+                TargetStatus.UNREACHABLE,
+                f"cannot reach Vault at {target.address}: {type(exc).__name__}",
+            ) from None
         except exceptions.VaultError as exc:
             raise VaultProblem(TargetStatus.ERROR, f"Vault error: {type(exc).__name__}") from None
         data = answer.get("data") or {}
         current = str(data.get("current_version", ""))
         version = (data.get("versions") or {}).get(current) or {}
-        found.append(SecretInfo(
-            **base, found=True, reference=f"{target.mount}/data/{declared.name}",
-            rotation_enabled=None,  # KV v2 stores versions; rotating them is someone's job
-            created=vault_time(data.get("created_time")),
-            last_changed=vault_time(data.get("updated_time")),
-            last_rotated=vault_time(version.get("created_time")) if current != "1" else None,
-        ))
+        found.append(
+            SecretInfo(
+                **base,
+                found=True,
+                reference=f"{target.mount}/data/{declared.name}",
+                rotation_enabled=None,  # KV v2 stores versions; rotating them is someone's job
+                created=vault_time(data.get("created_time")),
+                last_changed=vault_time(data.get("updated_time")),
+                last_rotated=vault_time(version.get("created_time")) if current != "1" else None,
+            )
+        )
     return SecretsFacts(provider="vault-kv2", observed_at=now_iso(), secrets=tuple(found))

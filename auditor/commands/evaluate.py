@@ -44,10 +44,12 @@ def _outcome(facts: Facts) -> TargetOutcome:
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "formats", multiple=True, default=("terminal",), show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path))
-@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low",
-              show_default=True)
-def evaluate_command(bundles: tuple[Path, ...], formats: tuple[str, ...],
-                     output: Path | None, fail_on: str) -> None:
+@click.option(
+    "--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True
+)
+def evaluate_command(
+    bundles: tuple[Path, ...], formats: tuple[str, ...], output: Path | None, fail_on: str
+) -> None:
     """Evaluate saved facts bundles without touching any server."""
     try:
         chosen = pick_formatters(formats)
@@ -60,14 +62,20 @@ def evaluate_command(bundles: tuple[Path, ...], formats: tuple[str, ...],
     checks = list(all_checks().values())
     now = dt.datetime.now(dt.UTC)
     findings = sorted(
-        (replace(r, controls=controls_for(r.check_id))
-         for facts in loaded for r in runner.evaluate(facts, checks)),
+        (
+            replace(r, controls=controls_for(r.check_id))
+            for facts in loaded
+            for r in runner.evaluate(facts, checks)
+        ),
         key=lambda r: r.sort_key,
     )
     results = ScanResults(
-        run_id=str(uuid.uuid4()), started_at=runner.iso(now), finished_at=runner.iso(now),
+        run_id=str(uuid.uuid4()),
+        started_at=runner.iso(now),
+        finished_at=runner.iso(now),
         targets=tuple(_outcome(f) for f in loaded),
-        findings=tuple(findings), tool_version=__version__,
+        findings=tuple(findings),
+        tool_version=__version__,
     )
     write_outputs(results, chosen, output, RenderOptions(color=wants_color()))
     sys.exit(exit_code(results, Severity(fail_on)))

@@ -17,24 +17,47 @@ from auditor.config import HostTarget
 @click.command("host-evidence")
 @click.option("--data-directory", required=True, help="PostgreSQL data directory.")
 @click.option("--wal-directory", help="WAL directory (default: DATA/pg_wal).")
-@click.option("--temp-directory", "temp_directories", multiple=True,
-              help="temp_tablespaces locations (repeatable).")
+@click.option(
+    "--temp-directory",
+    "temp_directories",
+    multiple=True,
+    help="temp_tablespaces locations (repeatable).",
+)
 @click.option("--wal-archive", help="Where archive_command puts WAL.")
 @click.option("--crypttab", default="/etc/crypttab", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("."),
-              show_default=True, help="Folder for host-evidence.json.")
-def host_evidence_command(data_directory: str, wal_directory: str | None,
-                          temp_directories: tuple[str, ...], wal_archive: str | None,
-                          crypttab: str, output: Path) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder for host-evidence.json.",
+)
+def host_evidence_command(
+    data_directory: str,
+    wal_directory: str | None,
+    temp_directories: tuple[str, ...],
+    wal_archive: str | None,
+    crypttab: str,
+    output: Path,
+) -> None:
     """Record host storage evidence for an offline `host` audit."""
-    target = HostTarget(name="host", kind="host", data_directory=data_directory,
-                        wal_directory=wal_directory, temp_directories=temp_directories,
-                        wal_archive=wal_archive, crypttab=crypttab)
+    target = HostTarget(
+        name="host",
+        kind="host",
+        data_directory=data_directory,
+        wal_directory=wal_directory,
+        temp_directories=temp_directories,
+        wal_archive=wal_archive,
+        crypttab=crypttab,
+    )
     shell = RecordingShell(LocalShell())
     inspect_host(shell, target)
     path = shell.save(output)
-    click.echo(f"wrote {path} ({len(shell.commands)} command outputs, "
-               f"{len(shell.files)} files, {len(shell.stats)} file modes)")
+    click.echo(
+        f"wrote {path} ({len(shell.commands)} command outputs, "
+        f"{len(shell.files)} files, {len(shell.stats)} file modes)"
+    )
 
 
 commands = [host_evidence_command]

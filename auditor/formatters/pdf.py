@@ -6,9 +6,34 @@ WeasyPrint is imported lazily: it is slow to import and only this format needs i
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.formatters.html import render_html
 from auditor.model import ScanResults
+
+
+@contextmanager
+def _source_date(iso_moment: str) -> Iterator[None]:
+    """Pin SOURCE_DATE_EPOCH while fonts are subset.
+
+    Without HarfBuzz-Subset, WeasyPrint subsets fonts with fontTools, which stamps each
+    subset font's `head.modified` with the wall clock unless SOURCE_DATE_EPOCH is set: two
+    renders of the same results then differ by a byte whenever a second ticks between them.
+    """
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromisoformat(iso_moment.replace("Z", "+00:00"))
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(moment.timestamp()))
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = previous
 
 
 def render_pdf(results: ScanResults, options: RenderOptions) -> bytes:
@@ -18,7 +43,8 @@ def render_pdf(results: ScanResults, options: RenderOptions) -> bytes:
     # No clock: the PDF carries the scan's own finish time, so equal results give equal bytes.
     document.metadata.created = results.finished_at
     document.metadata.modified = results.finished_at
-    pdf: bytes = document.write_pdf()
+    with _source_date(results.finished_at):
+        pdf: bytes = document.write_pdf()
     return pdf
 
 

@@ -12,20 +12,32 @@ from rich.table import Table
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.model import Result, ScanResults, Status
 
-_STATUS_ORDER = {s: i for i, s in enumerate(
-    [Status.FAIL, Status.ERROR, Status.WAIVED, Status.MANUAL, Status.SKIP, Status.PASS]
-)}
+_STATUS_ORDER = {
+    s: i
+    for i, s in enumerate(
+        [Status.FAIL, Status.ERROR, Status.WAIVED, Status.MANUAL, Status.SKIP, Status.PASS]
+    )
+}
 _STYLE = {
-    Status.FAIL: "bold red", Status.ERROR: "magenta", Status.WAIVED: "yellow",
-    Status.MANUAL: "cyan", Status.SKIP: "dim", Status.PASS: "green",
+    Status.FAIL: "bold red",
+    Status.ERROR: "magenta",
+    Status.WAIVED: "yellow",
+    Status.MANUAL: "cyan",
+    Status.SKIP: "dim",
+    Status.PASS: "green",
 }
 
 
 def _ordered(findings: tuple[Result, ...]) -> list[Result]:
     return sorted(
         findings,
-        key=lambda f: (_STATUS_ORDER[f.status], -f.severity.rank, f.target, f.check_id,
-                       f.resource or ""),
+        key=lambda f: (
+            _STATUS_ORDER[f.status],
+            -f.severity.rank,
+            f.target,
+            f.check_id,
+            f.resource or "",
+        ),
     )
 
 
@@ -41,8 +53,9 @@ def _plain(results: ScanResults) -> str:
     out.append("")
     for f in _ordered(results.findings):
         sev = f.severity.value if f.status in (Status.FAIL, Status.WAIVED) else "-"
-        out.append(f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: "
-                   f"{f.message}")
+        out.append(
+            f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: {f.message}"
+        )
     out.append("")
     out.append(_summary_line(results))
     return "\n".join(out) + "\n"
@@ -52,8 +65,10 @@ def _summary_line(results: ScanResults) -> str:
     counts = Counter(f.status for f in results.findings)
     parts = [f"{counts.get(s, 0)} {s.value}" for s in _STATUS_ORDER]
     scanned = sum(t.status.value == "scanned" for t in results.targets)
-    return f"{len(results.findings)} results: " + ", ".join(parts) + (
-        f" ({scanned}/{len(results.targets)} targets scanned)"
+    return (
+        f"{len(results.findings)} results: "
+        + ", ".join(parts)
+        + (f" ({scanned}/{len(results.targets)} targets scanned)")
     )
 
 
@@ -72,8 +87,11 @@ def _rich(results: ScanResults) -> str:
         findings.add_column(col, overflow="fold")
     for f in _ordered(results.findings):
         findings.add_row(
-            f"[{_STYLE[f.status]}]{f.status.value}[/]", f.severity.value, f.check_id,
-            _location(f), f.message,
+            f"[{_STYLE[f.status]}]{f.status.value}[/]",
+            f.severity.value,
+            f.check_id,
+            _location(f),
+            f.message,
         )
     console.print(findings)
     console.print(_summary_line(results))

@@ -85,9 +85,15 @@ def issue(directory: Path, spec: CertSpec | None = None) -> IssuedCerts:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -120,7 +126,9 @@ def issue(directory: Path, spec: CertSpec | None = None) -> IssuedCerts:
 
     directory.mkdir(parents=True, exist_ok=True)
     ca_path, cert_path, key_path = (
-        directory / "ca.crt", directory / "server.crt", directory / "server.key"
+        directory / "ca.crt",
+        directory / "server.crt",
+        directory / "server.key",
     )
     # Even for a self-signed server the CA file holds the real CA: clients that trust it must
     # then fail to validate the server, which is what the weak fixture is about.

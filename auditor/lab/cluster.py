@@ -141,9 +141,19 @@ class Cluster:
         self._give_to_server_user(self.base)
         pwfile.chmod(0o600)
         self._run(
-            str(self._bindir / "initdb"), "-D", str(self.datadir), "-U", ADMIN_USER,
-            "--pwfile", str(pwfile), "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
-            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+            str(self._bindir / "initdb"),
+            "-D",
+            str(self.datadir),
+            "-U",
+            ADMIN_USER,
+            "--pwfile",
+            str(pwfile),
+            "--auth-local=scram-sha-256",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
         )
         pwfile.unlink()
         self.port = free_port()
@@ -151,8 +161,15 @@ class Cluster:
         self._give_to_server_user(self.base)
         try:
             self._run(
-                str(self._bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-                "-w", "-t", "60", "start",
+                str(self._bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                "60",
+                "start",
             )
         except LabError as exc:
             log_tail = self.log_text().strip().splitlines()[-3:]
@@ -198,8 +215,13 @@ class Cluster:
         if self._running:
             with contextlib.suppress(LabError):
                 self._run(
-                    str(self._bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate",
-                    "-w", "stop",
+                    str(self._bindir / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
                 )
             self._running = False
         if self._own_base:
@@ -219,8 +241,12 @@ class Cluster:
     def admin_connection(self, dbname: str = APP_DB, **kw: Any) -> psycopg.Connection[Any]:
         """Superuser session over the Unix socket (for seeding and test setup only)."""
         return psycopg.connect(
-            host=str(self.sockdir), port=self.port, user=ADMIN_USER, password=ADMIN_PASSWORD,
-            dbname=dbname, **kw,
+            host=str(self.sockdir),
+            port=self.port,
+            user=ADMIN_USER,
+            password=ADMIN_PASSWORD,
+            dbname=dbname,
+            **kw,
         )
 
     def dsn(self, user: str, dbname: str = APP_DB, **params: str) -> str:

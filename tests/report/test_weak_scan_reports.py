@@ -7,10 +7,12 @@ a role with a known password and a table of plaintext personal data.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from auditor.formatters.base import RenderOptions, formatters
@@ -19,9 +21,10 @@ from auditor.manifest import verify_report_dir, write_report_dir
 from auditor.model import Status
 from auditor.runner import run_scan
 from auditor.waivers import apply_waivers, parse_waivers
-from tests.conftest import AUDITOR_PASSWORD, PG_VARIANTS, ClusterFactory, config_for
+from tests.conftest import AUDITOR_PASSWORD, FIXTURES, PG_VARIANTS, ClusterFactory, config_for
 
 CANARY_PASSWORD = "Canary-Pw-9f3b1e77"
+CANARY_KEY = "Canary-Key-5d20c4aa"
 CANARY_VALUES = (
     "4111111111111111",
     "canary.person@example.org",
@@ -35,6 +38,8 @@ CREATE TABLE customer_notes (id serial PRIMARY KEY, note text);
 INSERT INTO customer_notes (note)
 SELECT 'card 4111111111111111 for canary.person@example.org' FROM generate_series(1, 20);
 GRANT SELECT ON customer_notes TO auditor;
+CREATE FUNCTION canary_encrypt(p text) RETURNS bytea LANGUAGE plpgsql
+AS $$ BEGIN RETURN pgp_sym_encrypt(p, '{CANARY_KEY}'); END $$;
 """
 FORMATS = ("json", "html", "pdf", "sarif", "junit", "csv")
 
@@ -73,6 +78,13 @@ def test_weak_scan_renders_every_format_without_leaking(
     results, _ = run_scan(config, Path.cwd(), config_digest="sha256:" + "1" * 64)
     failed = {f.check_id for f in results.findings if f.status is Status.FAIL}
     assert {"auth.password_encryption", "audit.connection_logging"} <= failed
+    # The canaries were really seen, so their absence below proves masking, not blindness.
+    by_resource = {(f.check_id, f.resource): f for f in results.findings}
+    notes = by_resource[("column.plaintext_pii", "customer_notes.note")]
+    assert notes.status is Status.FAIL
+    assert {p["kind"] for p in notes.evidence["pii"]} >= {"card_number", "email"}
+    key_use = by_resource[("column.key_in_code", "function public.canary_encrypt(p text)")]
+    assert key_use.status is Status.FAIL
     waivers = parse_waivers(
         "waivers:\n  - check: audit.connection_logging\n    reason: Logged by the proxy\n"
         "    approved_by: Jane Roe\n    expires: 2999-01-01\n"
@@ -94,8 +106,11 @@ def test_weak_scan_renders_every_format_without_leaking(
     }
     texts = {name: data.decode("utf-8", "replace") for name, data in files.items()}
     texts["report.pdf (text)"] = _pdf_text(out / "report.pdf")
+    sarif_schema = json.loads((FIXTURES / "sarif" / "sarif-2.1.0-rtm.5.json").read_text())
+    jsonschema.Draft4Validator(sarif_schema).validate(json.loads(files["results.sarif"]))
     for name, text in texts.items():
-        for secret in (CANARY_PASSWORD, AUDITOR_PASSWORD, "app-test-pw", *CANARY_VALUES):
+        for secret in (CANARY_PASSWORD, CANARY_KEY, AUDITOR_PASSWORD, "app-test-pw",
+                       *CANARY_VALUES):
             assert secret not in text, f"{secret!r} leaked into {name}"
 
     for document in (texts["report.html"], texts["report.pdf (text)"]):

@@ -89,6 +89,23 @@ def test_weak_scan_exits_1_and_json_matches_the_schema(weak_cluster: Cluster,
     assert document["run"]["config_digest"].startswith("sha256:")
 
 
+def test_scan_into_a_folder_is_sealed_for_auditor_verify(weak_cluster: Cluster,
+                                                         tmp_path: Path) -> None:
+    config = write_config(tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"),
+                                                password="{env: PW}"))
+    out = tmp_path / "evidence"
+    proc = run_cli("scan", "-c", str(config), "--format", "sarif", "--format", "csv",
+                   "-o", str(out), *SPINE, env={"PW": AUDITOR_PASSWORD})
+    assert proc.returncode == 1, proc.stderr
+    assert {p.name for p in out.iterdir()} == {
+        "results.sarif", "results.csv", "results.json", "manifest.json"}
+    assert run_cli("verify", str(out)).returncode == 0
+    with (out / "results.csv").open("a") as handle:
+        handle.write("tampered\n")
+    verdict = run_cli("verify", str(out))
+    assert verdict.returncode == 1 and "results.csv" in verdict.stdout + verdict.stderr
+
+
 def test_fail_on_threshold_gates_the_exit_code(weak_cluster: Cluster, tmp_path: Path) -> None:
     config = write_config(tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"),
                                                 password="{env: PW}"))

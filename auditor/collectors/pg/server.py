@@ -152,8 +152,12 @@ class ServerCollector(SessionCollector):
 
         settings = {
             r["name"]: Setting(
-                name=r["name"], value=r["setting"] or "", unit=r["unit"], source=r["source"],
-                sourcefile=r["sourcefile"], sourceline=r["sourceline"],
+                name=r["name"],
+                value=r["setting"] or "",
+                unit=r["unit"],
+                source=r["source"],
+                sourcefile=r["sourcefile"],
+                sourceline=r["sourceline"],
                 pending_restart=bool(r["pending_restart"]),
             )
             for r in session.rows(
@@ -189,8 +193,11 @@ class ServerCollector(SessionCollector):
 
         roles = tuple(
             Role(
-                name=r["rolname"], superuser=r["rolsuper"], can_login=r["rolcanlogin"],
-                replication=r["rolreplication"], bypass_rls=r["rolbypassrls"],
+                name=r["rolname"],
+                superuser=r["rolsuper"],
+                can_login=r["rolcanlogin"],
+                replication=r["rolreplication"],
+                bypass_rls=r["rolbypassrls"],
                 member_of=tuple(r["member_of"] or ()),
             )
             for r in session.rows(
@@ -204,9 +211,15 @@ class ServerCollector(SessionCollector):
 
         backends = tuple(
             Backend(
-                pid=r["pid"], user=r["usename"], application_name=r["application_name"],
-                client_addr=r["client_addr"], client_port=r["client_port"],
-                ssl=bool(r["ssl"]), tls_version=r["version"], cipher=r["cipher"], bits=r["bits"],
+                pid=r["pid"],
+                user=r["usename"],
+                application_name=r["application_name"],
+                client_addr=r["client_addr"],
+                client_port=r["client_port"],
+                ssl=bool(r["ssl"]),
+                tls_version=r["version"],
+                cipher=r["cipher"],
+                bits=r["bits"],
             )
             for r in session.rows(
                 """SELECT a.pid, a.usename, a.application_name, host(a.client_addr) AS client_addr,
@@ -225,9 +238,7 @@ class ServerCollector(SessionCollector):
             is_superuser=bool(who["superuser"]),
             monitor_privileges=bool(who["superuser"] or who["monitor"]),
             settings=settings,
-            file_settings=None if file_rows is None else tuple(
-                FileSetting(**r) for r in file_rows
-            ),
+            file_settings=None if file_rows is None else tuple(FileSetting(**r) for r in file_rows),
             extensions={
                 r["extname"]: r["extversion"]
                 for r in session.rows("SELECT extname, extversion FROM pg_catalog.pg_extension")

@@ -63,10 +63,11 @@ def explain_connect_error(exc: Exception) -> ConnectFailed:
     text = one_line(str(exc))
     # libpq prefixes every attempt with 'connection to server at "h" (ip), port p failed:';
     # keep the last attempt's reason, which is the informative part.
-    parts = re.split(r'connection to server (?:at|on) [^,]+(?:, port \d+)? failed: ', text)
+    parts = re.split(r"connection to server (?:at|on) [^,]+(?:, port \d+)? failed: ", text)
     reason = one_line(parts[-1].removeprefix("FATAL: ").strip()) or text
-    reason = reason.replace("Is the server running on that host and accepting TCP/IP "
-                            "connections?", "").strip()
+    reason = reason.replace(
+        "Is the server running on that host and accepting TCP/IP connections?", ""
+    ).strip()
     unreachable = any(marker in text.lower() for marker in _UNREACHABLE)
     return ConnectFailed(reason, unreachable)
 
