@@ -41,8 +41,12 @@ def fail_usage(message: str) -> NoReturn:
 def _quick_config(
     dsn: str, password_env: str | None, columns: tuple[str, ...], name: str | None
 ) -> tuple[ScanConfig, str]:
-    parts = urlsplit(dsn)
-    target_name = name or f"{parts.hostname or 'db'}{parts.path or ''}".replace("/", "-")
+    try:
+        parts = urlsplit(dsn)
+        default_name = f"{parts.hostname or 'db'}{parts.path or ''}".replace("/", "-")
+    except ValueError:  # a malformed URL: validation below names the problem
+        default_name = "db"
+    target_name = name or default_name
     target: dict[str, Any] = {"name": target_name, "kind": "postgres", "dsn": dsn}
     if password_env:
         target["password"] = {"env": password_env}
@@ -199,7 +203,7 @@ def scan(
     try:
         if config_path is not None:
             config = load_config(config_path)
-            digest = config_digest(config_path.read_text())
+            digest = config_digest(config_path.read_text(encoding="utf-8"))
             config_dir = config_path.resolve().parent
         else:
             assert dsn is not None

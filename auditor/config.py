@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -66,7 +67,20 @@ def resolve_secret(ref: PasswordRef | None, base_dir: Path, target: str, what: s
         ) from None
 
 
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+@cache
+def _libpq_keywords() -> frozenset[str]:
+    from psycopg import pq
+
+    return frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults())
+
+
 def _check_dsn(value: str) -> str:
+    """A PostgreSQL URL that libpq will accept, judged here so a typo is a config error
+    (exit 2) rather than a target that fails later. Messages never repeat the URL: it may
+    hold a password."""
     try:
         parts = urlsplit(value)
         _ = parts.port  # raises on a non-numeric port
@@ -76,6 +90,19 @@ def _check_dsn(value: str) -> str:
         raise ValueError("must start with postgresql://")
     if not parts.hostname:
         raise ValueError("names no host")
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    for key, param in params:
+        if key not in _libpq_keywords():
+            raise ValueError(f"unknown connection parameter {key!r} in the URL query")
+        if key == "sslmode" and param not in SSLMODES:
+            raise ValueError(f"sslmode {param!r} is not one of {', '.join(SSLMODES)}")
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(value)
+    except ProgrammingError:
+        raise ValueError("not a valid PostgreSQL URL (libpq cannot parse it)") from None
     return value
 
 
@@ -466,11 +493,15 @@ def parse_config(text: str, source: str = "<config>") -> ScanConfig:
 
 def load_config(path: Path) -> ScanConfig:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: config file is not UTF-8 text (bad byte at offset {exc.start})"
+        ) from None
     return parse_config(text, str(path))
 
 

@@ -23,6 +23,16 @@ AUDITOR_PASSWORD = "auditor-test-pw"
 ClusterFactory = Callable[..., Cluster]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Declared here, at the root, so `pytest --update-golden` works from anywhere.
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/report/golden/* from the current output",
+    )
+
+
 @pytest.fixture(scope="session")
 def pg_available() -> None:
     try:

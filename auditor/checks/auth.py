@@ -353,14 +353,17 @@ class RolePasswordHashes(Check):
             reason = server.unavailable.get("password_kinds", "stored password kinds unknown")
             out.append(self.skipped(facts, f"stored hashes not checked: {reason}"))
             return out
+        login = {r.name: r.can_login for r in server.roles}
         for role, kind in sorted(kinds.items()):
             if kind in ("md5", "plaintext"):
+                can_login = login.get(role, True)
+                note = "" if can_login else " (NOLOGIN for now)"
                 out.append(
                     self.failed(
                         facts,
-                        f"role {role} stores its password as {kind}, not SCRAM-SHA-256",
+                        f"role {role} stores its password as {kind}, not SCRAM-SHA-256{note}",
                         resource=role,
-                        evidence={"role": role, "stored_as": kind},
+                        evidence={"role": role, "stored_as": kind, "can_login": can_login},
                     )
                 )
         if not any(r.status is Status.FAIL for r in out):
@@ -375,8 +378,8 @@ class RolePasswordHashes(Check):
             out.append(
                 self.passed(
                     facts,
-                    f"{len(scram)} login role(s) store SCRAM-SHA-256 hashes, {len(none)} have "
-                    f"no password; {trust_note}",
+                    f"{len(scram)} role(s) store SCRAM-SHA-256 hashes, {len(none)} login "
+                    f"role(s) have no password; {trust_note}",
                     evidence={"scram_sha_256": scram, "no_password": none},
                 )
             )

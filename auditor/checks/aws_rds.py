@@ -226,6 +226,16 @@ class BackupEncryption(Check):
             if reason:
                 results.append(self.skipped(facts, reason, resource=bucket.name))
                 continue
+            if not bucket.exists:
+                results.append(
+                    self.failed(
+                        facts,
+                        f"s3://{bucket.name}: declared backup bucket does not exist",
+                        resource=bucket.name,
+                        evidence={"api": "s3:GetBucketEncryption", "error": "NoSuchBucket"},
+                    )
+                )
+                continue
             problems = []
             if bucket.sse_algorithm not in STRONG_SSE:
                 problems.append("no default encryption rule")

@@ -68,6 +68,7 @@ class KmsKey(_Row):
 class BucketInfo(_Row):
     name: str
     sse_algorithm: str | None  # AES256 | aws:kms | aws:kms:dsse | None (no default rule)
+    exists: bool = True
     kms_key_id: str | None = None
     public_access_block: dict[str, bool] | None = None
 
@@ -383,6 +384,10 @@ def _bucket(s3: Any, name: str) -> tuple[BucketInfo, str | None]:
             return BucketInfo(
                 name=name, sse_algorithm=None
             ), "needs IAM permission s3:GetEncryptionConfiguration"
+        if _error_code(exc) == "NoSuchBucket":
+            # A declared bucket that is gone is a finding about that bucket, not a reason to
+            # lose every other verdict of the target.
+            return BucketInfo(name=name, sse_algorithm=None, exists=False), None
         if _error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
             raise _explain(exc, f"reading encryption of bucket {name!r}") from None
     block: dict[str, bool] | None = None

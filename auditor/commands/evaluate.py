@@ -29,6 +29,8 @@ def _load(path: Path) -> Facts:
         return Facts.from_json(json.loads(path.read_text()))
     except FileNotFoundError:
         raise click.ClickException(f"{path}: no such facts bundle") from None
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read facts bundle: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise click.ClickException(f"{path}: unreadable facts bundle: {exc}") from None
 

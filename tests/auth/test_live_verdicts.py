@@ -98,8 +98,10 @@ def test_weak_cluster_names_md5_roles_and_passwordless_trust_logins(
     results, _ = scan(auth_weak_cluster, "postgres")
     mine = [r for r in results if r.check_id == "auth.role_password_hashes"]
     hashes = {r.resource: r for r in mine if "stored_as" in r.evidence}
-    assert set(hashes) == {"legacy"}
+    assert set(hashes) == {"legacy", "legacy_group"}
     assert hashes["legacy"].message == "role legacy stores its password as md5, not SCRAM-SHA-256"
+    assert hashes["legacy_group"].message.endswith("not SCRAM-SHA-256 (NOLOGIN for now)")
+    assert hashes["legacy_group"].evidence["can_login"] is False
     trust = {r.resource: r for r in mine if "trust_rules" in r.evidence}
     # 172.16.0.0/12 trust admits every login role over TCP, with no password at all.
     assert set(trust) == {"auditor", "scanner", "postgres", "app", "legacy", "nopass"}
@@ -109,7 +111,8 @@ def test_weak_cluster_names_md5_roles_and_passwordless_trust_logins(
     )
     assert trust["nopass"].status is Status.FAIL and trust["nopass"].severity is Severity.HIGH
     text = json.dumps([r.evidence for r in results]) + " ".join(r.message for r in results)
-    for secret in ("auditor-test-pw", "legacy-test-pw", "app-test-pw", ADMIN_PASSWORD):
+    for secret in ("auditor-test-pw", "legacy-test-pw", "legacy-group-test-pw", "app-test-pw",
+                   ADMIN_PASSWORD):
         assert secret not in text
     assert "md5" + "0" * 4 not in text and "SCRAM-SHA-256$" not in text
 

@@ -1,7 +1,8 @@
 """Report tests: golden files refreshed only on request.
 
-`pytest tests/report --update-golden` (or AUDITOR_UPDATE_GOLDEN=1) rewrites the files under
-tests/report/golden/ instead of comparing against them; review the diff before committing.
+`pytest --update-golden` (the option is declared in tests/conftest.py; or
+AUDITOR_UPDATE_GOLDEN=1) rewrites the files under tests/report/golden/ instead of comparing
+against them; review the diff before committing.
 """
 
 from __future__ import annotations
@@ -17,15 +18,6 @@ GOLDEN = Path(__file__).parent / "golden"
 Golden = Callable[[str, bytes], None]
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--update-golden",
-        action="store_true",
-        default=False,
-        help="rewrite tests/report/golden/* from the current output",
-    )
-
-
 @pytest.fixture
 def golden(request: pytest.FixtureRequest) -> Golden:
     update = bool(request.config.getoption("--update-golden", default=False)) or (
@@ -38,7 +30,7 @@ def golden(request: pytest.FixtureRequest) -> Golden:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(actual)
             return
-        assert path.exists(), f"no golden file {name}: run pytest tests/report --update-golden"
+        assert path.exists(), f"no golden file {name}: run pytest --update-golden"
         expected = path.read_bytes()
         if actual != expected:
             # Show the first differing line, not megabytes of HTML.
@@ -54,7 +46,7 @@ def golden(request: pytest.FixtureRequest) -> Golden:
             want = e[line] if line < len(e) else "<end>"
             pytest.fail(
                 f"{name} differs from golden at line {line + 1}:\n  got:  {got}\n"
-                f"  want: {want}\n(refresh with pytest tests/report --update-golden)"
+                f"  want: {want}\n(refresh with pytest --update-golden)"
             )
 
     return check

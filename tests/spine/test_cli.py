@@ -51,12 +51,21 @@ def test_version() -> None:
         ("targets:\n  - name: a\n    dsn: 'http://h/db'\n",
          "auditor.yaml:3: targets[0].dsn: must start with postgresql://"),
         ("targets: [\n  oops", "auditor.yaml:2: invalid YAML"),
+        ("targets:\n  - name: a\n    dsn: 'postgresql://h/db?sslmode=verifyfull'\n",
+         "auditor.yaml:3: targets[0].dsn: sslmode 'verifyfull' is not one of"),
+        ("targets:\n  - name: a\n    dsn: 'postgresql://h/db?sslrootcrt=ca.pem'\n",
+         "auditor.yaml:3: targets[0].dsn: unknown connection parameter 'sslrootcrt'"),
+        ("targets:\n  - name: a\n    dsn: 'postgresql://u:Canary%zz@h/db'\n",
+         "auditor.yaml:3: targets[0].dsn: not a valid PostgreSQL URL"),
+        (b"targets:\n  - name: caf\xe9\n", "auditor.yaml: config file is not UTF-8 text"),
     ],
 )
-def test_bad_config_exits_2_with_one_line(tmp_path: Path, content: str | None,
+def test_bad_config_exits_2_with_one_line(tmp_path: Path, content: str | bytes | None,
                                           expected: str) -> None:
     path = tmp_path / "auditor.yaml"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
     proc = run_cli("scan", "-c", str(path))
     assert proc.returncode == 2
@@ -64,6 +73,14 @@ def test_bad_config_exits_2_with_one_line(tmp_path: Path, content: str | None,
     assert len(lines) == 1, proc.stderr
     assert expected in lines[0]
     assert "Traceback" not in proc.stderr + proc.stdout
+    assert "Canary" not in proc.stderr  # a URL's password is never echoed
+
+
+def test_malformed_quick_dsn_exits_2_with_one_line() -> None:
+    proc = run_cli("scan", "--dsn", "postgresql://[::1/db")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "--dsn" in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
@@ -125,15 +142,16 @@ def test_unreachable_target_exits_3_and_the_other_is_scanned(
         tmp_path,
         target_yaml("good", compliant_cluster.dsn("auditor"), password="{env: PW}"),
         target_yaml("gone", "postgresql://auditor@127.0.0.1:1/app"),
+        target_yaml("wrong-pw", compliant_cluster.dsn("auditor"), password="{env: BAD_PW}"),
     )
-    proc = run_cli("scan", "-c", str(config), "--format", "json", *SPINE,
-                   env={"PW": AUDITOR_PASSWORD})
+    env = {"PW": AUDITOR_PASSWORD, "BAD_PW": "not-the-password"}
+    proc = run_cli("scan", "-c", str(config), "--format", "json", *SPINE, env=env)
     assert proc.returncode == 3, proc.stderr
     document = json.loads(proc.stdout)
     status = {t["name"]: t["status"] for t in document["targets"]}
-    assert status == {"good": "scanned", "gone": "unreachable"}
-    proc = run_cli("scan", "-c", str(config), "--allow-errors", *SPINE,
-                   env={"PW": AUDITOR_PASSWORD})
+    assert status == {"good": "scanned", "gone": "unreachable", "wrong-pw": "error"}
+    assert "Traceback" not in proc.stderr
+    proc = run_cli("scan", "-c", str(config), "--allow-errors", *SPINE, env=env)
     assert proc.returncode == 0
 
 

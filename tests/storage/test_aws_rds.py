@@ -12,7 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from auditor.checks.keys import SecretRotationAge
+from auditor.checks.keys import KmsKeyRotation, SecretRotationAge
+from auditor.collectors.aws import AwsRdsFacts, KmsKey, RdsDatabase
 from auditor.collectors.secrets import SecretInfo, SecretsFacts
 from auditor.config import parse_config
 from auditor.facts import Facts, TargetContext
@@ -180,3 +181,47 @@ def test_secret_age_is_judged_against_the_observation_time() -> None:
     assert results[MASTER].message == f"{MASTER}: created, never rotated 200 days ago (policy 90)"
     assert results[ENC_KEY].status is Status.PASS
     assert results[ENC_KEY].evidence["age_days"] == 121
+
+
+@pytest.mark.parametrize("rotation_on", [False, True])
+def test_customer_key_rotation_is_judged(aws: None, rotation_on: bool) -> None:
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(Description="agentauri TDE")["KeyMetadata"]
+    if rotation_on:
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+    rds = boto3.client("rds", region_name=REGION)
+    rds.create_db_instance(
+        DBInstanceIdentifier="cmk-db", DBInstanceClass="db.t3.micro", Engine="postgres",
+        EngineVersion="15.4", MasterUsername="postgres", MasterUserPassword="not-used-by-tests",
+        AllocatedStorage=20, StorageEncrypted=True, KmsKeyId=key["Arn"])
+    found, status, _ = scan(config("cmk-db", "no-such-bucket"))
+    # A declared bucket that does not exist fails on its own; the target is still scanned.
+    assert status is TargetStatus.SCANNED
+    missing = found[("storage.backup_encryption", "no-such-bucket")]
+    assert missing.status is Status.FAIL and "does not exist" in missing.message
+    result = found[("keys.kms_key_rotation", key["KeyId"])]
+    assert result.evidence["KeyManager"] == "CUSTOMER"
+    assert result.evidence["KeyRotationEnabled"] is rotation_on
+    if rotation_on:
+        assert result.status is Status.PASS, result.message
+    else:
+        assert result.status is Status.FAIL
+        assert result.message.endswith("automatic rotation is disabled")
+
+
+@pytest.mark.parametrize(("period", "status"), [(730, Status.FAIL), (365, Status.PASS)])
+def test_kms_rotation_period_is_judged_against_policy(period: int, status: Status) -> None:
+    # Recorded facts: moto ignores RotationPeriodInDays, the real API reports it.
+    facts = Facts(TargetContext("rds", "aws-rds"))
+    facts.add(AwsRdsFacts(
+        observed_at="2026-06-30T12:00:00+00:00", region=REGION,
+        database=RdsDatabase(identifier="db", arn=None, is_cluster=False, engine="postgres",
+                             engine_version="15.4", storage_encrypted=True, kms_key_id="k1",
+                             backup_retention_days=7),
+        kms_key=KmsKey(key_id="k1", arn=None, manager="CUSTOMER", state="Enabled",
+                       rotation_enabled=True, rotation_period_days=period),
+    ))
+    [result] = KmsKeyRotation().run(facts)
+    assert result.status is status
+    if status is Status.FAIL:
+        assert result.message == "key k1 rotates every 730 days (policy: 365)"

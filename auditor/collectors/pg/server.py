@@ -184,8 +184,9 @@ class ServerCollector(SessionCollector):
             password_kinds = {
                 r["rolname"]: _password_kind(r["rolpassword"])
                 for r in session.rows(
-                    "SELECT rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolcanlogin "
-                    "ORDER BY rolname"
+                    # NOLOGIN roles too: a stored md5 hash is a credential once LOGIN is granted.
+                    "SELECT rolname, rolpassword FROM pg_catalog.pg_authid "
+                    "WHERE rolcanlogin OR rolpassword IS NOT NULL ORDER BY rolname"
                 )
             }
         else:
