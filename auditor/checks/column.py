@@ -110,9 +110,9 @@ class SensitiveEncrypted(Check):
             }
             if s.sampled == 0:
                 results.append(
-                    self.passed(
+                    self.skipped(
                         facts,
-                        f"{s.name}: no non-null values in the sample",
+                        f"{s.name}: no non-null values sampled: nothing to judge",
                         resource=s.name,
                         evidence=evidence,
                     )
@@ -279,6 +279,15 @@ class CipherFailurePlaintext(Check):
             )
         if results:
             return results
+        if inspected == 0:
+            return [
+                self.skipped(
+                    facts,
+                    "no OpenPGP message was found in the sampled columns: nothing to inspect "
+                    "for clear literal data",
+                    evidence={**server, "messages_inspected": 0},
+                )
+            ]
         return [
             self.passed(
                 facts,

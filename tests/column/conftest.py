@@ -28,6 +28,7 @@ VAULT = (
     "s2k_salted",
     "s2k_md5",
     "no_mdc",
+    "not_filled",
 )
 WEAK_COLUMNS = (
     "users.email",
@@ -38,6 +39,7 @@ WEAK_COLUMNS = (
 CANARY_EMAIL = "zq-canary-4242@canary-mail.test"
 CANARY_CARD = "4242424242424242"
 CANARY_KEY = "canary-key-7777-XYZ"
+CANARY_DEFAULT_KEY = "coldefault-key-3141-QRS"  # in the default of api_tokens.token
 
 
 def columns_config(cluster: Cluster, columns: tuple[str, ...]) -> ScanConfig:

@@ -14,9 +14,11 @@ import pytest
 from auditor.catalog import all_checks
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.audit_log import AuditLogCollector, AuditLogFacts
-from auditor.collectors.pg.columns import ColumnCollector, ColumnFacts, sample_plan
+from auditor.collectors.pg.code import CodeFacts
+from auditor.collectors.pg.columns import ColumnCollector, ColumnFacts, ColumnSample, sample_plan
+from auditor.collectors.pg.server import ServerFacts, Setting
 from auditor.collectors.pg.session import PgSession
-from auditor.facts import Facts
+from auditor.facts import Facts, FactSection, TargetContext
 from auditor.formatters.json_results import results_to_dict
 from auditor.lab.cluster import Cluster
 from auditor.model import Result, ScanResults, Severity, Status
@@ -24,6 +26,7 @@ from auditor.policy import Policy
 from auditor.runner import evaluate
 from tests.column.conftest import (
     CANARY_CARD,
+    CANARY_DEFAULT_KEY,
     CANARY_EMAIL,
     CANARY_KEY,
     DESIGN_COLUMNS,
@@ -70,6 +73,23 @@ def test_design_fixture_passes_every_column_check(design_scan: Scan) -> None:
         strength = _find(results, "column.cipher_strength", column)
         assert strength.evidence["ciphers"] == {"aes256": 40}
         assert strength.evidence["s2k_digests"] == {"sha256": 40}
+    failure = _find(results, "column.cipher_failure_plaintext")
+    assert failure.evidence["messages_inspected"] == 120
+
+
+def test_design_security_definer_decryptor_is_examined_and_passes(design_scan: Scan) -> None:
+    results, facts = design_scan
+    privileges = _find(results, "column.crypto_function_privileges")
+    assert privileges.status is Status.PASS
+    examined = {f["function"]: f for f in privileges.evidence["decrypt_functions"]}
+    wrapper = examined["public.read_user_email(p_id bigint, p_key text)"]
+    assert wrapper["security_definer"] is True
+    assert "PUBLIC" not in wrapper["executors"] and "app" in wrapper["executors"]
+    # It takes the key as a parameter: learnt as a key wrapper, not a literal key.
+    code = facts.get(CodeFacts)
+    assert code.key_functions.get("read_user_email") == 2
+    key_in_code = _find(results, "column.key_in_code")
+    assert key_in_code.status is Status.PASS
 
 
 def test_plaintext_declared_column_fails_with_its_shape(weak_scan: Scan) -> None:
@@ -118,6 +138,123 @@ def test_encodings_are_told_apart(weak_scan: Scan) -> None:
     columns = weak_scan[1].get(ColumnFacts)
     assert columns.sample("vault.armored_ok").encodings == {"armor": 25}  # type: ignore[union-attr]
     assert columns.sample("vault.bytea_ok").encodings == {"bytea": 25}  # type: ignore[union-attr]
+
+
+def test_declared_column_without_values_skips(weak_scan: Scan) -> None:
+    results, _ = weak_scan
+    empty = _find(results, "column.sensitive_encrypted", "vault.not_filled")
+    assert empty.status is Status.SKIP
+    assert empty.message == "vault.not_filled: no non-null values sampled: nothing to judge"
+    assert empty.evidence["sampled"] == 0 and empty.evidence["estimated_rows"] == 25
+    # Its filled neighbours in the same table are judged.
+    assert _find(results, "column.sensitive_encrypted", "vault.aes256_ok").status is Status.PASS
+
+
+def _offline(*sections: FactSection) -> Facts:
+    facts = Facts(target=TargetContext(name="db", kind="postgres"))
+    for section in sections:
+        facts.add(section)
+    return facts
+
+
+def _sample(column: str, sampled: int, openpgp: int = 0) -> ColumnSample:
+    return ColumnSample(
+        schema_name="public",
+        table="users",
+        column=column,
+        data_type="text",
+        declared=True,
+        estimated_rows=sampled,
+        method=f"LIMIT {sampled or 200}",
+        sampled=sampled,
+        openpgp=openpgp,
+        encodings={"base64": openpgp} if openpgp else {},
+        ciphers={"aes256": openpgp} if openpgp else {},
+    )
+
+
+def _column_facts(pgcrypto: str | None, *samples: ColumnSample) -> ColumnFacts:
+    return ColumnFacts(
+        current_user="auditor",
+        server_version_num=150018,
+        pgcrypto_version=pgcrypto,
+        declared=tuple(s.name for s in samples),
+        samples=samples,
+        rows_per_column=200,
+        budget_seconds=30.0,
+        elapsed_seconds=0.1,
+    )
+
+
+def _run(facts: Facts, check_id: str) -> list[Result]:
+    return [r for r in evaluate(facts, all_checks().values()) if r.check_id == check_id]
+
+
+def test_missing_pgcrypto_fails_where_columns_are_declared() -> None:
+    facts = _offline(_column_facts(None, _sample("email", 5, openpgp=5)))
+    (result,) = _run(facts, "column.pgcrypto_installed")
+    assert result.status is Status.FAIL and result.severity is Severity.HIGH
+    assert result.message == "pgcrypto is not installed in this database"
+    assert result.evidence == {"pgcrypto_version": None, "sensitive_columns": ["users.email"]}
+    (installed,) = _run(
+        _offline(_column_facts("1.3", _sample("email", 5, openpgp=5))), "column.pgcrypto_installed"
+    )
+    assert installed.status is Status.PASS
+
+
+def test_zero_values_or_zero_messages_skip_instead_of_passing() -> None:
+    facts = _offline(_column_facts("1.3", _sample("email", 0), _sample("phone", 3, openpgp=3)))
+    encrypted = {r.resource: r for r in _run(facts, "column.sensitive_encrypted")}
+    assert encrypted["users.email"].status is Status.SKIP
+    assert encrypted["users.email"].message == (
+        "users.email: no non-null values sampled: nothing to judge"
+    )
+    assert encrypted["users.phone"].status is Status.PASS
+    (inspected,) = _run(facts, "column.cipher_failure_plaintext")
+    assert inspected.status is Status.PASS and inspected.evidence["messages_inspected"] == 3
+
+    nothing = _offline(_column_facts("1.3", _sample("email", 0), _sample("phone", 4)))
+    (failure,) = _run(nothing, "column.cipher_failure_plaintext")
+    assert failure.status is Status.SKIP
+    assert failure.message.startswith("no OpenPGP message was found in the sampled columns")
+    assert failure.evidence["messages_inspected"] == 0
+
+
+def _with_setting(facts: Facts, name: str, value: str) -> Facts:
+    server = facts.get(ServerFacts)
+    changed = Setting(
+        name=name,
+        value=value,
+        unit="ms",
+        source="configuration file",
+        sourcefile="/etc/postgresql/postgresql.conf",
+        sourceline=12,
+    )
+    return _offline(
+        server.model_copy(update={"settings": {**server.settings, name: changed}}),
+        facts.get(CodeFacts),
+        facts.get(ColumnFacts),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("log_min_duration_statement", "250"), ("log_min_duration_sample", "0")],
+)
+def test_duration_logging_fails_key_in_logs(design_scan: Scan, name: str, value: str) -> None:
+    facts = design_scan[1]
+    # The recorded design facts pass as they are (pgcrypto in use, durations at -1) ...
+    (before,) = _run(_offline(facts.get(ServerFacts), facts.get(CodeFacts)), "column.key_in_logs")
+    assert before.status is Status.PASS
+    assert before.evidence[name]["value"] == "-1"
+    # ... and fail on exactly that setting once it logs statements by duration.
+    (after,) = _run(_with_setting(facts, name, value), "column.key_in_logs")
+    assert after.status is Status.FAIL and after.severity is Severity.MEDIUM
+    assert after.message == (
+        f"{name} = {value} (/etc/postgresql/postgresql.conf:12): statements over the threshold "
+        "are logged with their keys"
+    )
+    assert after.evidence[name]["value"] == value
 
 
 def test_bf_and_cast5_plaintext_failure_is_critical_with_server_version(weak_scan: Scan) -> None:
@@ -198,6 +335,7 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
         "view public.users_clear",
         "trigger users_encrypt on public.users",
         "function public.encrypt_note(p_note text, p_key text)",
+        "column default public.api_tokens.token",
     }
     assert all(
         r.status is Status.FAIL and r.severity is Severity.CRITICAL for r in failing.values()
@@ -210,6 +348,12 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
     note = failing["function public.encrypt_note(p_note text, p_key text)"]
     assert note.evidence["via"] == "default of parameter p_key"
     assert note.evidence["snippet"] == "p_key ... DEFAULT '***'"
+    default = failing["column default public.api_tokens.token"]
+    assert default.evidence["kind"] == "column default"
+    assert default.evidence["call"] == "pgp_sym_encrypt"
+    assert default.evidence["via"] == "literal"
+    assert "'***'" in default.evidence["snippet"]
+    assert "cipher-algo=aes256" in default.evidence["snippet"]
     # The wrappers themselves take the key as a parameter: not flagged.
     assert not any("encrypt_text(plaintext" in (r or "") for r in failing)
 
@@ -238,10 +382,11 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
     # The canaries were really seen (masked), so their absence below means something.
     card = _find(results, "column.plaintext_pii", "legacy_payments.card_number")
     assert card.evidence["pii"][0]["count"] == 21
-    assert (
-        _find(results, "column.key_in_code", "function public.register_user(p_email text)").status
-        is Status.FAIL
-    )
+    for location in (
+        "function public.register_user(p_email text)",
+        "column default public.api_tokens.token",
+    ):
+        assert _find(results, "column.key_in_code", location).status is Status.FAIL
     outputs = json.dumps(results_to_dict(results)) + json.dumps(facts.to_json())
     for canary in (
         CANARY_EMAIL,
@@ -250,6 +395,7 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
         "another-inline-key",
         "view-inline-key",
         "default-inline-key",
+        CANARY_DEFAULT_KEY,
         "trigger-inline-key",
         "secret value 1",
         "user1@example.com",
