@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what Auditor's demo and tests need on a fresh Debian 12 machine:
-# system packages (PostgreSQL 15 server + contrib + pgaudit, poppler, testssl.sh, chromium)
-# when run as root, then a virtualenv in .venv with the package and its test extras.
+# system packages (PostgreSQL 15 server + contrib + pgaudit, poppler, HarfBuzz-Subset for
+# WeasyPrint's font subsetting, testssl.sh, cryptsetup) when run as root, then a virtualenv in
+# .venv with the package and its test extras. (Chromium, for looking at the HTML report, is
+# optional: tools/look-at-reports.sh says how to get it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgaudit poppler-utils
-                 testssl.sh openssl cryptsetup-bin)
+                 libharfbuzz-subset0 testssl.sh openssl cryptsetup-bin)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
