@@ -415,6 +415,13 @@ class KeyInCode(Check):
         ]
 
 
+def _positive(value: str) -> bool:
+    try:
+        return float(value) > 0
+    except ValueError:
+        return True  # unreadable: judge it as logging rather than pass it
+
+
 class KeyInLogs(Check):
     id = "column.key_in_logs"
     title = "Server logging does not write pgcrypto keys to the log"
@@ -426,8 +433,9 @@ class KeyInLogs(Check):
     )
     remediation = (
         "Set log_statement = 'ddl' or 'none', log_min_duration_statement = -1, "
-        "log_min_duration_sample = -1 and log_min_error_statement = 'panic' (or 'fatal'), "
-        "and pgaudit.log_parameter = off; then purge old logs."
+        "log_min_duration_sample = -1, log_transaction_sample_rate = 0, "
+        "auto_explain.log_min_duration = -1 and log_min_error_statement = 'panic' (or "
+        "'fatal'), and pgaudit.log_parameter = off; then purge old logs."
     )
     requires = (ServerFacts,)
 
@@ -443,6 +451,8 @@ class KeyInLogs(Check):
             "log_min_duration_statement",
             "log_min_duration_sample",
             "log_min_error_statement",
+            "log_transaction_sample_rate",
+            "auto_explain.log_min_duration",  # present only where auto_explain is loaded
             "pgaudit.log_parameter",
         )
         found = {n: server.setting(n) for n in names}
@@ -463,6 +473,15 @@ class KeyInLogs(Check):
             s = found[name]
             if s is not None and s.value != "-1":
                 bad(name, "statements over the threshold are logged with their keys")
+        ts = found["log_transaction_sample_rate"]
+        if ts is not None and _positive(ts.value):
+            bad(
+                "log_transaction_sample_rate",
+                "every statement of a sampled transaction is logged with its key",
+            )
+        ae = found["auto_explain.log_min_duration"]
+        if ae is not None and ae.value != "-1":
+            bad("auto_explain.log_min_duration", "auto_explain logs slow statements' text")
         es = found["log_min_error_statement"]
         if es is not None and es.value not in ("log", "fatal", "panic"):
             bad("log_min_error_statement", "a failed decrypt logs the statement with its key")

@@ -238,22 +238,31 @@ def _with_setting(facts: Facts, name: str, value: str) -> Facts:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
-    [("log_min_duration_statement", "250"), ("log_min_duration_sample", "0")],
+    ("name", "value", "why"),
+    [
+        ("log_min_duration_statement", "250", "statements over the threshold are logged"),
+        ("log_min_duration_sample", "0", "statements over the threshold are logged"),
+        ("log_transaction_sample_rate", "0.01", "every statement of a sampled transaction"),
+        ("auto_explain.log_min_duration", "0", "auto_explain logs slow statements' text"),
+    ],
 )
-def test_duration_logging_fails_key_in_logs(design_scan: Scan, name: str, value: str) -> None:
+def test_duration_logging_fails_key_in_logs(
+    design_scan: Scan, name: str, value: str, why: str
+) -> None:
     facts = design_scan[1]
-    # The recorded design facts pass as they are (pgcrypto in use, durations at -1) ...
+    # The recorded design facts pass as they are (pgcrypto in use, nothing logs by duration,
+    # auto_explain not loaded) ...
     (before,) = _run(_offline(facts.get(ServerFacts), facts.get(CodeFacts)), "column.key_in_logs")
     assert before.status is Status.PASS
-    assert before.evidence[name]["value"] == "-1"
-    # ... and fail on exactly that setting once it logs statements by duration.
+    if name.startswith("auto_explain."):
+        assert name not in before.evidence
+    else:
+        assert before.evidence[name]["value"] in ("-1", "0")
+    # ... and fail on exactly that setting once it logs statements.
     (after,) = _run(_with_setting(facts, name, value), "column.key_in_logs")
     assert after.status is Status.FAIL and after.severity is Severity.MEDIUM
-    assert after.message == (
-        f"{name} = {value} (/etc/postgresql/postgresql.conf:12): statements over the threshold "
-        "are logged with their keys"
-    )
+    assert after.message.startswith(f"{name} = {value} (/etc/postgresql/postgresql.conf:12): ")
+    assert why in after.message
     assert after.evidence[name]["value"] == value
 
 
