@@ -3,6 +3,7 @@ privileges reported as GRANTs, broken targets isolated."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,10 +16,16 @@ from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.server import ServerFacts
 from auditor.collectors.pg.session import PgSession
 from auditor.config import parse_config
-from auditor.lab.cluster import Cluster
+from auditor.lab.cluster import Cluster, Variant
 from auditor.model import Result, Status, TargetStatus
 from auditor.runner import run_scan
-from tests.conftest import AUDITOR_PASSWORD, config_for, target_yaml
+from tests.conftest import (
+    AUDITOR_PASSWORD,
+    PG_VARIANTS,
+    ClusterFactory,
+    config_for,
+    target_yaml,
+)
 
 SPINE_CHECKS = {"transport.ssl_enabled", "auth.password_encryption", "audit.connection_logging"}
 
@@ -186,3 +193,32 @@ def test_a_target_over_its_time_budget_is_cut_off(
     assert outcome["slow"].status is TargetStatus.ERROR
     assert outcome["slow"].error == "timed out after 1 s"
     assert outcome["good"].status is TargetStatus.SCANNED
+
+
+# Statements a scan may send: reads, session setup and transaction control, nothing else.
+READ_ONLY_STATEMENT = re.compile(r"^\s*(SELECT|WITH|SHOW|SET|RESET|BEGIN|COMMIT|ROLLBACK)\b", re.I)
+LOGGED_STATEMENT = re.compile(r"^auditor\|.*?(?:statement|execute [^:]*): (.*)$", re.M)
+
+
+def test_a_full_scan_only_reads(start_cluster: ClusterFactory,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every statement the scanner sends, as the server logged it, is a read or session
+    setup; none turns read-only off. Stronger than the session defaults alone: it also
+    catches a later collector that would SET its way out of them."""
+    design = Variant.from_dir(PG_VARIANTS / "column-design")
+    cluster = start_cluster(Variant(
+        name="logs-every-statement",
+        settings=design.settings + "\nlog_statement = 'all'\nlog_line_prefix = '%a|'\n",
+        hba=design.hba, seed_sql=design.seed_sql, tls=design.tls,
+    ))
+    monkeypatch.setenv("AUDITOR_TEST_PW", AUDITOR_PASSWORD)
+    config = config_for(cluster, sensitive_columns="[users.email, users.phone]")
+    results, _ = run_scan(config, Path.cwd())
+    assert results.targets[0].status is TargetStatus.SCANNED
+    sent = LOGGED_STATEMENT.findall(cluster.log_text())
+    assert len(sent) > 20, "the server logged too few scanner statements to judge"
+    assert any("pg_settings" in s for s in sent)
+    assert any("users" in s and "email" in s for s in sent)  # the column sample too
+    writes = [s for s in sent if not READ_ONLY_STATEMENT.match(s)]
+    assert writes == []
+    assert not [s for s in sent if re.search(r"read_only\s*(=|to)\s*'?(off|false)", s, re.I)]
