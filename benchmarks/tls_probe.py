@@ -34,6 +34,7 @@ SERVERS = {
     "compliant": ("transport-compliant", CertSpec()),
     "weak": ("transport-weak", CertSpec(not_after_days=-5, not_before_days=-400)),
     # The probe's worst case: TLS 1.0-1.3 and every suite this OpenSSL has (~60 per version).
+    # tests/transport (test_probe.py) holds the probe to <= 100 log lines on it.
     "wide-open": ("transport-weak", CertSpec()),
 }
 WIDE_OPEN = (
@@ -69,7 +70,10 @@ def _auditor(cluster: Cluster, seen: dict[str, object]) -> Callable[[], str]:
         assert cluster.certs is not None
         facts = probe(ProbeRequest("localhost", cluster.port, 10.0, cluster.certs.ca_cert))
         seen["auditor"] = probe_view(facts)
-        return f"own handshakes {facts.handshakes} + sslyze {', '.join(facts.sslyze_commands)}"
+        return (
+            f"{facts.handshakes} handshakes, through sslyze's connection class: "
+            f"{', '.join(facts.sslyze_commands)}"
+        )
 
     return run
 

@@ -15,7 +15,7 @@ from auditor.collectors.pg.server import GRANT_MONITOR, ServerFacts, Setting
 from auditor.config import redact_dsn
 from auditor.facts import Facts, GapKind
 from auditor.model import Result, Severity
-from auditor.tls.facts import AcceptedSuite, CertificateFacts, TlsFacts
+from auditor.tls.facts import AcceptedSuite, CertificateFacts, LegacySuiteProbe, TlsFacts
 from auditor.tls.profiles import profile_for, version_rank
 from auditor.tls.suites import expand_cipher_string
 
@@ -83,6 +83,11 @@ class SslEnabled(Check):
         if tls is None:
             facts.get(ServerFacts)  # neither source: report why the SQL side is missing
         ssl = _setting(facts, "ssl")
+        if ssl is None and tls is None:
+            return [self.errored(facts, "the server did not report the ssl setting")]
+        if tls is None:
+            assert ssl is not None
+            return [self._settings_only(facts, ssl)]
         evidence: dict[str, Any] = {}
         problems: list[str] = []
         said: list[str] = []
@@ -91,28 +96,47 @@ class SslEnabled(Check):
             said.append(f"ssl = {ssl.value} ({ssl.where})")
             if ssl.value != "on":
                 problems.append(f"ssl = {ssl.value} ({ssl.where})")
-        elif tls is None:
-            return [self.errored(facts, "the server did not report the ssl setting")]
-        gap = facts.gaps.get(TlsFacts.section)
-        if tls is None and gap is not None and gap.kind is GapKind.ERROR:
-            evidence["live"] = {"error": gap.reason}
-            said.append(f"(the live probe failed: {gap.reason})")
-        if tls is not None:
-            evidence["live"] = {
-                "endpoint": f"{tls.host}:{tls.port}",
-                "ssl_request_answer": tls.ssl_request_answer,
-            }
-            if tls.ssl_request_answer != "S":
-                problems.append(tls.no_tls_reason())
-            elif not tls.tls_works:
-                return [self.errored(facts, tls.no_tls_reason(), evidence=evidence)]
-            else:
-                said.append("the server answers the SSLRequest with 'S'")
+        evidence["live"] = {
+            "endpoint": f"{tls.host}:{tls.port}",
+            "ssl_request_answer": tls.ssl_request_answer,
+        }
+        if tls.ssl_request_answer != "S":
+            problems.append(tls.no_tls_reason())
+        elif not tls.tls_works:
+            return [self.errored(facts, tls.no_tls_reason(), evidence=evidence)]
+        else:
+            said.append("the server answers the SSLRequest with 'S'")
         if problems:
-            if ssl is not None and ssl.value == "on" and tls is not None:
+            if ssl is not None and ssl.value == "on":
                 problems.append("SHOW ssl and the live server disagree (SSL reload failed?)")
             return [self.failed(facts, "; ".join(problems), evidence=evidence)]
         return [self.passed(facts, "; ".join(said), evidence=evidence)]
+
+    def _settings_only(self, facts: Facts, ssl: Setting) -> Result:
+        """No live probe facts: `ssl = off` still fails; `on` passes only if the probe was
+        deliberately not run, since the setting alone does not prove the server answers 'S'."""
+        gap = facts.gaps.get(TlsFacts.section)
+        reason = gap.reason if gap is not None else "no live TLS probe facts were collected"
+        configured = f"ssl = {ssl.value} ({ssl.where})"
+        evidence: dict[str, Any] = {"ssl": ssl.evidence()}
+        if gap is not None and gap.kind is GapKind.ERROR:
+            evidence["live"] = {"error": reason}
+            if ssl.value != "on":
+                return self.failed(
+                    facts, f"{configured} (the live TLS probe failed: {reason})", evidence=evidence
+                )
+            return self.errored(
+                facts,
+                f"the live TLS probe failed: {reason}; {configured} alone does not show that "
+                "the server answers the SSLRequest with 'S'",
+                evidence=evidence,
+            )
+        evidence["judged_on"] = f"the ssl setting only: {reason}"
+        if ssl.value != "on":
+            return self.failed(facts, configured, evidence=evidence)
+        return self.passed(
+            facts, f"{configured}; judged on the setting only: {reason}", evidence=evidence
+        )
 
 
 class TlsMinVersion(_LiveTlsCheck):
@@ -129,19 +153,31 @@ class TlsMinVersion(_LiveTlsCheck):
     )
 
     def judge(self, facts: Facts, tls: TlsFacts) -> list[Result]:
-        floor = facts.target.policy.min_tls_version
+        policy = facts.target.policy
+        profile = profile_for(policy)
+        floor: str = policy.min_tls_version
+        label = f"{floor}+"
+        # The profile's own oldest protocol counts when it is stricter (modern: TLS 1.3 only).
+        profile_floor = min(profile.protocols, key=version_rank, default=floor)
+        if version_rank(profile_floor) > version_rank(floor):
+            floor, label = profile_floor, f"{profile_floor}+ from the {profile.name} profile"
         below = [v for v in tls.accepted_versions() if version_rank(v) < version_rank(floor)]
         setting = _setting(facts, "ssl_min_protocol_version")
-        evidence = _probe_evidence(tls) | {"policy_min_version": floor}
+        evidence = _probe_evidence(tls) | {
+            "policy_min_version": policy.min_tls_version,
+            "profile": profile.name,
+            "profile_protocols": list(profile.protocols),
+            "required_min_version": floor,
+        }
         problems: list[str] = []
         if below:
-            problems.append(f"the live server accepts {', '.join(below)} (policy: {floor}+)")
+            problems.append(f"the live server accepts {', '.join(below)} (policy: {label})")
         if setting is not None:
             evidence["ssl_min_protocol_version"] = setting.evidence()
             configured = f"ssl_min_protocol_version = {setting.value} ({setting.where})"
             setting_low = version_rank(setting.value) < version_rank(floor)
             if setting_low:
-                problems.append(configured)
+                problems.append(f"{configured} (policy: {label})" if not below else configured)
             elif below:
                 problems.append(
                     f"{configured} disagrees with the live server: the running TLS setup is "
@@ -186,6 +222,8 @@ class Tls13Supported(_LiveTlsCheck):
 
 def _suite_reasons(suite: AcceptedSuite) -> list[str]:
     reasons: list[str] = []
+    if suite.legacy_families:
+        reasons.append(f"legacy: {', '.join(suite.legacy_families)}")
     if suite.anonymous:
         reasons.append("anonymous: no server authentication")
     if not suite.forward_secrecy:
@@ -200,13 +238,30 @@ def _beyond_setting(ssl_ciphers: str, tls: TlsFacts) -> list[str]:
     allowed = expand_cipher_string(ssl_ciphers)
     if allowed is None:
         return []
+    # Only suites the local OpenSSL knows can be compared (not TLS 1.3, SSLv3 or legacy ones).
     live = {
         s.iana_name
         for p in tls.protocols
-        if p.accepted and p.version != "TLSv1.3"
+        if p.accepted and p.version not in ("TLSv1.3", "SSLv3")
         for s in p.suites
+        if not s.legacy_families
     }
     return sorted(live - allowed)
+
+
+def _legacy_evidence(tested: LegacySuiteProbe) -> dict[str, Any]:
+    if tested.accepted:
+        outcome = f"accepted: {', '.join(tested.accepted)}"
+    elif tested.refused:
+        outcome = f"all refused ({tested.failure})"
+    else:
+        outcome = f"inconclusive ({tested.failure})"
+    return {
+        "client": "sslyze legacy client (nassl, OpenSSL 1.0.2)",
+        "offered_suites": tested.offered,
+        "families": list(tested.families),
+        "outcome": outcome,
+    }
 
 
 class CipherSuites(_LiveTlsCheck):
@@ -227,12 +282,28 @@ class CipherSuites(_LiveTlsCheck):
         offenders: list[dict[str, Any]] = []
         incomplete: list[str] = []
         accepted: dict[str, list[str]] = {}
+        legacy: dict[str, dict[str, Any]] = {}
+        not_tested = list(tls.not_tested)
+        # A bundle saved before SSLv3 and the legacy suites were probed says nothing of them.
+        older_bundle = not tls.not_tested and tls.protocol("SSLv3") is None
+        if older_bundle:
+            not_tested.append("SSLv2, SSLv3 (not probed)")
         for probe in tls.protocols:
             if not probe.accepted:
                 continue
             accepted[probe.version] = [s.iana_name for s in probe.suites]
             if not probe.suites_complete:
                 incomplete.append(probe.version)
+            tested = probe.legacy_suites
+            if tested is not None:
+                legacy[probe.version] = _legacy_evidence(tested)
+                if not tested.complete:
+                    incomplete.append(f"{probe.version} (legacy suites)")
+            elif older_bundle and probe.version != "TLSv1.3":
+                not_tested.append(
+                    f"{probe.version}: suites the system OpenSSL cannot offer (3DES, RC4, DES, "
+                    "IDEA, SEED, RC2, EXPORT, static DH/ECDH)"
+                )
             for suite in probe.suites:
                 if profile.allows_suite(suite.iana_name):
                     continue
@@ -250,6 +321,9 @@ class CipherSuites(_LiveTlsCheck):
             "accepted_suites": accepted,
             "offenders": offenders,
         }
+        if legacy:
+            evidence["legacy_suites_tested"] = legacy
+        evidence["not_tested"] = not_tested
         if incomplete:
             evidence["enumeration_incomplete_for"] = incomplete
         setting = _setting(facts, "ssl_ciphers")

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from auditor.tls.facts import TlsFacts
 
-_PROTOCOL_IDS = {"TLS1": "TLSv1", "TLS1_1": "TLSv1.1", "TLS1_2": "TLSv1.2", "TLS1_3": "TLSv1.3"}
+_PROTOCOL_IDS = {
+    "SSLv2": "SSLv2",
+    "SSLv3": "SSLv3",
+    "TLS1": "TLSv1",
+    "TLS1_1": "TLSv1.1",
+    "TLS1_2": "TLSv1.2",
+    "TLS1_3": "TLSv1.3",
+}
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,25 @@ class AcceptedSuite(_Row):
     aead: bool
     anonymous: bool = False  # no server authentication (ADH/AECDH): open to interception
     bits: int
+    # Why a suite only the legacy client could offer is legacy: 3DES, RC4, EXPORT, ...
+    legacy_families: tuple[str, ...] = ()
+
+
+class LegacySuiteProbe(_Row):
+    """One bulk handshake of one version with sslyze's legacy client (nassl's OpenSSL 1.0.2)
+    offering only the suites the system OpenSSL cannot offer, enumerated only if accepted."""
+
+    offered: int  # suites in the legacy client's offer (it drops those its version cannot use)
+    families: tuple[str, ...]  # 3DES, RC4, DES, IDEA, SEED, RC2, EXPORT, NULL, static DH/ECDH
+    # The server refused the whole offer with an alert: it accepts none of those suites.
+    refused: bool
+    failure: str | None = None  # the bulk handshake's one-line outcome when not accepted
+    accepted: tuple[str, ...] = ()  # IANA names (also in the version's `suites`)
+    complete: bool = True  # False: the answer proves nothing (hang-up, timeout) or was cut short
 
 
 class ProtocolProbe(_Row):
-    version: str  # TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 (PostgreSQL's spelling)
+    version: str  # SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 (PostgreSQL's spelling)
     accepted: bool
     # Why the handshake failed (alert or socket error), when it did: one line.
     failure: str | None = None
@@ -37,6 +52,9 @@ class ProtocolProbe(_Row):
     suites_complete: bool = True
     # True when the list was confirmed in bulk from TLS 1.2's list rather than one by one.
     suites_inferred: bool = False
+    # The legacy-suite test of this version (None: not run - refused version, TLS 1.3, SSLv3
+    # which is probed with the legacy client's whole list, or a probe without sslyze).
+    legacy_suites: LegacySuiteProbe | None = None
 
 
 class CertificateFacts(_Row):
@@ -79,8 +97,12 @@ class TlsFacts(FactSection):
     trust: TrustFacts | None = None
     # One line when some part of the probe could not be done (certificate scan failed...).
     problems: tuple[str, ...] = ()
-    handshakes: int = 0  # TLS handshakes the gentle probe itself attempted
-    sslyze_commands: tuple[str, ...] = ()  # sslyze scan commands run (each adds a few more)
+    handshakes: int = 0  # TLS handshakes the probe attempted (its own and through sslyze)
+    # What was done through sslyze's connection class (certificate_chain, tls_1_3_suites,
+    # sslv3, legacy_suites); older bundles list sslyze scan commands here.
+    sslyze_commands: tuple[str, ...] = ()
+    # Protocol versions / suite families the probe could not test at all, one line each.
+    not_tested: tuple[str, ...] = ()
     duration_seconds: float = 0.0
 
     def accepted_versions(self) -> list[str]:

@@ -10,9 +10,14 @@ A full sslyze enumeration tries every known suite one by one for every version a
    common) is refused - one log line;
 3. TLS 1.0/1.1, when accepted, are checked in bulk against TLS 1.2's list (two handshakes,
    see `_old_version_suites`), falling back to elimination;
-4. sslyze for the certificate chain and, when TLS 1.3 is accepted, its suites.
+4. through sslyze's connection class (`sslyze_scan`): TLS 1.3 suites by elimination (the first
+   completed one also returns the certificate chain), SSLv3 with the legacy client's whole list,
+   and for each accepted version up to TLS 1.2 one bulk handshake offering only the legacy
+   suites the system OpenSSL cannot offer (3DES, RC4, DES, IDEA, SEED, RC2, EXPORT, static
+   DH/ECDH), enumerated by elimination only if the server accepts one.
 
-Completed handshakes end with close_notify, which PostgreSQL does not log.
+Completed handshakes end with close_notify, which PostgreSQL does not log. SSLv2 is not probed
+(`not_tested` says so).
 """
 
 from __future__ import annotations
@@ -23,10 +28,25 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cryptography import x509
+
 from auditor.tls import certificates, sslyze_scan
-from auditor.tls.facts import AcceptedSuite, CertificateFacts, ProtocolProbe, TlsFacts
+from auditor.tls.facts import (
+    AcceptedSuite,
+    CertificateFacts,
+    LegacySuiteProbe,
+    ProtocolProbe,
+    TlsFacts,
+)
+from auditor.tls.profiles import version_rank
 from auditor.tls.starttls import Endpoint, Handshake, Unreachable, handshake
-from auditor.tls.suites import OFFER_ALL, properties
+from auditor.tls.suites import (
+    LEGACY_FAMILIES,
+    OFFER_ALL,
+    legacy_families,
+    legacy_properties,
+    properties,
+)
 
 # Newest first: the first answer tells most, and a server that drops connections is found fast.
 PROBE_ORDER = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1")
@@ -45,7 +65,22 @@ class ProbeRequest:
 
 def _suite(openssl_name: str, iana: str | None = None) -> AcceptedSuite:
     props = properties(openssl_name) or (properties(iana) if iana else None)
-    if props is None:  # a suite this OpenSSL does not know (only via sslyze's own OpenSSL)
+    families: tuple[str, ...] = ()
+    if props is None and openssl_name in sslyze_scan.TLS13_SUITES:
+        # TLS 1.3 suites the system OpenSSL does not enable (CCM): all are AEAD and FS.
+        return AcceptedSuite(
+            iana_name=openssl_name,
+            openssl_name=openssl_name,
+            code="unknown",
+            key_exchange="any",
+            forward_secrecy=True,
+            aead=True,
+            bits=128,
+        )
+    if props is None:
+        props = legacy_properties(openssl_name)
+        families = legacy_families(openssl_name) if props is not None else ()
+    if props is None:  # a suite no table here knows
         return AcceptedSuite(
             iana_name=iana or openssl_name,
             openssl_name=openssl_name,
@@ -58,12 +93,13 @@ def _suite(openssl_name: str, iana: str | None = None) -> AcceptedSuite:
     return AcceptedSuite(
         iana_name=props.iana_name,
         openssl_name=props.openssl_name,
-        code=f"0x{props.code:04x}",
+        code=f"0x{props.code:04x}" if props.code >= 0 else "unknown",
         key_exchange=props.key_exchange,
         forward_secrecy=props.forward_secrecy,
         aead=props.aead,
         anonymous=props.anonymous,
         bits=props.bits,
+        legacy_families=families,
     )
 
 
@@ -130,6 +166,131 @@ def _old_version_suites(
     return names, complete, False
 
 
+def _legacy_family_list() -> list[str]:
+    found = {f for name in sslyze_scan.legacy_only_suites() for f in legacy_families(name)}
+    return [f for f in LEGACY_FAMILIES if f in found]
+
+
+def _eliminate(
+    client: sslyze_scan.SslyzeClient,
+    version: str,
+    names: tuple[str, ...],
+    found: list[str],
+    *,
+    legacy: bool,
+    chain: list[x509.Certificate] | None = None,
+) -> bool:
+    """Grow `found` by offering `names` minus `found` until refused; True when complete.
+    Fills `chain` (when given and still empty) from the first completed handshake."""
+    while len(found) < MAX_SUITES_PER_VERSION:
+        rest = tuple(n for n in names if n not in found)
+        if not rest:
+            return True
+        want_chain = chain is not None and not chain
+        outcome = client.handshake(version, rest, legacy=legacy, want_chain=want_chain)
+        if not outcome.accepted:
+            return outcome.refused
+        if want_chain and chain is not None:
+            chain.extend(outcome.chain)
+        if outcome.cipher is None or outcome.cipher in found:
+            return False
+        found.append(outcome.cipher)
+    return False
+
+
+def _legacy_suites(
+    client: sslyze_scan.SslyzeClient, version: str
+) -> tuple[LegacySuiteProbe, list[str]]:
+    """One bulk handshake offering only the legacy-only suites; enumerate only if accepted."""
+    names = sslyze_scan.legacy_only_suites()
+    families = tuple(_legacy_family_list())
+    bulk = client.handshake(version, names, legacy=True)
+    if not bulk.accepted:
+        return (
+            LegacySuiteProbe(
+                offered=len(names),
+                families=families,
+                refused=bulk.refused,
+                failure=bulk.failure,
+                complete=bulk.refused,
+            ),
+            [],
+        )
+    found = [bulk.cipher] if bulk.cipher else []
+    complete = bulk.cipher in names and _eliminate(client, version, names, found, legacy=True)
+    return (
+        LegacySuiteProbe(
+            offered=len(names),
+            families=families,
+            refused=False,
+            accepted=tuple(_suite(n).iana_name for n in found),
+            complete=complete,
+        ),
+        found,
+    )
+
+
+def _through_sslyze(
+    client: sslyze_scan.SslyzeClient,
+    protocols: list[ProtocolProbe],
+    problems: list[str],
+    done: list[str],
+) -> list[x509.Certificate]:
+    """TLS 1.3 suites, the certificate chain, SSLv3 and the legacy suites (updates
+    `protocols` in place); returns the chain."""
+    chain: list[x509.Certificate] = []
+    tls13 = next((p for p in protocols if p.version == "TLSv1.3" and p.accepted), None)
+    if tls13 is not None:
+        found = [s.iana_name for s in tls13.suites]
+        complete = _eliminate(
+            client, "TLSv1.3", sslyze_scan.TLS13_SUITES, found, legacy=False, chain=chain
+        )
+        protocols[protocols.index(tls13)] = tls13.model_copy(
+            update={"suites": tuple(_suite(n) for n in found), "suites_complete": complete}
+        )
+        done.append("tls_1_3_suites")
+    if not chain:
+        newest = max((p for p in protocols if p.accepted), key=lambda p: version_rank(p.version))
+        outcome = client.handshake(newest.version, None, want_chain=True)
+        chain.extend(outcome.chain)
+        if not outcome.accepted:
+            problems.append(f"the certificate chain could not be fetched: {outcome.failure}")
+    if chain:
+        done.append("certificate_chain")
+    elif not problems:
+        problems.append("the server sent no certificate")
+
+    for index, probe_ in enumerate(list(protocols)):
+        if not probe_.accepted or probe_.version == "TLSv1.3":
+            continue
+        legacy, names = _legacy_suites(client, probe_.version)
+        protocols[index] = probe_.model_copy(
+            update={
+                "suites": probe_.suites + tuple(_suite(n) for n in names),
+                "legacy_suites": legacy,
+            }
+        )
+    done.append("legacy_suites")
+
+    sslv3 = client.handshake("SSLv3", None, legacy=True)
+    if sslv3.accepted and sslv3.cipher:
+        found = [sslv3.cipher]
+        every = sslyze_scan.legacy_client_suites()
+        complete = _eliminate(client, "SSLv3", every, found, legacy=True)
+        protocols.append(
+            ProtocolProbe(
+                version="SSLv3",
+                accepted=True,
+                suites=tuple(_suite(n) for n in found),
+                suites_complete=complete,
+            )
+        )
+    else:
+        protocols.append(ProtocolProbe(version="SSLv3", accepted=False, failure=sslv3.failure))
+    done.append("sslv3")
+    return chain
+
+
 def probe(request: ProbeRequest) -> TlsFacts:
     """Probe one server; raises starttls.Unreachable when no TCP connection is possible or
     the server does not answer the SSLRequest at all."""
@@ -187,34 +348,32 @@ def probe(request: ProbeRequest) -> TlsFacts:
     problems: list[str] = []
     chain_facts: tuple[CertificateFacts, ...] = ()
     trust = None
-    commands: tuple[str, ...] = ()
-    tls13 = next((p for p in protocols if p.version == "TLSv1.3"), None)
-    if any(p.accepted for p in protocols) and request.use_sslyze:
-        want_tls13 = tls13 is not None and tls13.accepted
-        outcome = sslyze_scan.scan(shake.endpoint, request.root_file, want_tls13=want_tls13)
-        commands = tuple(outcome.commands)
-        problems.extend(outcome.problems)
-        if tls13 is not None and outcome.tls13_suites is not None:
-            suites = tuple(_suite(openssl, iana) for iana, openssl in outcome.tls13_suites)
-            protocols[protocols.index(tls13)] = tls13.model_copy(
-                update={"suites": suites, "suites_complete": True}
-            )
-        if outcome.chain:
-            now = dt.datetime.now(dt.UTC)
-            chain_facts = tuple(certificates.describe(c, now) for c in outcome.chain)
-            trust = certificates.validate(outcome.chain, request.host, request.root_file, now)
-        elif not outcome.problems:
-            problems.append("the server sent no certificate")
+    done: list[str] = []
+    not_tested = ["SSLv2 (not probed)"]
+    extra = 0
+    if any(p.accepted for p in protocols):
+        if request.use_sslyze:
+            client = sslyze_scan.SslyzeClient(shake.endpoint)
+            chain = _through_sslyze(client, protocols, problems, done)
+            extra = client.count
+            if chain:
+                now = dt.datetime.now(dt.UTC)
+                chain_facts = tuple(certificates.describe(c, now) for c in chain)
+                trust = certificates.validate(list(chain), request.host, request.root_file, now)
+        else:
+            not_tested += ["SSLv3", f"legacy suites ({', '.join(_legacy_family_list())})"]
+            problems.append("the certificate chain was not fetched (probe without sslyze)")
 
-    oldest_first = sorted(protocols, key=lambda p: PROBE_ORDER[::-1].index(p.version))
+    oldest_first = sorted(protocols, key=lambda p: version_rank(p.version))
     return base.model_copy(
         update={
             "protocols": tuple(oldest_first),
             "certificate_chain": chain_facts,
             "trust": trust,
             "problems": tuple(problems),
-            "handshakes": shake.count,
-            "sslyze_commands": commands,
+            "handshakes": shake.count + extra,
+            "sslyze_commands": tuple(done),
+            "not_tested": tuple(not_tested),
             "duration_seconds": round(time.monotonic() - started, 3),
         }
     )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from auditor.policy import Policy
 from auditor.tls.suites import iana_name
 
-TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
 def version_rank(version: str) -> int:

@@ -70,6 +70,77 @@ def _table() -> dict[str, SuiteProperties]:
     return table
 
 
+def system_suite_names() -> frozenset[str]:
+    """OpenSSL names of every suite the system OpenSSL can offer (what `OFFER_ALL` selects)."""
+    return frozenset(p.openssl_name for p in _table().values())
+
+
+# Suites only the legacy client (nassl's OpenSSL 1.0.2) has, by what makes them legacy. Name
+# rules are safe here: the set is closed (OpenSSL 1.0.2's table, `legacy_only_suites()`).
+LEGACY_FAMILIES = ("EXPORT", "3DES", "DES", "RC4", "RC2", "IDEA", "SEED", "NULL", "static DH/ECDH")
+
+
+def legacy_families(openssl_name: str) -> tuple[str, ...]:
+    """Why an OpenSSL 1.0.2 suite is legacy (several reasons for e.g. EXP-RC4-MD5)."""
+    name = openssl_name
+    found: set[str] = set()
+    if name.startswith("EXP-"):
+        found.add("EXPORT")
+    if "DES-CBC3" in name:
+        found.add("3DES")
+    elif "DES-CBC" in name:
+        found.add("DES")
+    for family in ("RC4", "RC2", "IDEA", "SEED", "NULL"):
+        if family in name.split("-"):
+            found.add(family)
+    if name.removeprefix("EXP-").startswith(("DH-", "ECDH-")):
+        found.add("static DH/ECDH")
+    return tuple(f for f in LEGACY_FAMILIES if f in found)
+
+
+def legacy_properties(openssl_name: str) -> SuiteProperties | None:
+    """Properties of a suite only the legacy client knows, from its OpenSSL 1.0.2 name."""
+    from sslyze.plugins.openssl_cipher_suites.cipher_suites import (
+        _RFC_NAME_TO_KEY_SIZE_MAPPING,  # sslyze's bit sizes per IANA name
+    )
+
+    iana = _openssl_to_iana().get(openssl_name)
+    if iana is None:
+        return None
+    base = openssl_name.removeprefix("EXP-")
+    anonymous = base.startswith(("ADH-", "AECDH-"))
+    if base.startswith(("ECDHE-", "AECDH-")):
+        kex = "ecdhe"
+    elif base.startswith(("EDH-", "DHE-", "ADH-")):
+        kex = "dhe"
+    elif base.startswith("ECDH-"):
+        kex = "ecdh"  # static: the certificate's key, no forward secrecy
+    elif base.startswith("DH-"):
+        kex = "dh"
+    else:
+        kex = "rsa"
+    symmetric = next(
+        (
+            f
+            for f in ("3DES", "DES", "RC4", "RC2", "IDEA", "SEED", "NULL")
+            if f in legacy_families(openssl_name)
+        ),
+        None,
+    )
+    return SuiteProperties(
+        openssl_name=openssl_name,
+        iana_name=iana,
+        code=-1,  # not in the system OpenSSL's table; sslyze's has no codes
+        key_exchange=kex,
+        forward_secrecy=kex in ("ecdhe", "dhe"),
+        aead="GCM" in base.split("-"),
+        anonymous=anonymous,
+        symmetric=symmetric.lower() if symmetric else None,
+        bits=int(_RFC_NAME_TO_KEY_SIZE_MAPPING.get(iana, 0)),
+        min_version="TLSv1.2" if "GCM" in base or base.endswith(("SHA256", "SHA384")) else "SSLv3",
+    )
+
+
 def properties(name: str) -> SuiteProperties | None:
     """Properties of a suite given by OpenSSL or IANA name; None if this OpenSSL lacks it."""
     return _table().get(name)

@@ -5,6 +5,8 @@ Weaknesses share clusters where they do not interfere, to keep the folder fast:
 * `transport-weak`: TLS 1.0/1.1, CBC-SHA1 and RSA key exchange suites, no TLS 1.3, an expired
   certificate naming another host, a `host` rule and a plaintext client held open;
 * `transport-weak-cert`: a self-signed, 1024-bit RSA, SHA-1 certificate (openssl CLI);
+* `wide-open`: the benchmark's worst case, TLS 1.0-1.3 and every suite (log_connections on);
+* `transport-compliant` with a CA-signed EC P-256 certificate that expires in 60 days;
 * an `ssl = off` cluster, a port nobody listens on, and a socket server that answers the
   SSLRequest with 'S' and then hangs up.
 """
@@ -18,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +36,7 @@ APP_PASSWORD = "app-test-pw"  # the fixture application's test password (seed.sq
 EXPIRED_WRONG_HOST = CertSpec(
     hostnames=("db.example.com",), not_before_days=-400, not_after_days=-5
 )
+EC_P256_SOON = CertSpec(key_type="ec", key_bits=256, not_after_days=60)
 SECLEVEL0_CONF = """openssl_conf = default_conf
 [default_conf]
 ssl_conf = ssl_sect
@@ -158,6 +161,20 @@ def weak_cert(start_cluster: ClusterFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="session")
+def wide_open(start_cluster: ClusterFactory) -> Cluster:
+    """The variant benchmarks/tls_probe.py measures as the probe's worst case."""
+    from benchmarks.tls_probe import WIDE_OPEN
+
+    base = Variant.from_dir(PG_VARIANTS / "transport-weak", tls=CertSpec())
+    return start_cluster(replace(base, name="wide-open", settings=base.settings + WIDE_OPEN))
+
+
+@pytest.fixture(scope="session")
+def ec_soon(start_cluster: ClusterFactory) -> Cluster:
+    return start_cluster("transport-compliant", tls=EC_P256_SOON)
+
+
+@pytest.fixture(scope="session")
 def ssl_off(start_cluster: ClusterFactory) -> Cluster:
     seed = (PG_VARIANTS / "transport-compliant" / "seed.sql").read_text()
     return start_cluster(
@@ -202,6 +219,49 @@ def hang_up_port() -> Iterator[int]:
 @pytest.fixture(scope="session")
 def closed_port() -> int:
     return free_port()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture()
+def flaky_front() -> Iterator[Callable[[Cluster], int]]:
+    """flaky_front(cluster) -> a port in front of the cluster that hangs up on the first TCP
+    connection without answering (a load balancer's hiccup) and forwards every later one."""
+    listeners: list[socket.socket] = []
+
+    def start(cluster: Cluster) -> int:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listeners.append(listener)
+
+        def serve() -> None:
+            first = True
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = listener.accept()
+                    if first:
+                        first = False
+                        with conn, contextlib.suppress(OSError):
+                            conn.settimeout(2)
+                            conn.recv(8)  # read the SSLRequest, then hang up (FIN, not RST)
+                        continue
+                    upstream = socket.create_connection(("127.0.0.1", cluster.port), timeout=10)
+                    for a, b in ((conn, upstream), (upstream, conn)):
+                        threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+        return int(listener.getsockname()[1])
+
+    yield start
+    for listener in listeners:
+        listener.close()
 
 
 def log_lines(cluster: Cluster) -> int:

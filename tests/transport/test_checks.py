@@ -4,15 +4,18 @@ fails with evidence naming the offender, and broken targets give clear errors.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from auditor.catalog import all_checks
 from auditor.facts import Facts
 from auditor.lab.cluster import Cluster
-from auditor.model import Result, ScanResults, Status, TargetStatus
+from auditor.model import Result, ScanResults, Severity, Status, TargetStatus
 from auditor.runner import evaluate, run_scan
+from auditor.tls.probe import _suite
 from tests.transport.conftest import config_text, target
 
 TRANSPORT = {
@@ -96,8 +99,15 @@ def test_compliant_server_passes_every_transport_check(
     assert "accepted_beyond_ssl_ciphers" not in ciphers.evidence
     assert ciphers.evidence["ssl_ciphers"]["source"] == _conf_line(compliant, "ssl_ciphers")
     assert len(ciphers.evidence["accepted_suites"]["TLSv1.2"]) == 6
+    (legacy,) = ciphers.evidence["legacy_suites_tested"].values()
+    assert ciphers.evidence["legacy_suites_tested"].keys() == {"TLSv1.2"}
+    assert legacy["outcome"].startswith("all refused (handshake refused: TLS alert")
+    assert {"3DES", "RC4", "EXPORT"} <= set(legacy["families"]) and legacy["offered_suites"] > 60
+    assert ciphers.evidence["not_tested"] == ["SSLv2 (not probed)"]
     minimum = _one(found, "transport.tls_min_version")
     assert minimum.evidence["accepted_versions"] == ["TLSv1.2", "TLSv1.3"]
+    assert set(minimum.evidence["refused_versions"]) == {"SSLv3", "TLSv1", "TLSv1.1"}
+    assert minimum.evidence["required_min_version"] == "TLSv1.2"
     assert minimum.evidence["ssl_min_protocol_version"]["source"] == _conf_line(
         compliant, "ssl_min_protocol_version"
     )
@@ -135,6 +145,12 @@ def test_weak_protocols_and_suites_are_named(main_scan: ScanResults, weak: Clust
     assert offenders[("TLSv1", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA")] == ["not AEAD"]
     assert ciphers.evidence["ssl_ciphers"]["source"] == _conf_line(weak, "ssl_ciphers")
     assert "accepted_beyond_ssl_ciphers" not in ciphers.evidence  # settings and server agree
+    # Legacy suites were tried on each accepted version and named no false offender.
+    assert set(ciphers.evidence["legacy_suites_tested"]) == {"TLSv1", "TLSv1.1", "TLSv1.2"}
+    assert all(
+        t["outcome"].startswith("all refused")
+        for t in ciphers.evidence["legacy_suites_tested"].values()
+    )
     assert "ssl_ciphers = 'ECDHE-RSA-AES128-GCM-SHA256:" in ciphers.message
 
 
@@ -200,12 +216,23 @@ def test_application_dsns_are_linted_without_leaking_passwords(main_scan: ScanRe
     assert skipped.status is Status.SKIP
 
 
-def test_modern_profile_fails_tls12_suites(compliant: Cluster) -> None:
+def test_modern_profile_fails_tls12_suites_and_protocol(compliant: Cluster) -> None:
+    # The same server passes both checks under the default intermediate profile (above).
     results = _scan(target("good", compliant.dsn("auditor")), policy="  tls_profile: modern\n")
-    ciphers = _one(_by_id(results, "good"), "transport.cipher_suites")
+    found = _by_id(results, "good")
+    ciphers = _one(found, "transport.cipher_suites")
     assert ciphers.status is Status.FAIL
     assert {o["version"] for o in ciphers.evidence["offenders"]} == {"TLSv1.2"}
     assert all(o["reasons"] == ["not in the modern profile"] for o in ciphers.evidence["offenders"])
+    minimum = _one(found, "transport.tls_min_version")
+    assert minimum.status is Status.FAIL
+    assert minimum.message.startswith(
+        "the live server accepts TLSv1.2 (policy: TLSv1.3+ from the modern profile); "
+        f"ssl_min_protocol_version = TLSv1.2 ({_conf_line(compliant, 'ssl_min_protocol_version')})"
+    )
+    assert minimum.evidence["policy_min_version"] == "TLSv1.2"
+    assert minimum.evidence["required_min_version"] == "TLSv1.3"
+    assert minimum.evidence["profile_protocols"] == ["TLSv1.3"]
 
 
 def test_broken_servers_give_clear_results_and_spare_the_others(
@@ -274,13 +301,82 @@ def test_saved_tls_facts_give_the_same_verdicts_offline(
     assert offline == live
 
 
-def test_probe_switched_off_skips_live_checks_and_keeps_settings(compliant: Cluster) -> None:
-    results = _scan(target("good", compliant.dsn("auditor"), tls_probe="false"))
+def test_probe_switched_off_skips_live_checks_and_keeps_settings(
+    compliant: Cluster, ssl_off: Cluster
+) -> None:
+    results = _scan(
+        target("good", compliant.dsn("auditor"), tls_probe="false"),
+        target("ssl-off", ssl_off.dsn("auditor"), tls_probe="false"),
+    )
     found = _by_id(results, "good")
     ciphers = _one(found, "transport.cipher_suites")
     assert ciphers.status is Status.SKIP and "tls_probe: false" in ciphers.message
     enabled = _one(found, "transport.ssl_enabled")
     assert enabled.status is Status.PASS and "live" not in enabled.evidence
+    # Labelled as a settings-only verdict, in the message and the evidence.
+    assert enabled.message.startswith("ssl = on (")
+    assert enabled.message.endswith(
+        "; judged on the setting only: the live TLS probe is disabled for this target "
+        "(tls_probe: false)"
+    )
+    assert enabled.evidence["judged_on"].startswith("the ssl setting only: ")
+    off = _one(_by_id(results, "ssl-off"), "transport.ssl_enabled")
+    assert off.status is Status.FAIL and off.message == "ssl = off (default)"
+
+
+def test_failed_probe_is_not_a_pass_on_the_setting_alone(
+    compliant: Cluster, ssl_off: Cluster, flaky_front: Callable[[Cluster], int]
+) -> None:
+    # The probe's connection is dropped (a flaky front), the SQL login right after gets
+    # through and reads ssl = on / off.
+    good, off = flaky_front(compliant), flaky_front(ssl_off)
+    results = _scan(
+        target("good", compliant.dsn("auditor").replace(f":{compliant.port}/", f":{good}/")),
+        target("ssl-off", ssl_off.dsn("auditor").replace(f":{ssl_off.port}/", f":{off}/")),
+    )
+    found = _by_id(results, "good")
+    assert found["transport.client_connections_encrypted"][0].status is Status.PASS  # SQL: ok
+    enabled = _one(found, "transport.ssl_enabled")
+    assert enabled.status is Status.ERROR
+    assert enabled.message == (
+        f"the live TLS probe failed: unreachable: localhost:{good}: server closed the "
+        "connection instead of answering the SSLRequest; ssl = on "
+        f"({_conf_line(compliant, 'ssl')}) alone does not show that the server answers the "
+        "SSLRequest with 'S'"
+    )
+    assert enabled.evidence["ssl"]["value"] == "on"
+    assert enabled.evidence["live"]["error"].startswith("unreachable: ")
+    disabled = _one(_by_id(results, "ssl-off"), "transport.ssl_enabled")
+    assert disabled.status is Status.FAIL
+    assert disabled.message == (
+        "ssl = off (default) (the live TLS probe failed: unreachable: "
+        f"localhost:{off}: server closed the connection instead of answering the SSLRequest)"
+    )
+
+
+def test_ec_certificate_that_expires_soon(ec_soon: Cluster) -> None:
+    results = _scan(
+        target("ec", ec_soon.dsn("auditor")), policy="  certificate_min_days_left: 90\n"
+    )
+    found = _by_id(results, "ec")
+    expiry = _one(found, "transport.certificate_expiry")
+    assert expiry.status is Status.FAIL and expiry.severity is Severity.HIGH
+    (leaf,) = expiry.evidence["certificates"]
+    assert leaf["days_left"] in (59, 60)  # 60 days from issue, floored
+    assert expiry.evidence["min_days_left"] == 90
+    assert expiry.message == (
+        f"the server certificate CN=localhost expires on {leaf['not_after']}: "
+        f"{leaf['days_left']} days left (policy: at least 90)"
+    )
+    strength = _one(found, "transport.certificate_strength")
+    assert strength.status is Status.PASS
+    assert strength.message == "CN=localhost: EC 256 bits, sha256 signature"
+    assert strength.evidence["certificates"][0]["key_type"] == "ec"
+    # The other side: the default 30 days are met by the same certificate.
+    default = _one(
+        _by_id(_scan(target("ec", ec_soon.dsn("auditor"))), "ec"), "transport.certificate_expiry"
+    )
+    assert default.status is Status.PASS and "days left" in default.message
 
 
 def test_hostaddr_is_probed_but_the_name_judged_is_host(compliant: Cluster) -> None:
@@ -297,3 +393,61 @@ def test_hostaddr_is_probed_but_the_name_judged_is_host(compliant: Cluster) -> N
         "hostname check failed: db.example.test is not named by the certificate (it names "
         "DNS:localhost, IP:127.0.0.1)"
     )
+
+
+def _good_bundle(main_run: tuple[ScanResults, list[Facts]]) -> dict[str, Any]:
+    good = next(b for b in main_run[1] if b.target.name == "good")
+    return json.loads(json.dumps(good.to_json()))
+
+
+def _evaluate(bundle: dict[str, Any], check_id: str) -> Result:
+    (result,) = evaluate(Facts.from_json(bundle), [all_checks()[check_id]])
+    return result
+
+
+def test_an_accepted_legacy_suite_is_an_offender(
+    main_run: tuple[ScanResults, list[Facts]],
+) -> None:
+    # No server here can accept 3DES (OpenSSL 3), so the failing side is judged on the
+    # compliant server's own facts with what the probe would record for one that does.
+    bundle = _good_bundle(main_run)
+    tls12 = next(p for p in bundle["sections"]["tls"]["protocols"] if p["version"] == "TLSv1.2")
+    des3 = _suite("DES-CBC3-SHA").model_dump(mode="json")
+    tls12["suites"].append(des3)
+    tls12["legacy_suites"] |= {
+        "refused": False,
+        "failure": None,
+        "accepted": ["TLS_RSA_WITH_3DES_EDE_CBC_SHA"],
+    }
+    ciphers = _evaluate(bundle, "transport.cipher_suites")
+    assert ciphers.status is Status.FAIL
+    (offender,) = ciphers.evidence["offenders"]
+    assert offender["suite"] == "TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+    assert offender["reasons"] == [
+        "legacy: 3DES",
+        "RSA key exchange without forward secrecy",
+        "not AEAD",
+    ]
+    outcome = ciphers.evidence["legacy_suites_tested"]["TLSv1.2"]["outcome"]
+    assert outcome == "accepted: TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+    # The local OpenSSL cannot expand 3DES: that is no settings/server disagreement.
+    assert "accepted_beyond_ssl_ciphers" not in ciphers.evidence
+
+
+def test_saved_facts_from_before_the_legacy_probe_say_what_was_not_tested(
+    main_run: tuple[ScanResults, list[Facts]],
+) -> None:
+    bundle = _good_bundle(main_run)
+    tls = bundle["sections"]["tls"]
+    del tls["not_tested"]
+    tls["protocols"] = [p for p in tls["protocols"] if p["version"] != "SSLv3"]
+    for p in tls["protocols"]:
+        p.pop("legacy_suites", None)
+    ciphers = _evaluate(bundle, "transport.cipher_suites")
+    assert ciphers.status is Status.PASS
+    assert "legacy_suites_tested" not in ciphers.evidence
+    assert ciphers.evidence["not_tested"] == [
+        "SSLv2, SSLv3 (not probed)",
+        "TLSv1.2: suites the system OpenSSL cannot offer (3DES, RC4, DES, IDEA, SEED, RC2, "
+        "EXPORT, static DH/ECDH)",
+    ]

@@ -6,8 +6,9 @@ import pytest
 
 from auditor.policy import Policy
 from auditor.tls.hostname import dns_name_matches, match_host
-from auditor.tls.profiles import profile_for
-from auditor.tls.suites import iana_name, properties
+from auditor.tls.profiles import profile_for, version_rank
+from auditor.tls.sslyze_scan import legacy_only_suites
+from auditor.tls.suites import iana_name, legacy_families, legacy_properties, properties
 
 
 @pytest.mark.parametrize(
@@ -67,3 +68,24 @@ def test_suite_properties_come_from_openssl() -> None:
     anon = properties("ADH-AES256-GCM-SHA384")
     assert anon is not None and anon.anonymous
     assert iana_name("TLS_AES_128_GCM_SHA256") == "TLS_AES_128_GCM_SHA256"
+
+
+def test_legacy_only_suites_are_named_and_explained() -> None:
+    names = legacy_only_suites()
+    assert {"DES-CBC3-SHA", "RC4-SHA", "IDEA-CBC-SHA", "SEED-SHA", "EXP-RC4-MD5"} <= set(names)
+    assert not any(properties(n) for n in names)  # the system OpenSSL has none of them
+    for name in names:
+        assert legacy_families(name), name  # every one is legacy for a stated reason
+        props = legacy_properties(name)
+        assert props is not None and props.iana_name.startswith("TLS_"), name
+    assert legacy_families("EXP-RC4-MD5") == ("EXPORT", "RC4")
+    assert legacy_families("ECDH-RSA-NULL-SHA") == ("NULL", "static DH/ECDH")
+    rc4 = legacy_properties("ECDHE-RSA-RC4-SHA")
+    assert rc4 is not None and (rc4.key_exchange, rc4.forward_secrecy, rc4.aead) == (
+        "ecdhe",
+        True,
+        False,
+    )
+    static = legacy_properties("ECDH-ECDSA-AES128-GCM-SHA256")
+    assert static is not None and (static.forward_secrecy, static.aead) == (False, True)
+    assert version_rank("SSLv3") < version_rank("TLSv1") < version_rank("TLSv1.3")
