@@ -13,7 +13,6 @@ from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.collectors.pg.session import one_line
 from auditor.config import PostgresTarget
 from auditor.facts import Facts, Gap, GapKind
-from auditor.model import TargetStatus
 from auditor.tls.facts import TlsFacts
 from auditor.tls.probe import ProbeRequest, probe
 from auditor.tls.starttls import Unreachable
@@ -55,8 +54,10 @@ class TlsCollector(Collector):
         try:
             facts.add(probe(request))
         except Unreachable as exc:
+            # Not the target's verdict: the SQL session that follows decides whether the target
+            # is unreachable (a probe dropped by a proxy or a flaky network must not mark a
+            # server that was then scanned as unreachable).
             facts.mark_missing(TlsFacts.section, Gap(GapKind.ERROR, f"unreachable: {exc}"))
-            return TargetProblem(TargetStatus.UNREACHABLE, str(exc))
         except Exception as exc:  # a probe bug must not cost the target its other verdicts
             reason = f"TLS probe failed: {type(exc).__name__}: {one_line(str(exc))}"
             facts.mark_missing(TlsFacts.section, Gap(GapKind.ERROR, reason))
