@@ -29,3 +29,12 @@ def test_testssl_sees_what_the_probe_sees(weak: Cluster) -> None:
         "TLS_RSA_WITH_AES_128_CBC_SHA",
         "TLS_RSA_WITH_AES_256_GCM_SHA384",
     }
+
+
+def test_testssl_agrees_on_the_compliant_server_with_tls13(compliant: Cluster) -> None:
+    # TLS 1.3 suites come from another path of the probe (sslyze's connection class).
+    view = run_testssl("127.0.0.1", compliant.port)
+    protocols, suites = probe_view(probe(ProbeRequest("localhost", compliant.port, 5.0)))
+    assert view.protocols == protocols == {"TLSv1.2", "TLSv1.3"}
+    assert view.suites == suites
+    assert {"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"} <= suites
