@@ -424,8 +424,21 @@ class CertificateTrust(_CertificateCheck):
             "hostname_matches": trust.hostname_matches,
             "hostname_detail": trust.hostname_detail,
         }
+        if trust.store_problem is not None and trust.hostname_matches:
+            # Not the server's fault: the scanner was given no usable CA to judge against.
+            return [
+                self.errored(
+                    facts,
+                    f"chain of {leaf.subject} not judged: {trust.store_problem} (fix the "
+                    f"target's sslrootcert); {trust.hostname_detail}",
+                    resource=leaf.subject,
+                    evidence=evidence,
+                )
+            ]
         problems: list[str] = []
-        if not trust.chain_valid:
+        if trust.store_problem is not None:
+            problems.append(f"chain not judged: {trust.store_problem}")
+        elif not trust.chain_valid:
             kind = "self-signed certificate" if leaf.self_signed else "certificate"
             problems.append(
                 f"{kind} {leaf.subject} does not validate against {trust.store}: "

@@ -125,14 +125,18 @@ def validate(
     else:
         label = f"sslrootcert {root_file}"
     chain_error: str | None = None
+    store_problem: str | None = None
     if root_file is None:
-        chain_error = "no root certificate store to validate against"
+        store_problem = "no root certificate store to validate against"
     else:
         try:
             roots = x509.load_pem_x509_certificates(root_file.read_bytes())
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             roots = []
-            chain_error = f"cannot read root certificates from {root_file}: {exc}"
+            store_problem = f"cannot read root certificates from {root_file}: {exc.strerror}"
+        except ValueError:
+            roots = []
+            store_problem = f"{root_file} holds no PEM certificate"
         if roots:
             # Validate the chain itself for the DSN host when the names agree, otherwise for a
             # name the certificate carries, so a wrong name does not hide a good chain.
@@ -152,8 +156,9 @@ def validate(
                 chain_error = str(exc)
     return TrustFacts(
         store=label,
-        chain_valid=chain_error is None,
-        chain_error=chain_error,
+        chain_valid=chain_error is None and store_problem is None,
+        chain_error=chain_error or store_problem,
+        store_problem=store_problem,
         host=host,
         hostname_matches=name.matches,
         hostname_detail=name.detail,

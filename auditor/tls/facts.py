@@ -83,6 +83,9 @@ class TrustFacts(_Row):
     host: str  # the host the client connects to (from the DSN)
     hostname_matches: bool
     hostname_detail: str  # which SAN/CN matched, or what the certificate names instead
+    # The store itself could not be used (missing or unreadable sslrootcert, no system store):
+    # a problem of the scanner's setup, so the chain is not judged rather than failed.
+    store_problem: str | None = None
 
 
 class TlsFacts(FactSection):

@@ -455,3 +455,24 @@ def test_saved_facts_from_before_the_legacy_probe_say_what_was_not_tested(
         "TLSv1.2: suites the system OpenSSL cannot offer (3DES, RC4, DES, IDEA, SEED, RC2, "
         "EXPORT, static DH/ECDH)",
     ]
+
+
+def test_unusable_sslrootcert_is_an_error_not_a_failing_server(
+    compliant: Cluster, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "not-a-ca.pem"
+    garbage.write_text("this is no certificate\n")
+    missing = tmp_path / "missing-ca.pem"
+    results = _scan(
+        target("missing", compliant.dsn("auditor", sslmode="require", sslrootcert=str(missing))),
+        target("garbage", compliant.dsn("auditor", sslmode="require", sslrootcert=str(garbage))),
+        target("good", compliant.dsn("auditor")),
+    )
+    gone = _one(_by_id(results, "missing"), "transport.certificate_trust")
+    assert gone.status is Status.ERROR
+    assert f"cannot read root certificates from {missing}: No such file" in gone.message
+    assert "fix the target's sslrootcert" in gone.message
+    junk = _one(_by_id(results, "garbage"), "transport.certificate_trust")
+    assert junk.status is Status.ERROR and f"{garbage} holds no PEM certificate" in junk.message
+    # The same server with its real CA passes: the error was the scanner's setup.
+    assert _one(_by_id(results, "good"), "transport.certificate_trust").status is Status.PASS
