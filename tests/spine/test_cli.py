@@ -192,6 +192,47 @@ def test_terminal_output_is_plain_when_piped(compliant_cluster: Cluster, tmp_pat
     assert "(1/1 targets scanned)" in proc.stdout
 
 
+def _run_on_a_tty(*args: str, env: dict[str, str]) -> str:
+    """Run the CLI with stdout and stderr on a pseudo-terminal, as a person at a shell."""
+    import pty
+
+    leader, follower = pty.openpty()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    full_env.pop("NO_COLOR", None)
+    full_env.update({"TERM": "xterm-256color", "COLUMNS": "160", **env})
+    proc = subprocess.Popen([sys.executable, "-m", "auditor", *args], stdout=follower,
+                            stderr=follower, stdin=subprocess.DEVNULL, env=full_env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    proc.wait(timeout=120)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_terminal_is_coloured_on_a_tty_unless_no_color(compliant_cluster: Cluster,
+                                                       tmp_path: Path) -> None:
+    config = write_config(tmp_path, target_yaml("db", compliant_cluster.dsn("auditor"),
+                                                password="{env: PW}"))
+    coloured = _run_on_a_tty("scan", "-c", str(config), *SPINE, env={"PW": AUDITOR_PASSWORD})
+    assert "collecting tls" in coloured  # the live progress display
+    assert "\x1b[32mpass\x1b[0m" in coloured and "transport.ssl_enabled" in coloured
+    plain = _run_on_a_tty("scan", "-c", str(config), *SPINE,
+                          env={"PW": AUDITOR_PASSWORD, "NO_COLOR": "1"})
+    assert "collecting tls" in plain
+    # After the transient progress line is erased, the results are plain text.
+    results_part = plain.rsplit("\x1b[2K", 1)[1]
+    assert "\x1b[" not in results_part
+    assert "PASS    -        transport.ssl_enabled" in results_part
+
+
 def test_quick_dsn_form_reads_libpq_environment(compliant_cluster: Cluster) -> None:
     proc = run_cli("scan", "--dsn", compliant_cluster.dsn("auditor"), "--format", "json",
                    *SPINE, env={"PGPASSWORD": AUDITOR_PASSWORD})
