@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -252,8 +253,39 @@ class AzurePostgresTarget(BaseModel):
     server: Annotated[str, Field(min_length=1)]
     access_token: PasswordRef | None = None
     management_endpoint: str | None = None  # another ARM endpoint (sovereign clouds, tests)
-    ca_bundle: str | None = None  # CA file for TLS to that endpoint
+    ca_bundle: str | None = None  # CA file for TLS to that endpoint (and key_vault_endpoint)
+    # Key Vault holding the declared secrets and keys (metadata and rotation policies only).
+    key_vault: Annotated[str, Field(pattern=r"^https://[^/\s]+/?$")] | None = None
+    # Where Key Vault requests go instead of key_vault (a private endpoint, tests); the
+    # challenge's resource is then not matched against this host, but the token requested
+    # must still be a Key Vault token.
+    key_vault_endpoint: Annotated[str, Field(pattern=r"^https://")] | None = None
+    # A token for https://vault.azure.net; needed with access_token (an ARM token), else the
+    # default credential chain is used for the vault too.
+    key_vault_access_token: PasswordRef | None = None
+    secrets: tuple[DeclaredSecret, ...] = ()
+    keys: tuple[str, ...] = ()  # Key Vault key names (customer-managed keys)
     target_timeout_seconds: float = Field(120.0, gt=0)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: tuple[DeclaredSecret, ...]) -> tuple[DeclaredSecret, ...]:
+        for secret in value:
+            _check_key_vault_name(secret.name, "secret")
+        return value
+
+    @field_validator("keys")
+    @classmethod
+    def _key_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            _check_key_vault_name(key, "key")
+        return value
+
+    @model_validator(mode="after")
+    def _vault_for_secrets(self) -> AzurePostgresTarget:
+        if (self.secrets or self.keys) and self.key_vault is None:
+            raise ValueError("secrets and keys need key_vault: https://NAME.vault.azure.net")
+        return self
 
     def resolve_password(self, base_dir: Path) -> str | None:
         return resolve_secret(self.access_token, base_dir, self.name, "access token")
@@ -263,7 +295,18 @@ class AzurePostgresTarget(BaseModel):
             "subscription_id": self.subscription_id,
             "resource_group": self.resource_group,
             "server": self.server,
+            "key_vault": self.key_vault,
+            "secrets": [s.model_dump() for s in self.secrets],
+            "keys": list(self.keys),
         }
+
+
+def _check_key_vault_name(name: str, what: str) -> None:
+    if not re.fullmatch(r"[0-9A-Za-z-]{1,127}", name):
+        raise ValueError(f"{name!r} is not a Key Vault {what} name (1-127 letters, digits, -)")
+
+
+_GCP_SECRET = re.compile(r"(?:projects/[a-z0-9.:-]+/secrets/)?[A-Za-z0-9_-]{1,255}")
 
 
 class GcpCloudSqlTarget(BaseModel):
@@ -279,13 +322,34 @@ class GcpCloudSqlTarget(BaseModel):
     access_token: PasswordRef | None = None
     sqladmin_endpoint: str = "https://sqladmin.googleapis.com"
     kms_endpoint: str | None = None  # default: the public Cloud KMS endpoint
+    secretmanager_endpoint: str | None = None  # default: the public Secret Manager endpoint
+    # Secret Manager secrets: `S` (in `project`) or `projects/P/secrets/S`; metadata only.
+    secrets: tuple[DeclaredSecret, ...] = ()
     target_timeout_seconds: float = Field(120.0, gt=0)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: tuple[DeclaredSecret, ...]) -> tuple[DeclaredSecret, ...]:
+        for secret in value:
+            if not _GCP_SECRET.fullmatch(secret.name):
+                raise ValueError(
+                    f"{secret.name!r} is not a Secret Manager secret (S or projects/P/secrets/S)"
+                )
+        return value
+
+    def secret_resource(self, name: str) -> str:
+        """The full resource name of a declared secret."""
+        return name if name.startswith("projects/") else f"projects/{self.project}/secrets/{name}"
 
     def resolve_password(self, base_dir: Path) -> str | None:
         return resolve_secret(self.access_token, base_dir, self.name, "access token")
 
     def context_options(self) -> dict[str, Any]:
-        return {"project": self.project, "instance": self.instance}
+        return {
+            "project": self.project,
+            "instance": self.instance,
+            "secrets": [s.model_dump() for s in self.secrets],
+        }
 
 
 class HostTarget(BaseModel):

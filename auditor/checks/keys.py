@@ -7,6 +7,8 @@ import datetime as dt
 
 from auditor.checks.base import Check
 from auditor.collectors.aws import AwsRdsFacts
+from auditor.collectors.azure import AzurePostgresFacts
+from auditor.collectors.azure_key_vault import AzureKeyVaultFacts, KeyVaultKeyPolicy
 from auditor.collectors.gcp import GcpCloudSqlFacts
 from auditor.collectors.secrets import SecretInfo, SecretsFacts
 from auditor.facts import Facts
@@ -22,14 +24,17 @@ class KmsKeyRotation(Check):
     rationale = "Rotation limits how much data one key version protects (PCI DSS 3.6.4/3.7.4)."
     remediation = (
         "Enable automatic rotation on the customer-managed key (AWS KMS, Cloud KMS "
-        "rotation period) at the policy's interval or sooner."
+        "rotation period, a Key Vault rotation policy with a Rotate action) at the policy's "
+        "interval or sooner."
     )
-    kinds = frozenset({"aws-rds", "gcp-cloudsql"})
+    kinds = frozenset({"aws-rds", "gcp-cloudsql", "azure-postgres"})
 
     def run(self, facts: Facts) -> list[Result]:
         # One id, several clouds: judge whichever cloud's facts this target has.
         if facts.target.kind == "gcp-cloudsql":
             return self._gcp(facts)
+        if facts.target.kind == "azure-postgres":
+            return self._azure(facts)
         return self._aws(facts)
 
     def _aws(self, facts: Facts) -> list[Result]:
@@ -139,8 +144,86 @@ class KmsKeyRotation(Check):
             )
         ]
 
+    def _azure(self, facts: Facts) -> list[Result]:
+        server = facts.get(AzurePostgresFacts)
+        in_vault = AzureKeyVaultFacts.section in facts.gaps or facts.has(AzureKeyVaultFacts)
+        keys = facts.get(AzureKeyVaultFacts).keys if in_vault else ()
+        results = [self._azure_key(facts, key) for key in keys]
+        cmk = server.primary_key_uri if server.data_encryption_type == "AzureKeyVault" else None
+        if cmk and not any(
+            k.role == "server CMK" or cmk.startswith(k.reference + "/") for k in keys
+        ):
+            results.append(
+                self.skipped(
+                    facts,
+                    f"customer-managed key {cmk}: set key_vault: to the vault that holds "
+                    "it to read its rotation policy",
+                    resource=cmk,
+                )
+            )
+        if results:
+            return results
+        if server.data_encryption_type == "SystemManaged":
+            return [
+                self.passed(
+                    facts,
+                    "service-managed encryption key: rotated by Microsoft",
+                    evidence={"dataEncryption.type": "SystemManaged"},
+                )
+            ]
+        return [self.skipped(facts, "no Key Vault keys declared (key_vault: and keys:)")]
 
-SECRET_KINDS = frozenset({"aws-rds", "vault"})
+    def _azure_key(self, facts: Facts, key: KeyVaultKeyPolicy) -> Result:
+        if key.unavailable:
+            return self.skipped(facts, key.unavailable, resource=key.reference)
+        if not key.found:
+            return self.failed(
+                facts, f"{key.reference}: the key does not exist", resource=key.reference
+            )
+        evidence: dict[str, object] = {
+            "api": "Key Vault GET /keys/{name}/rotationpolicy",
+            "role": key.role,
+            "lifetimeActions": [a.model_dump() for a in key.actions],
+            "expiryTime": key.expires_in,
+            "policy_created": key.policy_created,
+            "rotate_every_days": key.rotate_every_days,
+        }
+        limit = facts.target.policy.kms_rotation_max_days
+        rotates = [a for a in key.actions if a.action.lower() == "rotate"]
+        if not rotates:
+            default = "" if key.policy_created else " (the vault's default policy)"
+            return self.failed(
+                facts,
+                f"{key.reference}: rotation policy has no Rotate action{default}: the key "
+                "never rotates automatically",
+                resource=key.reference,
+                evidence=evidence,
+            )
+        days = key.rotate_every_days
+        if days is None:
+            return self.failed(
+                facts,
+                f"{key.reference}: the Rotate action is timed before an expiry that new "
+                "versions never get (no expiryTime): it never fires",
+                resource=key.reference,
+                evidence=evidence,
+            )
+        if days > limit:
+            return self.failed(
+                facts,
+                f"{key.reference}: rotates every {days} days (policy {limit})",
+                resource=key.reference,
+                evidence=evidence,
+            )
+        return self.passed(
+            facts,
+            f"{key.reference}: rotates every {days} days",
+            resource=key.reference,
+            evidence=evidence,
+        )
+
+
+SECRET_KINDS = frozenset({"aws-rds", "vault", "gcp-cloudsql", "azure-postgres"})
 
 
 def _max_age(secret: SecretInfo, facts: Facts) -> int | None:
@@ -236,13 +319,20 @@ class AutoRotationEnabled(Check):
         for secret in store.secrets:
             if not secret.found or secret.unavailable:
                 continue  # reported by keys.secret_rotation_age
-            evidence = {
+            evidence: dict[str, object] = {
                 "provider": store.provider,
                 "rotation_enabled": secret.rotation_enabled,
                 "rotation_after_days": secret.rotation_after_days,
             }
+            if secret.next_rotation:
+                evidence["next_rotation"] = secret.next_rotation
+            if secret.expires:
+                evidence["expires"] = secret.expires
             limit = _max_age(secret, facts)
             if secret.rotation_enabled is None:
+                # Not a skip: the control still applies, it is only carried out outside the
+                # store (a job, or Key Vault's near-expiry event driving a function), so an
+                # auditor must see evidence of that job.
                 results.append(
                     self.manual(
                         facts,
@@ -253,10 +343,15 @@ class AutoRotationEnabled(Check):
                     )
                 )
             elif not secret.rotation_enabled:
+                once = (
+                    f" (only a one-time rotation notice at {secret.next_rotation})"
+                    if secret.next_rotation
+                    else ""
+                )
                 results.append(
                     self.failed(
                         facts,
-                        f"{secret.name}: automatic rotation is off",
+                        f"{secret.name}: automatic rotation is off{once}",
                         resource=secret.name,
                         evidence=evidence,
                     )
@@ -272,10 +367,20 @@ class AutoRotationEnabled(Check):
                     )
                 )
             else:
+                every = (
+                    f"every {secret.rotation_after_days} days"
+                    if secret.rotation_after_days
+                    else "on a schedule"
+                )
+                how = (
+                    " (Secret Manager publishes SECRET_ROTATE to its Pub/Sub topics)"
+                    if store.provider == "gcp-secretmanager"
+                    else ""
+                )
                 results.append(
                     self.passed(
                         facts,
-                        f"{secret.name}: rotates every {secret.rotation_after_days} days",
+                        f"{secret.name}: rotates {every}{how}",
                         resource=secret.name,
                         evidence=evidence,
                     )

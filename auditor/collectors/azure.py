@@ -1,5 +1,6 @@
 """Azure collector for `azure-postgres` targets: a flexible server's data encryption, backup
-retention and its TLS server parameters, read through Azure Resource Manager (GET only)."""
+retention and its TLS server parameters, read through Azure Resource Manager (GET only).
+Its Key Vault is read by `azure_key_vault`."""
 
 from __future__ import annotations
 
@@ -70,25 +71,34 @@ class AzureCollector(Collector):
                 TargetStatus.ERROR,
                 "the Azure SDK is not installed: pip install 'pg-encryption-auditor[azure]'",
             )
-        credential: Any
-        if ctx.password is not None:
-            credential = StaticToken(ctx.password)
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            credential = DefaultAzureCredential()
-        options: dict[str, Any] = {"retry_total": 2, "connection_timeout": 10, "read_timeout": 30}
+        options = client_options(ctx)
         if target.management_endpoint:
             options["base_url"] = target.management_endpoint
-        if target.ca_bundle:
-            ca = ctx.config_dir / target.ca_bundle
-            options["connection_verify"] = str(ca)
-        client = PostgreSQLManagementClient(credential, target.subscription_id, **options)
+        client = PostgreSQLManagementClient(arm_credential(ctx), target.subscription_id, **options)
         try:
             facts.add(collect_flexible_server(client, target))
         except AzureProblem as exc:
             return _fail(facts, exc.status, exc.reason)
         return None
+
+
+def arm_credential(ctx: CollectContext) -> Any:
+    """The configured token, else the Azure default credential chain."""
+    if ctx.password is not None:
+        return StaticToken(ctx.password)
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def client_options(ctx: CollectContext) -> dict[str, Any]:
+    """Transport options shared by the Resource Manager and Key Vault clients."""
+    target = ctx.target
+    assert isinstance(target, AzurePostgresTarget)
+    options: dict[str, Any] = {"retry_total": 2, "connection_timeout": 10, "read_timeout": 30}
+    if target.ca_bundle:
+        options["connection_verify"] = str(ctx.config_dir / target.ca_bundle)
+    return options
 
 
 def _fail(facts: Facts, status: TargetStatus, reason: str) -> TargetProblem:
@@ -176,3 +186,6 @@ def collect_flexible_server(client: Any, target: AzurePostgresTarget) -> AzurePo
         parameters=parameters,
         unavailable=unavailable,
     )
+
+
+# -- Key Vault ---------------------------------------------------------------------------------

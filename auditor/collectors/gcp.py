@@ -1,19 +1,25 @@
 """Google Cloud collector for `gcp-cloudsql` targets: the Cloud SQL instance (disk encryption,
-TLS mode, backups, point-in-time recovery) and, for CMEK, its Cloud KMS key rotation.
-Read-only: instances.get and cryptoKeys.get."""
+TLS mode, backups, point-in-time recovery), for CMEK its Cloud KMS key rotation, and the
+rotation metadata of declared Secret Manager secrets.
+Read-only: instances.get, cryptoKeys.get, secrets.get and versions.list — never
+versions.access, so no secret payload is ever requested."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
-from auditor.config import GcpCloudSqlTarget
+from auditor.collectors.secrets import SecretInfo, SecretsFacts, declared_secret, now_iso
+from auditor.config import DeclaredSecret, GcpCloudSqlTarget
 from auditor.facts import Facts, FactSection, Gap, GapKind
 from auditor.model import TargetStatus
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+PROVIDER = "gcp-secretmanager"
 
 
 class GcpKmsKey(BaseModel):
@@ -81,6 +87,32 @@ class GcpCollector(Collector):
             facts.add(collect_cloudsql(session, kms, target))
         except GcpProblem as exc:
             return _fail(facts, exc)
+        if not target.secrets:
+            facts.add(SecretsFacts(provider=PROVIDER, observed_at=now_iso()))
+            return None
+        try:
+            from google.cloud import secretmanager_v1
+        except ImportError:
+            reason = (
+                "the Secret Manager client is not installed: "
+                "pip install 'pg-encryption-auditor[gcp]'"
+            )
+            facts.mark_missing(SecretsFacts.section, Gap(GapKind.ERROR, reason))
+            return TargetProblem(TargetStatus.ERROR, reason)
+        sm_options = (
+            {"api_endpoint": target.secretmanager_endpoint}
+            if target.secretmanager_endpoint
+            else None
+        )
+        secrets = secretmanager_v1.SecretManagerServiceClient(
+            credentials=credentials, transport="rest", client_options=sm_options
+        )
+        try:
+            facts.add(collect_gcp_secrets(secrets, target))
+        except GcpProblem as exc:
+            # The instance's own verdicts stand; only the secrets' checks lose their facts.
+            facts.mark_missing(SecretsFacts.section, Gap(GapKind.ERROR, exc.reason))
+            return TargetProblem(exc.status, exc.reason)
         return None
 
 
@@ -167,7 +199,7 @@ def _kms_key(kms: Any, name: str) -> tuple[GcpKmsKey | None, str | None]:
 
     try:
         key = kms.get_crypto_key(name=name, timeout=30)
-    except exceptions.PermissionDenied:
+    except (exceptions.PermissionDenied, exceptions.Forbidden):  # gRPC / REST (HTTP 403)
         return None, "needs IAM permission cloudkms.cryptoKeys.get"
     except exceptions.GoogleAPIError as exc:
         return None, f"cloudkms cryptoKeys.get failed: {type(exc).__name__}"
@@ -180,3 +212,107 @@ def _kms_key(kms: Any, name: str) -> tuple[GcpKmsKey | None, str | None]:
         next_rotation_time=next_time,
         protection_level=level,
     ), None
+
+
+def _utc(moment: Any) -> str | None:
+    """A protobuf timestamp (proto-plus gives a datetime) as ISO 8601 UTC, whole seconds."""
+    if not isinstance(moment, dt.datetime):
+        return None
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def collect_gcp_secrets(client: Any, target: GcpCloudSqlTarget) -> SecretsFacts:
+    """Rotation metadata of the declared Secret Manager secrets; `client` is a
+    SecretManagerServiceClient. Only secrets.get and versions.list are called: payloads
+    (versions.access) are never requested."""
+    return SecretsFacts(
+        provider=PROVIDER,
+        observed_at=now_iso(),
+        secrets=tuple(_secret(client, target, declared) for declared in target.secrets),
+    )
+
+
+def _secret(client: Any, target: GcpCloudSqlTarget, declared: DeclaredSecret) -> SecretInfo:
+    import requests
+    from google.api_core import exceptions
+
+    base = declared_secret(declared)
+    name = target.secret_resource(declared.name)
+
+    def call(what: str, permission: str, fn: Any, **kwargs: Any) -> tuple[Any, SecretInfo | None]:
+        try:
+            return fn(**kwargs, timeout=30), None
+        except exceptions.NotFound:
+            return None, SecretInfo(**base, found=False, reference=name)
+        except (exceptions.PermissionDenied, exceptions.Forbidden):  # gRPC / REST (HTTP 403)
+            reason = f"needs IAM permission {permission} on {name}"
+            return None, SecretInfo(**base, found=False, reference=name, unavailable=reason)
+        except (exceptions.Unauthenticated, exceptions.Unauthorized):
+            raise GcpProblem(
+                TargetStatus.ERROR, "Secret Manager rejected the Google credentials"
+            ) from None
+        except exceptions.GoogleAPIError as exc:
+            raise GcpProblem(
+                TargetStatus.ERROR, f"secretmanager {what} failed: {type(exc).__name__}"
+            ) from None
+        except requests.RequestException as exc:
+            raise GcpProblem(
+                TargetStatus.UNREACHABLE,
+                f"cannot reach the Secret Manager API: {type(exc).__name__}",
+            ) from None
+
+    secret, missing = call("secrets.get", "secretmanager.secrets.get", client.get_secret, name=name)
+    if missing is not None:
+        return missing
+
+    def list_versions(**kwargs: Any) -> list[Any]:
+        return list(client.list_secret_versions(**kwargs))  # follows nextPageToken
+
+    versions, missing = call(
+        "versions.list", "secretmanager.versions.list", list_versions, parent=name
+    )
+    if missing is not None:
+        return missing
+    from google.cloud import secretmanager_v1
+
+    enabled_state = secretmanager_v1.SecretVersion.State.ENABLED
+    by_age = sorted(
+        (v for v in versions if isinstance(v.create_time, dt.datetime)),
+        key=lambda v: v.create_time,
+    )
+    enabled = [v for v in by_age if v.state == enabled_state]
+    current = enabled[-1] if enabled else None
+    # The newest ENABLED version holds the value in use; if it is the first version ever
+    # added, the secret was never rotated and its age counts from creation.
+    rotated = current is not None and current.name != by_age[0].name
+    rotation_enabled, period_days, next_rotation = _rotation(secret)
+    return SecretInfo(
+        **base,
+        found=True,
+        reference=name,
+        rotation_enabled=rotation_enabled,
+        rotation_after_days=period_days,
+        next_rotation=next_rotation,
+        created=_utc(secret.create_time),
+        last_changed=_utc(by_age[-1].create_time) if by_age else None,
+        last_rotated=_utc(current.create_time) if rotated and current else None,
+    )
+
+
+def _rotation(secret: Any) -> tuple[bool, int | None, str | None]:
+    """(recurring rotation scheduled, its period in whole days rounded up, next rotation).
+    Secret Manager's rotation publishes SECRET_ROTATE to the secret's Pub/Sub topics every
+    rotationPeriod; a nextRotationTime alone is a one-time notification, not a schedule."""
+    pb = type(secret).pb(secret)
+    if not pb.HasField("rotation"):
+        return False, None, None
+    rotation = pb.rotation
+    next_rotation = (
+        _utc(rotation.next_rotation_time.ToDatetime(tzinfo=dt.UTC))
+        if rotation.HasField("next_rotation_time")
+        else None
+    )
+    if not rotation.HasField("rotation_period"):
+        return False, None, next_rotation
+    seconds = rotation.rotation_period.ToTimedelta().total_seconds()
+    return bool(pb.topics), math.ceil(seconds / 86400), next_rotation

@@ -1,5 +1,6 @@
 """The provider-neutral facts about declared secrets (rotation metadata only — a collector
-never reads a secret's value), shared by the AWS Secrets Manager and Vault collectors."""
+never reads a secret's value), shared by the AWS Secrets Manager, Vault, Google Secret Manager
+and Azure Key Vault collectors."""
 
 from __future__ import annotations
 
@@ -29,13 +30,15 @@ class SecretInfo(BaseModel):
     created: str | None = None
     last_changed: str | None = None
     last_rotated: str | None = None  # when the current value was put in place
+    next_rotation: str | None = None  # the provider's next scheduled rotation (Google)
+    expires: str | None = None  # expiry of the current value (Azure Key Vault `exp`)
     unavailable: str | None = None  # why metadata could not be read (permission needed)
 
 
 class SecretsFacts(FactSection):
     section = "secrets"
 
-    provider: str  # aws-secretsmanager | vault-kv2
+    provider: str  # aws-secretsmanager | vault-kv2 | gcp-secretmanager | azure-keyvault
     observed_at: str  # ages are judged against this moment
     secrets: tuple[SecretInfo, ...] = ()
 

@@ -10,7 +10,7 @@ import pytest
 from auditor.config import parse_config
 from auditor.model import Result, Status, TargetStatus
 from auditor.runner import run_scan
-from tests.support.replay import replay_server
+from tests.support.replay import load_recording, replay_server
 
 TOKEN = "canary-gcp-token-77ab"
 CHECKS = {"storage.gcp_cloudsql_encrypted", "keys.kms_key_rotation"}
@@ -65,3 +65,26 @@ def test_missing_instance_is_a_target_error() -> None:
     assert status is TargetStatus.ERROR
     assert {r.message for r in found.values()} == {
         "target error: Cloud SQL instance 'nope' not found in project 'agentauri'"}
+
+
+def test_denied_cmek_key_names_the_permission() -> None:
+    # Over REST a 403 arrives as api_core's Forbidden (HTTP), not PermissionDenied (gRPC).
+    recording = load_recording("gcp-cloudsql-compliant")
+    for interaction in recording["interactions"]:
+        if interaction["path"].endswith("/cryptoKeys/cloudsql-tde"):
+            interaction["status"] = 403
+            interaction["body"] = {"error": {
+                "code": 403, "status": "PERMISSION_DENIED",
+                "message": f"Permission 'cloudkms.cryptoKeys.get' denied on resource '{KEY}' "
+                           "(or it may not exist)."}}
+    with replay_server(recording) as replay:
+        text = (
+            "targets:\n  - name: gcp\n    kind: gcp-cloudsql\n    project: agentauri\n"
+            "    instance: agentauri-prod\n    access_token: {env: GCP_TOKEN}\n"
+            f"    sqladmin_endpoint: '{replay.url}'\n    kms_endpoint: '{replay.url}'\n"
+        )
+        results, _ = run_scan(parse_config(text, "gcp.yaml"), Path.cwd(),
+                              check_ids={"keys.kms_key_rotation"})
+    (rotation,) = results.findings
+    assert (rotation.status, rotation.message) == (
+        Status.SKIP, "needs IAM permission cloudkms.cryptoKeys.get")

@@ -12,6 +12,7 @@ import json
 import re
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,8 +23,11 @@ from urllib.parse import urlsplit
 
 CLOUD_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cloud"
 # Recorded timestamps that a verdict depends on are stored relative to "now", so an age
-# check gives the same verdict whichever day the suite runs: "{{days_ago:30}}".
-_DAYS_AGO = re.compile(r"\{\{days_ago:(\d+)\}\}")
+# check gives the same verdict whichever day the suite runs: "{{days_ago:30}}" (RFC 3339;
+# negative for the future) or "{{unix_days_ago:30}}" (a JSON number of epoch seconds, as
+# Azure Key Vault writes them).
+_DAYS_AGO = re.compile(r"\{\{days_ago:(-?\d+)\}\}")
+_UNIX_DAYS_AGO = re.compile(r"\{\{unix_days_ago:(-?\d+)\}\}")
 
 
 def _materialise(value: Any) -> Any:
@@ -32,6 +36,9 @@ def _materialise(value: Any) -> Any:
     if isinstance(value, list):
         return [_materialise(v) for v in value]
     if isinstance(value, str):
+        unix = _UNIX_DAYS_AGO.fullmatch(value)
+        if unix:
+            return int(time.time()) - int(unix.group(1)) * 86400
         return _DAYS_AGO.sub(
             lambda m: (dt.datetime.now(dt.UTC) - dt.timedelta(days=int(m.group(1))))
             .strftime("%Y-%m-%dT%H:%M:%S.000000123Z"), value)  # whole seconds, Vault-style ns
@@ -53,16 +60,30 @@ def load_recording(name: str) -> dict[str, Any]:
 def replay_server(recording: str | dict[str, Any], tls: tuple[Path, Path] | None = None
                   ) -> Iterator[Replay]:
     """Serve `fixtures/cloud/<recording>.json`: {"interactions": [{"method", "path",
-    "status", "body"}], "not_found": {...}}; `tls` = (certificate, key) for HTTPS."""
+    "status", "body"}], "not_found": {...}, "challenge": {...}}; `tls` = (certificate, key)
+    for HTTPS. With "challenge" ({"www_authenticate", "body"}), a request without an
+    Authorization header is answered 401 with that WWW-Authenticate header, as Azure Key
+    Vault answers the first, unauthenticated request of its challenge protocol."""
     data = load_recording(recording) if isinstance(recording, str) else recording
     routes = {(i["method"].upper(), i["path"]): i for i in data["interactions"]}
     not_found = data.get("not_found", {"error": {"code": "NotFound", "message": "not found"}})
+    challenge = data.get("challenge")
     seen: list[tuple[str, str, dict[str, str]]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             path = urlsplit(self.path).path
-            seen.append((self.command, path, {k.lower(): v for k, v in self.headers.items()}))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            seen.append((self.command, path, headers))
+            if challenge is not None and "authorization" not in headers:
+                body = json.dumps(challenge["body"]).encode()
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", challenge["www_authenticate"])
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             hit = routes.get((self.command, path))
             status = hit["status"] if hit else 404
             body = json.dumps(_materialise(hit["body"]) if hit else not_found).encode()
