@@ -1,4 +1,6 @@
 """Layer 1, transport: is every connection to PostgreSQL protected by modern TLS?
+(Certificates are judged in `transport_certificates`, client connections in
+`transport_clients`.)
 
 The live probe (`tls` facts) is the truth about what the server accepts; the settings read over
 SQL (`postgres` facts) are supporting evidence with their file:line, and a disagreement between
@@ -8,30 +10,28 @@ the two (a failed SSL reload keeps the old TLS setup live) is reported.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from auditor.checks.base import Check
-from auditor.collectors.pg.server import GRANT_MONITOR, ServerFacts, Setting
-from auditor.config import redact_dsn
+from auditor.collectors.pg.server import ServerFacts, Setting
 from auditor.facts import Facts, GapKind
 from auditor.model import Result, Severity
-from auditor.tls.facts import AcceptedSuite, CertificateFacts, LegacySuiteProbe, TlsFacts
+from auditor.tls.facts import AcceptedSuite, LegacySuiteProbe, TlsFacts
 from auditor.tls.profiles import profile_for, version_rank
 from auditor.tls.suites import expand_cipher_string
 
 MAX_NAMED_IN_MESSAGE = 6  # messages stay readable; evidence always lists everything
 
 
-def _server(facts: Facts) -> ServerFacts | None:
+def server_facts(facts: Facts) -> ServerFacts | None:
     return facts.get(ServerFacts) if facts.has(ServerFacts) else None
 
 
-def _setting(facts: Facts, name: str) -> Setting | None:
-    server = _server(facts)
+def setting_of(facts: Facts, name: str) -> Setting | None:
+    server = server_facts(facts)
     return server.setting(name) if server is not None else None
 
 
-def _listed(items: list[str]) -> str:
+def listed(items: list[str]) -> str:
     if len(items) <= MAX_NAMED_IN_MESSAGE:
         return ", ".join(items)
     return (
@@ -39,7 +39,7 @@ def _listed(items: list[str]) -> str:
     )
 
 
-def _probe_evidence(tls: TlsFacts) -> dict[str, Any]:
+def probe_evidence(tls: TlsFacts) -> dict[str, Any]:
     return {
         "endpoint": f"{tls.host}:{tls.port}",
         "accepted_versions": tls.accepted_versions(),
@@ -47,7 +47,7 @@ def _probe_evidence(tls: TlsFacts) -> dict[str, Any]:
     }
 
 
-class _LiveTlsCheck(Check):
+class LiveTlsCheck(Check):
     """A check that judges what the live TLS probe observed."""
 
     requires = (TlsFacts,)
@@ -57,7 +57,7 @@ class _LiveTlsCheck(Check):
         if not tls.tls_works:
             return [
                 self.errored(
-                    facts, f"nothing to judge: {tls.no_tls_reason()}", evidence=_probe_evidence(tls)
+                    facts, f"nothing to judge: {tls.no_tls_reason()}", evidence=probe_evidence(tls)
                 )
             ]
         return self.judge(facts, tls)
@@ -82,7 +82,7 @@ class SslEnabled(Check):
         tls = facts.get(TlsFacts) if facts.has(TlsFacts) else None
         if tls is None:
             facts.get(ServerFacts)  # neither source: report why the SQL side is missing
-        ssl = _setting(facts, "ssl")
+        ssl = setting_of(facts, "ssl")
         if ssl is None and tls is None:
             return [self.errored(facts, "the server did not report the ssl setting")]
         if tls is None:
@@ -139,7 +139,7 @@ class SslEnabled(Check):
         )
 
 
-class TlsMinVersion(_LiveTlsCheck):
+class TlsMinVersion(LiveTlsCheck):
     id = "transport.tls_min_version"
     title = "Nothing older than TLS 1.2 is accepted"
     severity = Severity.HIGH
@@ -162,8 +162,8 @@ class TlsMinVersion(_LiveTlsCheck):
         if version_rank(profile_floor) > version_rank(floor):
             floor, label = profile_floor, f"{profile_floor}+ from the {profile.name} profile"
         below = [v for v in tls.accepted_versions() if version_rank(v) < version_rank(floor)]
-        setting = _setting(facts, "ssl_min_protocol_version")
-        evidence = _probe_evidence(tls) | {
+        setting = setting_of(facts, "ssl_min_protocol_version")
+        evidence = probe_evidence(tls) | {
             "policy_min_version": policy.min_tls_version,
             "profile": profile.name,
             "profile_protocols": list(profile.protocols),
@@ -191,7 +191,7 @@ class TlsMinVersion(_LiveTlsCheck):
         return [self.passed(facts, message, evidence=evidence)]
 
 
-class Tls13Supported(_LiveTlsCheck):
+class Tls13Supported(LiveTlsCheck):
     id = "transport.tls13_supported"
     title = "TLS 1.3 is accepted"
     severity = Severity.LOW
@@ -205,8 +205,8 @@ class Tls13Supported(_LiveTlsCheck):
     )
 
     def judge(self, facts: Facts, tls: TlsFacts) -> list[Result]:
-        evidence = _probe_evidence(tls)
-        setting = _setting(facts, "ssl_max_protocol_version")
+        evidence = probe_evidence(tls)
+        setting = setting_of(facts, "ssl_max_protocol_version")
         if setting is not None:
             evidence["ssl_max_protocol_version"] = setting.evidence()
         versions = ", ".join(tls.accepted_versions())
@@ -264,7 +264,7 @@ def _legacy_evidence(tested: LegacySuiteProbe) -> dict[str, Any]:
     }
 
 
-class CipherSuites(_LiveTlsCheck):
+class CipherSuites(LiveTlsCheck):
     id = "transport.cipher_suites"
     title = "Only policy cipher suites are accepted"
     severity = Severity.HIGH
@@ -326,7 +326,7 @@ class CipherSuites(_LiveTlsCheck):
         evidence["not_tested"] = not_tested
         if incomplete:
             evidence["enumeration_incomplete_for"] = incomplete
-        setting = _setting(facts, "ssl_ciphers")
+        setting = setting_of(facts, "ssl_ciphers")
         configured = ""
         if setting is not None:
             evidence["ssl_ciphers"] = setting.evidence()
@@ -335,7 +335,7 @@ class CipherSuites(_LiveTlsCheck):
             if beyond:
                 evidence["accepted_beyond_ssl_ciphers"] = beyond
                 configured += (
-                    f" - which would not allow {_listed(beyond)}: SHOW and the live server "
+                    f" - which would not allow {listed(beyond)}: SHOW and the live server "
                     "disagree (a rejected SSL reload?)"
                 )
         if offenders:
@@ -344,7 +344,7 @@ class CipherSuites(_LiveTlsCheck):
                 self.failed(
                     facts,
                     f"{len(offenders)} accepted suite(s) outside the {profile.name} profile: "
-                    f"{_listed(named)}{configured}",
+                    f"{listed(named)}{configured}",
                     evidence=evidence,
                 )
             ]
@@ -365,345 +365,3 @@ class CipherSuites(_LiveTlsCheck):
                 evidence=evidence,
             )
         ]
-
-
-def _cert_evidence(cert: CertificateFacts) -> dict[str, Any]:
-    return {
-        "subject": cert.subject,
-        "issuer": cert.issuer,
-        "serial_number": cert.serial_number,
-        "sha256_fingerprint": cert.sha256_fingerprint,
-        "not_after": cert.not_after,
-    }
-
-
-class _CertificateCheck(_LiveTlsCheck):
-    def judge(self, facts: Facts, tls: TlsFacts) -> list[Result]:
-        if not tls.certificate_chain:
-            reason = "; ".join(tls.problems) or "the server sent no certificate"
-            return [self.errored(facts, f"no certificate to judge: {reason}")]
-        return self.judge_chain(facts, tls, tls.certificate_chain)
-
-    def judge_chain(
-        self, facts: Facts, tls: TlsFacts, chain: tuple[CertificateFacts, ...]
-    ) -> list[Result]:
-        raise NotImplementedError
-
-
-class CertificateTrust(_CertificateCheck):
-    id = "transport.certificate_trust"
-    title = "The server certificate validates with verify-full semantics"
-    severity = Severity.HIGH
-    rationale = (
-        "Clients can only detect a man in the middle when the certificate chains to a CA they "
-        "trust and names the host they asked for (libpq sslmode=verify-full)."
-    )
-    remediation = (
-        "Issue the server certificate from your CA with a subjectAltName for every name clients "
-        "use, install the chain in ssl_cert_file, and give clients the CA as sslrootcert."
-    )
-
-    def judge_chain(
-        self, facts: Facts, tls: TlsFacts, chain: tuple[CertificateFacts, ...]
-    ) -> list[Result]:
-        trust = tls.trust
-        leaf = chain[0]
-        if trust is None:
-            return [self.errored(facts, "the certificate chain could not be validated")]
-        evidence = {
-            "certificate": _cert_evidence(leaf)
-            | {
-                "san_dns": list(leaf.san_dns),
-                "san_ip": list(leaf.san_ip),
-                "self_signed": leaf.self_signed,
-            },
-            "store": trust.store,
-            "chain_valid": trust.chain_valid,
-            "chain_error": trust.chain_error,
-            "host": trust.host,
-            "hostname_matches": trust.hostname_matches,
-            "hostname_detail": trust.hostname_detail,
-        }
-        if trust.store_problem is not None and trust.hostname_matches:
-            # Not the server's fault: the scanner was given no usable CA to judge against.
-            return [
-                self.errored(
-                    facts,
-                    f"chain of {leaf.subject} not judged: {trust.store_problem} (fix the "
-                    f"target's sslrootcert); {trust.hostname_detail}",
-                    resource=leaf.subject,
-                    evidence=evidence,
-                )
-            ]
-        problems: list[str] = []
-        if trust.store_problem is not None:
-            problems.append(f"chain not judged: {trust.store_problem}")
-        elif not trust.chain_valid:
-            kind = "self-signed certificate" if leaf.self_signed else "certificate"
-            problems.append(
-                f"{kind} {leaf.subject} does not validate against {trust.store}: "
-                f"{trust.chain_error}"
-            )
-        if not trust.hostname_matches:
-            problems.append(f"hostname check failed: {trust.hostname_detail}")
-        if problems:
-            return [
-                self.failed(facts, "; ".join(problems), resource=leaf.subject, evidence=evidence)
-            ]
-        return [
-            self.passed(
-                facts,
-                f"{leaf.subject} chains to {trust.store} and {trust.hostname_detail}",
-                resource=leaf.subject,
-                evidence=evidence,
-            )
-        ]
-
-
-class CertificateExpiry(_CertificateCheck):
-    id = "transport.certificate_expiry"
-    title = "The server certificate is valid for long enough"
-    severity = Severity.HIGH
-    rationale = (
-        "An expired certificate breaks verify-full clients or teaches people to turn "
-        "verification off; renewal needs lead time."
-    )
-    remediation = "Renew the certificate (and intermediates), replace ssl_cert_file and reload."
-
-    def judge_chain(
-        self, facts: Facts, tls: TlsFacts, chain: tuple[CertificateFacts, ...]
-    ) -> list[Result]:
-        minimum = facts.target.policy.certificate_min_days_left
-        soonest = min(chain, key=lambda c: c.days_left)
-        evidence = {
-            "certificates": [_cert_evidence(c) | {"days_left": c.days_left} for c in chain],
-            "min_days_left": minimum,
-        }
-        what = "the server certificate" if soonest is chain[0] else "a chain certificate"
-        if soonest.days_left < 0:
-            return [
-                self.failed(
-                    facts,
-                    f"{what} {soonest.subject} expired on {soonest.not_after} "
-                    f"({-soonest.days_left} days ago)",
-                    resource=soonest.subject,
-                    evidence=evidence,
-                    severity=Severity.CRITICAL,
-                )
-            ]
-        if soonest.days_left < minimum:
-            return [
-                self.failed(
-                    facts,
-                    f"{what} {soonest.subject} expires on {soonest.not_after}: "
-                    f"{soonest.days_left} days left (policy: at least {minimum})",
-                    resource=soonest.subject,
-                    evidence=evidence,
-                )
-            ]
-        return [
-            self.passed(
-                facts,
-                f"{soonest.subject} is valid until {soonest.not_after} "
-                f"({soonest.days_left} days left)",
-                resource=chain[0].subject,
-                evidence=evidence,
-            )
-        ]
-
-
-WEAK_SIGNATURE_HASHES = frozenset({"sha1", "md5", "md2", "md4"})
-
-
-class CertificateStrength(_CertificateCheck):
-    id = "transport.certificate_strength"
-    title = "Certificate keys and signatures are strong"
-    severity = Severity.MEDIUM
-    rationale = "RSA keys under 2048 bits and SHA-1/MD5 signatures can be broken or forged."
-    remediation = (
-        "Re-issue the certificate with an RSA 2048+ or EC P-256+ key and a SHA-256 (or "
-        "stronger) signature."
-    )
-
-    def judge_chain(
-        self, facts: Facts, tls: TlsFacts, chain: tuple[CertificateFacts, ...]
-    ) -> list[Result]:
-        policy = facts.target.policy
-        issues: list[dict[str, Any]] = []
-        for position, cert in enumerate(chain):
-            found: list[str] = []
-            if cert.key_type in ("rsa", "dsa") and cert.key_bits < policy.certificate_min_rsa_bits:
-                found.append(
-                    f"{cert.key_type.upper()} key of {cert.key_bits} bits "
-                    f"(policy: {policy.certificate_min_rsa_bits}+)"
-                )
-            if cert.key_type == "ec" and cert.key_bits < policy.certificate_min_ec_bits:
-                found.append(
-                    f"EC key of {cert.key_bits} bits (policy: {policy.certificate_min_ec_bits}+)"
-                )
-            # A self-signed root's own signature is never checked by clients, so it is not
-            # judged; the leaf's always is (a self-signed leaf is its own anchor only by luck).
-            judged_signature = position == 0 or not cert.self_signed
-            if judged_signature and (cert.signature_hash or "").lower() in WEAK_SIGNATURE_HASHES:
-                found.append(f"{(cert.signature_hash or '').upper()} signature")
-            if found:
-                issues.append({"certificate": cert.subject, "position": position, "issues": found})
-        evidence = {
-            "certificates": [
-                {
-                    "subject": c.subject,
-                    "key_type": c.key_type,
-                    "key_bits": c.key_bits,
-                    "signature_hash": c.signature_hash,
-                }
-                for c in chain
-            ],
-            "weak": issues,
-        }
-        leaf = chain[0]
-        if issues:
-            named = [f"{i['certificate']}: {', '.join(i['issues'])}" for i in issues]
-            return [
-                self.failed(
-                    facts, "; ".join(named), resource=issues[0]["certificate"], evidence=evidence
-                )
-            ]
-        return [
-            self.passed(
-                facts,
-                f"{leaf.subject}: {leaf.key_type.upper()} {leaf.key_bits} bits, "
-                f"{leaf.signature_hash} signature",
-                resource=leaf.subject,
-                evidence=evidence,
-            )
-        ]
-
-
-class ClientConnectionsEncrypted(Check):
-    id = "transport.client_connections_encrypted"
-    title = "Every TCP client connection uses TLS"
-    severity = Severity.HIGH
-    rationale = (
-        "A server that offers TLS still accepts plaintext from clients that do not ask for it "
-        "unless pg_hba.conf forbids it; pg_stat_ssl shows who actually connects in clear."
-    )
-    remediation = (
-        "Use hostssl (not host) rules in pg_hba.conf and sslmode=verify-full in every client; "
-        "then reconnect the plaintext clients listed in the evidence."
-    )
-    requires = (ServerFacts,)
-
-    def run(self, facts: Facts) -> list[Result]:
-        server = facts.get(ServerFacts)
-        if not server.monitor_privileges:
-            return [
-                self.skipped(
-                    facts,
-                    "other sessions' client addresses are hidden without pg_read_all_stats: "
-                    + GRANT_MONITOR.format(role=server.current_user),
-                )
-            ]
-        tcp = [b for b in server.backends if b.client_addr is not None and b.pid != server.own_pid]
-        plaintext = [b for b in tcp if not b.ssl]
-        evidence = {
-            "tcp_client_backends": len(tcp),
-            "plaintext": [
-                {
-                    "pid": b.pid,
-                    "client_addr": b.client_addr,
-                    "client_port": b.client_port,
-                    "user": b.user,
-                    "application_name": b.application_name,
-                }
-                for b in plaintext
-            ],
-            "encrypted": [
-                {
-                    "pid": b.pid,
-                    "client_addr": b.client_addr,
-                    "user": b.user,
-                    "tls_version": b.tls_version,
-                    "cipher": b.cipher,
-                }
-                for b in tcp
-                if b.ssl
-            ],
-            "excluded_scanner_pid": server.own_pid,
-        }
-        if plaintext:
-            named = [
-                f"{b.client_addr} user {b.user} application "
-                f"{b.application_name or '(none)'} (pid {b.pid})"
-                for b in plaintext
-            ]
-            return [
-                self.failed(
-                    facts,
-                    f"{len(plaintext)} of {len(tcp)} TCP client connection(s) without TLS: "
-                    f"{_listed(named)}",
-                    evidence=evidence,
-                )
-            ]
-        if not tcp:
-            return [
-                self.passed(
-                    facts,
-                    "no TCP client connection besides the scanner's own at scan time",
-                    evidence=evidence,
-                )
-            ]
-        return [
-            self.passed(
-                facts, f"all {len(tcp)} TCP client connection(s) use TLS", evidence=evidence
-            )
-        ]
-
-
-class ClientSslmode(Check):
-    id = "transport.client_sslmode"
-    title = "Application DSNs verify the server (sslmode=verify-full + root cert)"
-    severity = Severity.MEDIUM
-    rationale = (
-        "sslmode=require encrypts but accepts any certificate, so an attacker in the path can "
-        "impersonate the server; only verify-full with a root certificate checks CA and name."
-    )
-    remediation = (
-        "Set sslmode=verify-full and sslrootcert=<CA file> (or sslrootcert=system) in each "
-        "application's connection string or PGSSLMODE/PGSSLROOTCERT."
-    )
-
-    def run(self, facts: Facts) -> list[Result]:
-        dsns = list(facts.target.options.get("application_dsns") or [])
-        if not dsns:
-            return [self.skipped(facts, "no application_dsns are declared for this target")]
-        results: list[Result] = []
-        for dsn in dsns:
-            shown = redact_dsn(dsn)
-            params = dict(parse_qsl(urlsplit(dsn).query))
-            mode = params.get("sslmode")
-            root = params.get("sslrootcert")
-            evidence = {"dsn": shown, "sslmode": mode, "sslrootcert": root}
-            problems: list[str] = []
-            if mode != "verify-full":
-                problems.append(f"sslmode={mode or '(unset: libpq default prefer)'}")
-            if not root:
-                problems.append("no sslrootcert")
-            if problems:
-                results.append(
-                    self.failed(
-                        facts,
-                        f"{', '.join(problems)} (needs sslmode=verify-full with sslrootcert)",
-                        resource=shown,
-                        evidence=evidence,
-                    )
-                )
-            else:
-                results.append(
-                    self.passed(
-                        facts,
-                        f"sslmode=verify-full, sslrootcert={root}",
-                        resource=shown,
-                        evidence=evidence,
-                    )
-                )
-        return results
