@@ -23,10 +23,17 @@ from auditor.config import ConfigError, ScanConfig, config_digest, load_config, 
 from auditor.facts import Facts
 from auditor.formatters.base import RenderOptions
 from auditor.formatters.json_results import ResultsFileError
+from auditor.frameworks import FrameworkError, get_framework
 from auditor.gate import EXIT_USAGE, exit_code
 from auditor.history import HistoryStore, diff_results
 from auditor.model import ScanResults, Severity
-from auditor.output import OutputError, pick_formatters, wants_color, write_outputs
+from auditor.output import (
+    OutputError,
+    check_output_plan,
+    pick_formatters,
+    wants_color,
+    write_outputs,
+)
 from auditor.progress import ScanProgress
 from auditor.runner import run_scan
 
@@ -211,8 +218,11 @@ def scan(
             digest = config_digest(text)
             config_dir = Path.cwd()
         chosen = pick_formatters(formats)
+        check_output_plan(chosen, output)
+        if framework is not None:
+            get_framework(framework)
         catalog = all_checks()
-    except (ConfigError, OutputError, CatalogError) as exc:
+    except (ConfigError, OutputError, CatalogError, FrameworkError) as exc:
         fail_usage(str(exc))
     unknown = [c for c in check_ids if c not in catalog]
     if unknown:

@@ -26,6 +26,17 @@ def pick_formatters(names: tuple[str, ...]) -> list[Formatter]:
     return [available[n] for n in dict.fromkeys(names)]
 
 
+def check_output_plan(chosen: list[Formatter], out: Path | None) -> None:
+    """Refuse, before anything is scanned, output choices that cannot be written."""
+    if out is not None:
+        return
+    if len(chosen) > 1 and any(f.name != "terminal" for f in chosen):
+        raise OutputError("several formats need -o/--output naming a folder")
+    for fmt in chosen:
+        if fmt.binary:
+            raise OutputError(f"format {fmt.name!r} is binary: give -o/--output")
+
+
 def write_outputs(
     results: ScanResults,
     chosen: list[Formatter],
@@ -35,15 +46,12 @@ def write_outputs(
     """Render each format. With `out` a folder (or several formats) each lands in its own
     file, with results.json and the evidence manifest beside them; with one format and a file
     path it lands there; otherwise on stdout."""
+    check_output_plan(chosen, out)
     written: list[Path] = []
     machine = [f for f in chosen if f.name != "terminal"]
     terminal = [f for f in chosen if f.name == "terminal"]
     if out is None:
-        if len(chosen) > 1 and machine:
-            raise OutputError("several formats need -o/--output naming a folder")
         for fmt in chosen:
-            if fmt.binary:
-                raise OutputError(f"format {fmt.name!r} is binary: give -o/--output")
             opts = (
                 options
                 if fmt.name == "terminal"

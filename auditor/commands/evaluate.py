@@ -21,7 +21,13 @@ from auditor.formatters.base import RenderOptions
 from auditor.frameworks import controls_for
 from auditor.gate import exit_code
 from auditor.model import ScanResults, Severity, TargetOutcome, TargetStatus
-from auditor.output import OutputError, pick_formatters, wants_color, write_outputs
+from auditor.output import (
+    OutputError,
+    check_output_plan,
+    pick_formatters,
+    wants_color,
+    write_outputs,
+)
 
 
 def _load(path: Path) -> Facts:
@@ -55,6 +61,7 @@ def evaluate_command(
     """Evaluate saved facts bundles without touching any server."""
     try:
         chosen = pick_formatters(formats)
+        check_output_plan(chosen, output)
     except OutputError as exc:
         raise click.UsageError(str(exc)) from None
     # Import every collector first so that all fact section models are known to the loader.
@@ -79,7 +86,12 @@ def evaluate_command(
         findings=tuple(findings),
         tool_version=__version__,
     )
-    write_outputs(results, chosen, output, RenderOptions(color=wants_color()))
+    try:
+        write_outputs(results, chosen, output, RenderOptions(color=wants_color()))
+    except OutputError as exc:
+        raise click.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{output}: cannot write: {exc.strerror}") from None
     sys.exit(exit_code(results, Severity(fail_on)))
 
 

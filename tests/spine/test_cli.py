@@ -89,6 +89,21 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "unknown format 'docx'" in proc.stderr
     proc = run_cli("scan", "--dsn", "postgresql://h/db", "--check", "nope.nothing")
     assert proc.returncode == 2 and "unknown check id 'nope.nothing'" in proc.stderr
+    # Output choices that cannot be written are refused before anything is scanned (the
+    # host does not exist: a scan would have taken the connect timeout and said so).
+    for args, message in (
+        (("--framework", "bogus", "--format", "html", "-o", str(tmp_path / "r.html")),
+         "unknown framework 'bogus'"),
+        (("--format", "pdf"), "format 'pdf' is binary: give -o/--output"),
+        (("--format", "json", "--format", "sarif"), "several formats need -o/--output"),
+    ):
+        proc = run_cli("scan", "--dsn", "postgresql://u@no-such-host.invalid/db", *args)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"auditor: error: {message}")
+        assert "no-such-host" not in proc.stderr and "internal error" not in proc.stderr
+    proc = run_cli("evaluate", str(tmp_path / "none.facts.json"), "--format", "pdf")
+    assert proc.returncode == 2 and "binary" in proc.stderr
 
 
 def test_weak_scan_exits_1_and_json_matches_the_schema(weak_cluster: Cluster,
