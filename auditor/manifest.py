@@ -115,24 +115,6 @@ def write_manifest_files(results: ScanResults, folder: Path, files: dict[str, by
     return [*written, path]
 
 
-def add_manifest(results: ScanResults, folder: Path, names: Iterable[str]) -> Path:
-    """Write manifest.json for report files already in `folder` (e.g. after `auditor scan -o
-    DIR`); results.json is (re)written unless it is among them, so a stale one from an
-    earlier run never sits beside a manifest of this one."""
-    files: dict[str, bytes] = {}
-    names = set(names)
-    try:
-        if RESULTS_NAME not in names:
-            (folder / RESULTS_NAME).write_bytes(results_bytes(results))
-        for name in {*names, RESULTS_NAME}:
-            files[name] = (folder / name).read_bytes()
-        path = folder / MANIFEST_NAME
-        path.write_text(json.dumps(build_manifest(results, files), indent=2) + "\n")
-    except OSError as exc:
-        raise ManifestError(f"{folder}: cannot write manifest: {exc.strerror}") from None
-    return path
-
-
 @dataclass(frozen=True)
 class Verification:
     checked_files: int

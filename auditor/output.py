@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from auditor.formatters.base import Formatter, RenderOptions, formatters
+from auditor.manifest import ManifestError, write_report_dir
 from auditor.model import ScanResults
 
 
@@ -60,24 +61,19 @@ def write_outputs(
             sys.stdout.buffer.write(fmt.render(results, opts))
             sys.stdout.flush()
         return written
-    as_folder = out.is_dir() or len(machine) > 1 or not out.suffix
-    if as_folder:
-        out.mkdir(parents=True, exist_ok=True)
-    for fmt in machine:
-        path = out / fmt.extension if as_folder else out
-        if not as_folder:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(fmt.render(results, options))
-        written.append(path)
+    if out.is_dir() or len(machine) > 1 or not out.suffix:
+        # A folder is an evidence package: results.json and the manifest go beside the
+        # formats, so `auditor verify` can prove it later.
+        try:
+            written = write_report_dir(results, machine, out, options)
+        except ManifestError as exc:
+            raise OutputError(str(exc)) from None
+    else:
+        for fmt in machine:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(fmt.render(results, options))
+            written.append(out)
     for fmt in terminal:
         sys.stdout.buffer.write(fmt.render(results, options))
         sys.stdout.flush()
-    if as_folder:
-        # A folder is an evidence package: seal it so `auditor verify` can prove it later.
-        from auditor.manifest import ManifestError, add_manifest
-
-        try:
-            written.append(add_manifest(results, out, [p.name for p in written]))
-        except ManifestError as exc:
-            raise OutputError(str(exc)) from None
     return written

@@ -17,7 +17,7 @@ import click
 from auditor.formatters.base import RenderOptions
 from auditor.formatters.json_results import ResultsFileError, results_from_dict
 from auditor.frameworks import FrameworkError, frameworks, get_framework
-from auditor.manifest import ManifestError, verify_report_dir, write_report_dir
+from auditor.manifest import ManifestError, verify_report_dir
 from auditor.model import ScanResults
 from auditor.output import OutputError, pick_formatters, write_outputs
 from auditor.waivers import WaiverError, apply_waivers, load_waivers
@@ -100,14 +100,8 @@ def report_command(
             _fail(str(exc))
     options = RenderOptions(framework=framework, title=title)
     try:
-        chosen = pick_formatters(formats)
-        to_folder = output is not None and (output.is_dir() or len(chosen) > 1 or not output.suffix)
-        if to_folder:
-            assert output is not None
-            written = write_report_dir(results, chosen, output, options)
-        else:
-            written = write_outputs(results, chosen, output, options)
-    except (OutputError, ManifestError) as exc:
+        written = write_outputs(results, pick_formatters(formats), output, options)
+    except OutputError as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{output}: cannot write: {exc.strerror}")

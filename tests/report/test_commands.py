@@ -141,13 +141,3 @@ def test_report_applies_a_waivers_file(results_file: Path, tmp_path: Path) -> No
     assert bad.exit_code == 2 and f"{waivers}:2: waivers[0].reason: required key is missing" in (
         bad.output
     )
-
-
-def test_add_manifest_covers_files_written_by_scan(tmp_path: Path) -> None:
-    from auditor.manifest import add_manifest, verify_report_dir
-
-    results = sample_results()
-    (tmp_path / "results.sarif").write_bytes(formatters()["sarif"].render(results, RenderOptions()))
-    add_manifest(results, tmp_path, ["results.sarif"])
-    assert (tmp_path / "results.json").exists()
-    assert verify_report_dir(tmp_path).ok
