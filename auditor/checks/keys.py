@@ -110,12 +110,11 @@ class KmsKeyRotation(Check):
                     resource=sql.kms_key_name,
                 )
             ]
-        evidence = {
+        evidence: dict[str, object] = {
             "api": "cloudkms cryptoKeys.get",
             "rotationPeriod_days": key.rotation_period_days,
             "nextRotationTime": key.next_rotation_time,
         }
-        limit = facts.target.policy.kms_rotation_max_days
         if key.rotation_period_days is None:
             return [
                 self.failed(
@@ -125,24 +124,7 @@ class KmsKeyRotation(Check):
                     evidence=evidence,
                 )
             ]
-        days = round(key.rotation_period_days)
-        if key.rotation_period_days > limit:
-            return [
-                self.failed(
-                    facts,
-                    f"{key.name}: rotates every {days} days (policy {limit})",
-                    resource=key.name,
-                    evidence=evidence,
-                )
-            ]
-        return [
-            self.passed(
-                facts,
-                f"{key.name}: rotates every {days} days",
-                resource=key.name,
-                evidence=evidence,
-            )
-        ]
+        return [self._period_verdict(facts, key.name, key.rotation_period_days, evidence)]
 
     def _azure(self, facts: Facts) -> list[Result]:
         server = facts.get(AzurePostgresFacts)
@@ -188,7 +170,6 @@ class KmsKeyRotation(Check):
             "policy_created": key.policy_created,
             "rotate_every_days": key.rotate_every_days,
         }
-        limit = facts.target.policy.kms_rotation_max_days
         rotates = [a for a in key.actions if a.action.lower() == "rotate"]
         if not rotates:
             default = "" if key.policy_created else " (the vault's default policy)"
@@ -208,18 +189,23 @@ class KmsKeyRotation(Check):
                 resource=key.reference,
                 evidence=evidence,
             )
-        if days > limit:
+        return self._period_verdict(facts, key.reference, days, evidence)
+
+    def _period_verdict(
+        self, facts: Facts, name: str, period_days: float, evidence: dict[str, object]
+    ) -> Result:
+        """A key that rotates on a schedule (Cloud KMS, Key Vault): judged against policy."""
+        limit = facts.target.policy.kms_rotation_max_days
+        days = round(period_days)
+        if period_days > limit:
             return self.failed(
                 facts,
-                f"{key.reference}: rotates every {days} days (policy {limit})",
-                resource=key.reference,
+                f"{name}: rotates every {days} days (policy {limit})",
+                resource=name,
                 evidence=evidence,
             )
         return self.passed(
-            facts,
-            f"{key.reference}: rotates every {days} days",
-            resource=key.reference,
-            evidence=evidence,
+            facts, f"{name}: rotates every {days} days", resource=name, evidence=evidence
         )
 
 
