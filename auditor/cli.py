@@ -36,6 +36,7 @@ from auditor.output import (
 )
 from auditor.progress import ScanProgress
 from auditor.runner import run_scan
+from auditor.selection import SelectionError, select_checks
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -170,7 +171,19 @@ def scan_output_options(func: F) -> F:
     help="YAML file of waivers and attestations.",
 )
 @click.option(
-    "--check", "check_ids", multiple=True, metavar="ID", help="Run only these checks (repeatable)."
+    "--check",
+    "check_ids",
+    multiple=True,
+    metavar="PATTERN",
+    help="Run only these checks: ids, families (transport) or globs (*.hba_*); repeatable. "
+    "Only the facts they read are collected.",
+)
+@click.option(
+    "--skip-check",
+    "skip_ids",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out these checks (same patterns as --check); repeatable.",
 )
 @click.option(
     "--save-facts",
@@ -199,6 +212,7 @@ def scan(
     workers: int,
     waivers_path: Path | None,
     check_ids: tuple[str, ...],
+    skip_ids: tuple[str, ...],
     save_facts: Path | None,
     history_dir: Path | None,
 ) -> None:
@@ -224,9 +238,10 @@ def scan(
         catalog = all_checks()
     except (ConfigError, OutputError, CatalogError, FrameworkError) as exc:
         fail_usage(str(exc))
-    unknown = [c for c in check_ids if c not in catalog]
-    if unknown:
-        fail_usage(f"unknown check id {unknown[0]!r} (see `auditor checks list`)")
+    try:
+        selected = select_checks(catalog, check_ids, skip_ids)
+    except SelectionError as exc:
+        fail_usage(str(exc))
     progress = ScanProgress([t.name for t in config.targets]) if sys.stderr.isatty() else None
     with progress or contextlib.nullcontext():
         results, bundles = run_scan(
@@ -235,7 +250,7 @@ def scan(
             workers=workers,
             progress=progress,
             config_digest=digest,
-            check_ids=set(check_ids) or None,
+            check_ids=selected,
         )
     results = apply_waivers_file(results, waivers_path)
     if save_facts is not None:

@@ -74,11 +74,42 @@ class MissingFacts(Exception):
         self.gap = gap
 
 
+class UndeclaredFacts(Exception):
+    """A check read a section it does not declare in `requires`/`reads`: a bug in the check,
+    which the runner reports as an error rather than let a narrowed scan judge it blind."""
+
+
+# Why a section is absent from a narrowed scan: no selected check reads it.
+NOT_COLLECTED = "not collected: the scan was narrowed to checks that do not read it"
+
+
 @dataclass
 class Facts:
     target: TargetContext
     sections: dict[str, FactSection] = field(default_factory=dict)
     gaps: dict[str, Gap] = field(default_factory=dict)
+    # The sections the scan set out to collect (None: all); saved with the bundle so that a
+    # later `auditor evaluate` can tell "not collected" from "collected and found nothing".
+    requested: frozenset[str] | None = None
+    # When set, only these sections may be read: the view of one check (see `scoped`).
+    scope: frozenset[str] | None = None
+
+    def scoped(self, names: frozenset[str]) -> Facts:
+        """The same bundle, readable only through the given sections."""
+        return Facts(
+            target=self.target,
+            sections=self.sections,
+            gaps=self.gaps,
+            requested=self.requested,
+            scope=names,
+        )
+
+    def wants(self, section: str) -> bool:
+        return self.requested is None or section in self.requested
+
+    def _may_read(self, model: type[FactSection]) -> None:
+        if self.scope is not None and model.section not in self.scope:
+            raise UndeclaredFacts(f"the check reads the undeclared {model.section} section")
 
     def add(self, section: FactSection) -> None:
         self.sections[section.section] = section
@@ -89,9 +120,11 @@ class Facts:
             self.gaps[section] = gap
 
     def has(self, model: type[FactSection]) -> bool:
+        self._may_read(model)
         return model.section in self.sections
 
     def get(self, model: type[S]) -> S:
+        self._may_read(model)
         found = self.sections.get(model.section)
         if found is None:
             gap = self.gaps.get(model.section) or Gap(
@@ -110,6 +143,7 @@ class Facts:
                 "options": self.target.options,
                 "policy": self.target.policy.model_dump(mode="json"),
             },
+            "requested_sections": None if self.requested is None else sorted(self.requested),
             "sections": {k: v.model_dump(mode="json") for k, v in sorted(self.sections.items())},
             "gaps": {k: v.as_dict() for k, v in sorted(self.gaps.items())},
         }
@@ -128,7 +162,11 @@ class Facts:
                 options=saved.get("options") or {},
             )
         registry = FactSection.registry()
-        facts = cls(target=target)
+        requested = data.get("requested_sections")
+        facts = cls(
+            target=target,
+            requested=None if requested is None else frozenset(str(r) for r in requested),
+        )
         for name, body in data.get("sections", {}).items():
             model = registry.get(name)
             if model is not None:

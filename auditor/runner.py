@@ -20,7 +20,7 @@ from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.collectors.pg.session import one_line
 from auditor.config import ConfigError, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
-from auditor.facts import Facts, GapKind, MissingFacts, TargetContext
+from auditor.facts import NOT_COLLECTED, Facts, Gap, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
 from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
 
@@ -52,16 +52,24 @@ def target_context(target: Target, config: ScanConfig) -> TargetContext:
     )
 
 
+def needed_sections(checks: Iterable[Check], kind: str) -> frozenset[str]:
+    """The fact sections that the checks applying to a target of this kind read."""
+    return frozenset().union(*(c.sections_read() for c in checks if kind in c.kinds))
+
+
 def evaluate(facts: Facts, checks: Iterable[Check]) -> list[Result]:
     """Run every applicable check over the facts; no exception escapes."""
     results: list[Result] = []
     for check in checks:
         if facts.target.kind not in check.kinds:
             continue
+        # Each check sees only the sections it declares, so a narrowed scan can trust that
+        # what it did not collect is what no selected check reads.
+        view = facts.scoped(check.sections_read())
         try:
             for section in check.requires:
-                facts.get(section)  # raises MissingFacts with the collector's reason
-            results.extend(check.run(facts))
+                view.get(section)  # raises MissingFacts with the collector's reason
+            results.extend(check.run(view))
         except MissingFacts as missing:
             status = Status.SKIP if missing.gap.kind is GapKind.SKIP else Status.ERROR
             results.append(check.result(facts, status, missing.gap.reason))
@@ -85,8 +93,10 @@ def scan_target(
     checks: list[Check],
     collectors: list[Collector],
     progress: Progress | None = None,
+    narrowed: bool = False,
 ) -> TargetRun:
-    facts = Facts(target=target_context(target, config))
+    needed = needed_sections(checks, target.kind) if narrowed else None
+    facts = Facts(target=target_context(target, config), requested=needed)
     problem: TargetProblem | None = None
     try:
         password = target.resolve_password(config_dir)
@@ -95,11 +105,20 @@ def scan_target(
         problem = TargetProblem(TargetStatus.ERROR, str(exc))
     if problem is None:
         ctx = CollectContext(
-            target=target, password=password, config_dir=config_dir, policy=config.policy
+            target=target,
+            password=password,
+            config_dir=config_dir,
+            policy=config.policy,
+            needed=needed,
         )
         for collector in collectors:
             if target.kind not in collector.kinds:
                 continue
+            if needed is not None:
+                for section in collector.sections() - needed:
+                    facts.mark_missing(section, Gap(GapKind.SKIP, NOT_COLLECTED))
+                if collector.sections().isdisjoint(needed):
+                    continue
             if progress:
                 progress(target.name, f"collecting {collector.name}")
             try:
@@ -162,7 +181,9 @@ def run_scan(
 
     def timed(target: Target) -> TargetRun:
         began[target.name] = time.monotonic()
-        return scan_target(target, config, config_dir, checks, collectors, progress)
+        return scan_target(
+            target, config, config_dir, checks, collectors, progress, narrowed=check_ids is not None
+        )
 
     pool = cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="auditor")
     try:

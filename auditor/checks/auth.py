@@ -120,6 +120,8 @@ class HbaCheck(Check):
 
     remediation = ""
     passed_message: ClassVar[str]
+    # The live view (and role list) when readable, else the configured hba_file.
+    reads = (ServerFacts, HbaFileFacts)
 
     def run(self, facts: Facts) -> list[Result]:
         found = hba_rules(facts)

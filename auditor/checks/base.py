@@ -21,11 +21,20 @@ class Check:
     remediation: ClassVar[str] = ""
     # Fact sections the check reads; when one is missing the runner reports error/skip itself.
     requires: ClassVar[tuple[type[FactSection], ...]] = ()
+    # Sections the check also reads when they are there (it judges without them). With
+    # `requires` they tell the runner what a narrowed scan must collect, and a check that
+    # reads an undeclared section gets an error instead of quietly depending on it.
+    reads: ClassVar[tuple[type[FactSection], ...]] = ()
     # Target kinds the check applies to.
     kinds: ClassVar[frozenset[str]] = frozenset({"postgres"})
 
     def run(self, facts: Facts) -> list[Result]:
         raise NotImplementedError
+
+    @classmethod
+    def sections_read(cls) -> frozenset[str]:
+        """Every fact section the check may look at: what a scan of it must collect."""
+        return frozenset(model.section for model in (*cls.requires, *cls.reads))
 
     # -- helpers that keep check bodies short ------------------------------------------------
 

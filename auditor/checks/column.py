@@ -438,6 +438,7 @@ class KeyInLogs(Check):
         "'fatal'), and pgaudit.log_parameter = off; then purge old logs."
     )
     requires = (ServerFacts,)
+    reads = (CodeFacts, ColumnFacts)  # whether pgcrypto is in use at all
 
     def run(self, facts: Facts) -> list[Result]:
         server = facts.get(ServerFacts)

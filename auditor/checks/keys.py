@@ -28,6 +28,7 @@ class KmsKeyRotation(Check):
         "interval or sooner."
     )
     kinds = frozenset({"aws-rds", "gcp-cloudsql", "azure-postgres"})
+    reads = (AwsRdsFacts, GcpCloudSqlFacts, AzurePostgresFacts, AzureKeyVaultFacts)
 
     def run(self, facts: Facts) -> list[Result]:
         # One id, several clouds: judge whichever cloud's facts this target has.

@@ -51,6 +51,7 @@ class LiveTlsCheck(Check):
     """A check that judges what the live TLS probe observed."""
 
     requires = (TlsFacts,)
+    reads = (ServerFacts,)  # the settings behind what the live probe saw
 
     def run(self, facts: Facts) -> list[Result]:
         tls = facts.get(TlsFacts)
@@ -76,7 +77,7 @@ class SslEnabled(Check):
         "hostssl rules in pg_hba.conf."
     )
     # Either source is enough: the probe needs no login, the setting needs no network probe.
-    requires = ()
+    reads = (TlsFacts, ServerFacts)  # the live answer, else the setting alone
 
     def run(self, facts: Facts) -> list[Result]:
         tls = facts.get(TlsFacts) if facts.has(TlsFacts) else None

@@ -94,6 +94,7 @@ def _iso(value: Any) -> str | None:
 
 class AwsCollector(Collector):
     name = "aws"
+    produces = frozenset({"aws_rds", "secrets"})
     kinds = frozenset({"aws-rds"})
     order = 30
 

@@ -57,6 +57,7 @@ class StaticToken:
 
 class AzureCollector(Collector):
     name = "azure"
+    produces = frozenset({"azure_postgres"})
     kinds = frozenset({"azure-postgres"})
     order = 30
 

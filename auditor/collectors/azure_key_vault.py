@@ -86,6 +86,7 @@ class AzureKeyVaultFacts(FactSection):
 
 class AzureKeyVaultCollector(Collector):
     name = "azure-key-vault"
+    produces = frozenset({"azure_key_vault", "secrets"})
     kinds = frozenset({"azure-postgres"})
     order = 35  # after the flexible server: its facts name the server's own key
 

@@ -26,6 +26,12 @@ class CollectContext:
     password: str | None  # the resolved credential: password, token (never logged)
     config_dir: Path
     policy: Policy = field(default_factory=Policy)
+    # The fact sections the selected checks read (None: all). Collectors skip the I/O that
+    # feeds nothing a narrowed scan will judge: no sampling for a transport-only scan.
+    needed: frozenset[str] | None = None
+
+    def wants(self, section: str) -> bool:
+        return self.needed is None or section in self.needed
 
     @property
     def pg(self) -> PostgresTarget:
@@ -38,6 +44,11 @@ class Collector:
     name: ClassVar[str]
     kinds: ClassVar[frozenset[str]] = frozenset({"postgres"})
     order: ClassVar[int] = 50  # lower runs first
+    # The fact sections this collector fills; it is not run when no selected check reads any.
+    produces: ClassVar[frozenset[str]] = frozenset()
+
+    def sections(self) -> frozenset[str]:
+        return self.produces
 
     def collect(self, ctx: CollectContext, facts: Facts) -> TargetProblem | None:
         raise NotImplementedError

@@ -56,6 +56,7 @@ class GcpProblem(Exception):
 
 class GcpCollector(Collector):
     name = "gcp"
+    produces = frozenset({"gcp_cloudsql", "secrets"})
     kinds = frozenset({"gcp-cloudsql"})
     order = 30
 

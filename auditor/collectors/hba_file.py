@@ -30,6 +30,7 @@ def resolve_hba_path(configured: str, config_dir: Path) -> Path:
 
 class HbaFileCollector(Collector):
     name = "hba_file"
+    produces = frozenset({SECTION})
     # Before the live session: if the server turns out unreachable the file is still judged.
     order = 20
 

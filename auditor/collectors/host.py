@@ -68,6 +68,7 @@ class HostFacts(FactSection):
 
 class HostCollector(Collector):
     name = "host"
+    produces = frozenset({"host"})
     kinds = frozenset({"host"})
     order = 30
 

@@ -23,12 +23,21 @@ def session_collectors() -> list[SessionCollector]:
     return [cls() for cls in sorted(found, key=lambda c: (c.order, c.model.section))]
 
 
+def session_sections() -> frozenset[str]:
+    """The sections the SQL session fills: reading any of them means logging in."""
+    return frozenset(sub.model.section for sub in session_collectors())
+
+
 class PostgresCollector(Collector):
     name = "postgres"
     order = 50
 
+    def sections(self) -> frozenset[str]:
+        return session_sections()
+
     def collect(self, ctx: CollectContext, facts: Facts) -> TargetProblem | None:
-        collectors = session_collectors()
+        # Only what the selected checks read (the runner records the rest as not collected).
+        collectors = [sub for sub in session_collectors() if ctx.wants(sub.model.section)]
         try:
             session = PgSession.open(ctx)
         except ConnectFailed as exc:

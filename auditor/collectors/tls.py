@@ -11,8 +11,10 @@ from pathlib import Path
 
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.collectors.pg.session import one_line
+from auditor.collectors.postgres import session_sections
 from auditor.config import PostgresTarget
 from auditor.facts import Facts, Gap, GapKind
+from auditor.model import TargetStatus
 from auditor.tls.facts import TlsFacts
 from auditor.tls.probe import ProbeRequest, probe
 from auditor.tls.starttls import Unreachable
@@ -33,6 +35,7 @@ def probe_request(target: PostgresTarget, config_dir: Path, timeout: float) -> P
 
 class TlsCollector(Collector):
     name = "tls"
+    produces = frozenset({"tls"})
     order = 20
 
     def collect(self, ctx: CollectContext, facts: Facts) -> TargetProblem | None:
@@ -58,6 +61,9 @@ class TlsCollector(Collector):
             # is unreachable (a probe dropped by a proxy or a flaky network must not mark a
             # server that was then scanned as unreachable).
             facts.mark_missing(TlsFacts.section, Gap(GapKind.ERROR, f"unreachable: {exc}"))
+            if not any(ctx.wants(s) for s in session_sections()):
+                # A narrowed scan that opens no SQL session: the probe is all there is to say.
+                return TargetProblem(TargetStatus.UNREACHABLE, f"unreachable: {exc}")
         except Exception as exc:  # a probe bug must not cost the target its other verdicts
             reason = f"TLS probe failed: {type(exc).__name__}: {one_line(str(exc))}"
             facts.mark_missing(TlsFacts.section, Gap(GapKind.ERROR, reason))

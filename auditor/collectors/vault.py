@@ -24,6 +24,7 @@ def vault_time(value: str | None) -> str | None:
 
 class VaultCollector(Collector):
     name = "vault"
+    produces = frozenset({"secrets"})
     kinds = frozenset({"vault"})
     order = 30
 

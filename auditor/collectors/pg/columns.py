@@ -352,10 +352,11 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
                     message.s2k_count if min_count is None else min(min_count, message.s2k_count)
                 )
             continue
-        shapes[pii.shape(value)] += 1
+        label, matches = pii.analyse(value)
+        shapes[label] += 1
         if col.declared or col.is_bytea or not isinstance(value, str):
             continue
-        for match in pii.find_pii(value):
+        for match in matches:
             pii_counts[match.kind] += 1
             seen = examples.setdefault(match.kind, [])
             if match.masked not in seen and len(seen) < EXAMPLES_PER_KIND:
