@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from auditor.config import ConfigError, _dotted, _explain, _Located
 from auditor.model import ControlRef
@@ -40,8 +47,22 @@ class Control(BaseModel):
     id: Annotated[str, Field(min_length=1)]
     title: Annotated[str, Field(min_length=1)]
     checks: tuple[CheckId, ...] = ()
+    # Groups of `checks` that evidence one requirement on different platforms (storage
+    # encryption on RDS, Azure, Cloud SQL or LUKS): a member that did not run is not missing
+    # evidence when another member of its group ran (see auditor/control_verdicts.py).
+    alternatives: tuple[tuple[CheckId, ...], ...] = ()
     # What the scan cannot evidence: the part an assessor reviews by hand.
     not_covered: str = ""
+
+    @model_validator(mode="after")
+    def _alternatives_are_mapped(self) -> Control:
+        for group in self.alternatives:
+            if len(group) < 2:
+                raise ValueError("an alternatives group needs at least two checks")
+            stray = [c for c in group if c not in self.checks]
+            if stray:
+                raise ValueError(f"alternatives name checks not in checks: {', '.join(stray)}")
+        return self
 
     @field_validator("id", mode="before")
     @classmethod
