@@ -91,7 +91,7 @@ class CheckEvidence:
     @property
     def label(self) -> str:
         if not self.outcomes:
-            return f"not applicable ({self.excused})" if self.excused else "did not run"
+            return "not applicable (other platform)" if self.excused else "did not run"
         return " · ".join(f"{o.target}: {o.label}" for o in self.outcomes)
 
 

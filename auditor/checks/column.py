@@ -316,10 +316,12 @@ class PlaintextPii(Check):
         threshold = facts.target.policy.pii_min_fraction
         results: list[Result] = []
         scanned = 0
+        with_values = 0  # columns whose sample held any value: what was actually judged
         for s in columns.samples:
             if s.declared:
                 continue
             scanned += 1
+            with_values += s.sampled > 0
             hits = [p for p in s.pii if p.fraction >= threshold]
             if not hits:
                 continue
@@ -360,7 +362,17 @@ class PlaintextPii(Check):
                     evidence={"not_sampled": list(columns.not_sampled)},
                 )
             )
-        if not any(r.status is Status.FAIL for r in results):
+        if not any(r.status is Status.FAIL for r in results) and not with_values:
+            # No value inspected is no evidence: never a pass over nothing.
+            results.append(
+                self.skipped(
+                    facts,
+                    f"nothing to judge: no sampled value in {scanned} readable undeclared "
+                    "text-like columns",
+                    evidence={"columns_scanned": scanned, "columns_with_values": 0},
+                )
+            )
+        elif not any(r.status is Status.FAIL for r in results):
             results.append(
                 self.passed(
                     facts,
@@ -404,6 +416,18 @@ class KeyInCode(Check):
         ]
         if results:
             return results
+        inspected = (
+            code.functions_scanned
+            + code.views_scanned
+            + code.defaults_scanned
+            + code.triggers_scanned
+        )
+        if not inspected:
+            return [
+                self.skipped(
+                    facts, "nothing to judge: no function, view, column default or trigger"
+                )
+            ]
         return [
             self.passed(
                 facts,
@@ -458,7 +482,14 @@ class KeyInLogs(Check):
         found = {n: server.setting(n) for n in names}
         evidence = {n: s.evidence() for n, s in found.items() if s is not None}
         if not used:
-            return [self.passed(facts, "pgcrypto is not used in this database", evidence=evidence)]
+            # Nothing to leak, so nothing to judge: a skip, never a pass over nothing.
+            return [
+                self.skipped(
+                    facts,
+                    "pgcrypto is not used in this database: nothing to judge",
+                    evidence=evidence,
+                )
+            ]
         problems: list[str] = []
 
         def bad(name: str, why: str) -> None:
@@ -530,6 +561,8 @@ class CryptoFunctionPrivileges(Check):
         ]
         if results:
             return results
+        if not code.decrypt_functions:
+            return [self.skipped(facts, "nothing to judge: no function decrypts with pgcrypto")]
         return [
             self.passed(
                 facts,

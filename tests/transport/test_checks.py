@@ -93,7 +93,11 @@ def test_compliant_server_passes_every_transport_check(
 ) -> None:
     found = _by_id(main_scan, "good")
     statuses = {cid: {r.status for r in rs} for cid, rs in found.items()}
-    assert statuses == {cid: {Status.PASS} for cid in TRANSPORT}
+    # No client but the scanner is connected: nothing to judge, so a skip, never a pass.
+    clients = "transport.client_connections_encrypted"
+    assert statuses == {cid: {Status.PASS} for cid in TRANSPORT - {clients}} | {
+        clients: {Status.SKIP}
+    }
     ciphers = _one(found, "transport.cipher_suites")
     assert ciphers.evidence["offenders"] == []
     assert "accepted_beyond_ssl_ciphers" not in ciphers.evidence
@@ -255,7 +259,8 @@ def test_broken_servers_give_clear_results_and_spare_the_others(
         r.status is Status.PASS
         for rs in good.values()
         for r in rs
-        if r.check_id != "transport.client_sslmode"
+        # no application DSN declared / no client but the scanner: nothing to judge
+        if r.check_id not in ("transport.client_sslmode", "transport.client_connections_encrypted")
     )
 
     off = _by_id(results, "ssl-off")
@@ -267,7 +272,7 @@ def test_broken_servers_give_clear_results_and_spare_the_others(
     assert _one(off, "transport.tls_min_version").status is Status.ERROR
     assert "answered 'N'" in _one(off, "transport.cipher_suites").message
     clients = _one(off, "transport.client_connections_encrypted")
-    assert clients.status is Status.PASS  # only the scanner is connected, and it is excluded
+    assert clients.status is Status.SKIP  # only the scanner is connected, and it is excluded
 
     hang = _by_id(results, "hang-up")
     for check_id in (
@@ -335,7 +340,8 @@ def test_failed_probe_is_not_a_pass_on_the_setting_alone(
         target("ssl-off", ssl_off.dsn("auditor").replace(f":{ssl_off.port}/", f":{off}/")),
     )
     found = _by_id(results, "good")
-    assert found["transport.client_connections_encrypted"][0].status is Status.PASS  # SQL: ok
+    # SQL got through: no error; no client but the scanner, so nothing to judge.
+    assert found["transport.client_connections_encrypted"][0].status is Status.SKIP
     # The SQL session got through, so the target was scanned: a lost probe is not the
     # target's verdict, only its TLS checks'.
     assert {t.name: t.status for t in results.targets} == {
