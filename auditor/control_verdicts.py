@@ -114,7 +114,13 @@ class Gap:
 class TargetVerdict:
     target: str
     status: ControlStatus  # over the checks that ran on this target
-    failing_checks: tuple[str, ...]
+    failing_checks: tuple[str, ...]  # unwaived failures
+    waived_checks: tuple[str, ...] = ()  # failures accepted by a waiver: still not proven
+
+    @property
+    def text(self) -> str:
+        waived = f" (waived: {', '.join(self.waived_checks)})" if self.waived_checks else ""
+        return ", ".join(self.failing_checks) + waived if self.failing_checks else waived.strip()
 
 
 @dataclass(frozen=True)
@@ -223,12 +229,8 @@ def control_verdict(
         TargetVerdict(
             t,
             decide(here),
-            tuple(
-                e.check_id
-                for e in evidence
-                for o in e.outcomes
-                if o.target == t and o.status in (Status.FAIL, Status.WAIVED)
-            ),
+            _with_outcome(evidence, t, Status.FAIL),
+            _with_outcome(evidence, t, Status.WAIVED),
         )
         for t in targets
         if (here := [o for o in outcomes if o.target == t])
@@ -240,6 +242,15 @@ def control_verdict(
         tuple(evidence),
         tuple(gaps),
         per_target_verdicts,
+    )
+
+
+def _with_outcome(evidence: list[CheckEvidence], target: str, status: Status) -> tuple[str, ...]:
+    return tuple(
+        e.check_id
+        for e in evidence
+        for o in e.outcomes
+        if o.target == target and o.status is status
     )
 
 
@@ -265,7 +276,12 @@ def verdict_to_dict(v: ControlVerdict) -> dict[str, object]:
         "title": v.control.title,
         "status": v.status.value,
         "targets": [
-            {"target": t.target, "status": t.status.value, "failing_checks": list(t.failing_checks)}
+            {
+                "target": t.target,
+                "status": t.status.value,
+                "failing_checks": list(t.failing_checks),
+                "waived_checks": list(t.waived_checks),
+            }
             for t in v.targets
         ],
         "checks": [

@@ -71,7 +71,7 @@ def _control_lines(results: ScanResults, framework: str | None) -> list[str]:
 
 
 def _verdict_line(v: ControlVerdict) -> str:
-    parts = [f"fails on {t.target}: {', '.join(t.failing_checks)}" for t in v.failing_targets]
+    parts = [f"fails on {t.target}: {t.text}" for t in v.failing_targets]
     missing = sorted({g.check_id + (f" ({g.target})" if g.target else "") for g in v.not_assessed})
     if missing:
         parts.append("not assessed: " + ", ".join(missing))
