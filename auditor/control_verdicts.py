@@ -193,7 +193,9 @@ def _gap_reason(result: Result) -> str:
 def control_verdict(
     framework: Framework, control: Control, results: ScanResults, by_check: dict[str, list[Result]]
 ) -> ControlVerdict:
-    targets = [t.name for t in results.targets]
+    listed = [t.name for t in results.targets]
+    # A finding about a target the run does not list (a hand-edited results file) still counts.
+    targets = listed + sorted({r.target for rs in by_check.values() for r in rs} - set(listed))
     scanned_kinds = {t.kind for t in results.targets}
     if not control.checks:
         return ControlVerdict(framework.id, control, ControlStatus.MANUAL, (), (), ())

@@ -183,3 +183,15 @@ def test_long_evidence_is_cut_in_listings_with_a_pointer_to_the_full_block() -> 
     text = evidence_text({"suites": ["TLS_X"] * 500}, limit=50)
     assert text.startswith("suites: TLS_X, TLS_X") and len(text) < 120
     assert text.endswith("more characters in results.json)")
+
+
+def test_a_failure_on_an_unlisted_target_still_fails_its_controls() -> None:
+    from dataclasses import replace
+
+    results = sample_results()
+    (tls,) = [f for f in results.findings if f.check_id == "transport.tls_min_version"]
+    stray = replace(tls, target="not-in-targets")
+    assert stray.status is Status.FAIL
+    report = build_report(replace(results, findings=(*results.findings, stray)))
+    row = {r.control.id: r for r in _view(report, "pci-dss-4.0.1").rows}["4.2.1"]
+    assert "not-in-targets" in {t.target for t in row.failing_targets}
