@@ -65,10 +65,16 @@ class CertificateTrust(_CertificateCheck):
             "store": trust.store,
             "chain_valid": trust.chain_valid,
             "chain_error": trust.chain_error,
+            "verified_by": trust.verified_by,
+            "security_level": trust.security_level,
+            "openssl_verify_code": trust.openssl_verify_code,
+            "openssl_reason": trust.openssl_reason,
             "host": trust.host,
             "hostname_matches": trust.hostname_matches,
             "hostname_detail": trust.hostname_detail,
         }
+        if trust.relaxed_because is not None:
+            evidence["libpq_defaults_could_not_connect"] = trust.relaxed_because
         if trust.store_problem is not None and trust.hostname_matches:
             # Not the server's fault: the scanner was given no usable CA to judge against.
             return [
@@ -80,13 +86,25 @@ class CertificateTrust(_CertificateCheck):
                     evidence=evidence,
                 )
             ]
+        if trust.verified_by is None and trust.store_problem is None:
+            # A bundle saved before chains were verified in a handshake: its verdict came from
+            # other rules than libpq's, so it is not repeated as one.
+            return [
+                self.errored(
+                    facts,
+                    "these saved facts predate libpq-exact chain verification: scan again",
+                    resource=leaf.subject,
+                    evidence=evidence,
+                )
+            ]
         problems: list[str] = []
+        issued = "" if leaf.self_signed else f" issued by {leaf.issuer}"
         if trust.store_problem is not None:
             problems.append(f"chain not judged: {trust.store_problem}")
         elif not trust.chain_valid:
             kind = "self-signed certificate" if leaf.self_signed else "certificate"
             problems.append(
-                f"{kind} {leaf.subject} does not validate against {trust.store}: "
+                f"{kind} {leaf.subject}{issued} is refused against {trust.store}: "
                 f"{trust.chain_error}"
             )
         if not trust.hostname_matches:
@@ -98,7 +116,9 @@ class CertificateTrust(_CertificateCheck):
         return [
             self.passed(
                 facts,
-                f"{leaf.subject} chains to {trust.store} and {trust.hostname_detail}",
+                f"{leaf.subject}{issued} is accepted against {trust.store} by OpenSSL at "
+                f"security level {trust.security_level}, as libpq verify-full would, and "
+                f"{trust.hostname_detail}",
                 resource=leaf.subject,
                 evidence=evidence,
             )

@@ -359,7 +359,9 @@ def probe(request: ProbeRequest) -> TlsFacts:
             if chain:
                 now = dt.datetime.now(dt.UTC)
                 chain_facts = tuple(certificates.describe(c, now) for c in chain)
-                trust = certificates.validate(list(chain), request.host, request.root_file, now)
+                trust = certificates.validate(
+                    shake.endpoint, chain_facts, request.host, request.root_file
+                )
         else:
             not_tested += ["SSLv3", f"legacy suites ({', '.join(_legacy_family_list())})"]
             problems.append("the certificate chain was not fetched (probe without sslyze)")
