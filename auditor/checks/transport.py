@@ -15,6 +15,7 @@ from auditor.checks.base import Check
 from auditor.collectors.pg.server import ServerFacts, Setting
 from auditor.facts import Facts, GapKind
 from auditor.model import Result, Severity
+from auditor.tls.endpoints import NO_TLS_ON_SOCKETS
 from auditor.tls.facts import AcceptedSuite, LegacySuiteProbe, TlsFacts
 from auditor.tls.profiles import profile_for, version_rank
 from auditor.tls.suites import expand_cipher_string
@@ -40,11 +41,14 @@ def listed(items: list[str]) -> str:
 
 
 def probe_evidence(tls: TlsFacts) -> dict[str, Any]:
-    return {
+    evidence: dict[str, Any] = {
         "endpoint": f"{tls.host}:{tls.port}",
         "accepted_versions": tls.accepted_versions(),
         "refused_versions": {p.version: p.failure for p in tls.protocols if not p.accepted},
     }
+    if tls.attempts:  # a multi-host DSN: which of libpq's attempts was judged, and why
+        evidence["libpq_attempts"] = list(tls.attempts)
+    return evidence
 
 
 class LiveTlsCheck(Check):
@@ -134,6 +138,10 @@ class SslEnabled(Check):
         evidence["judged_on"] = f"the ssl setting only: {reason}"
         if ssl.value != "on":
             return self.failed(facts, configured, evidence=evidence)
+        if NO_TLS_ON_SOCKETS in reason:
+            # The scan's own path has no TLS at all: the setting is not proof that TCP clients
+            # are offered TLS, and nothing was probed.
+            return self.skipped(facts, f"{configured}, but {reason}", evidence=evidence)
         return self.passed(
             facts, f"{configured}; judged on the setting only: {reason}", evidence=evidence
         )

@@ -101,6 +101,9 @@ class TlsFacts(FactSection):
 
     host: str
     port: int
+    # libpq's connection attempts for the DSN, in order, with what the probe found at each
+    # one it passed over ("db1:5432 (hostaddr 10.0.0.1): cannot connect ..."); empty for one.
+    attempts: tuple[str, ...] = ()
     # 'S' (TLS offered), 'N' (TLS refused: ssl = off) or None when the server said neither.
     ssl_request_answer: str | None
     protocols: tuple[ProtocolProbe, ...] = ()
