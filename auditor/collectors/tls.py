@@ -66,7 +66,9 @@ def _probe_like_libpq(attempts: list[Attempt]) -> TlsFacts | Gap:
         try:
             facts = probe(request)
         except Unreachable as exc:
-            passed.append(f"{endpoint.label}: {exc}")
+            said = str(exc)  # names host:port already; hostaddr is added when it differs
+            named = f"{endpoint.host}:{endpoint.port}" in said and endpoint.address is None
+            passed.append(said if named else f"{endpoint.label}: {said}")
             continue
         if len(attempts) > 1:
             facts = facts.model_copy(

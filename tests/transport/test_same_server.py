@@ -141,7 +141,7 @@ def test_multi_host_dsn_is_probed_where_libpq_connects(
     tls = _tls(bundles, "multi")
     assert tls.port == compliant.port
     first, second = tls.attempts
-    assert first.startswith(f"localhost:{closed_port}: cannot connect")
+    assert first.startswith(f"cannot connect to localhost:{closed_port}: ")
     assert second == f"localhost:{compliant.port}: probed (as libpq would use)"
     trust = _found(results, "multi")["transport.certificate_trust"]
     assert trust.status is Status.PASS
