@@ -227,8 +227,9 @@ def test_modern_profile_fails_tls12_suites_and_protocol(compliant: Cluster) -> N
     minimum = _one(found, "transport.tls_min_version")
     assert minimum.status is Status.FAIL
     assert minimum.message.startswith(
-        "the live server accepts TLSv1.2 (policy: TLSv1.3+ from the modern profile); "
-        f"ssl_min_protocol_version = TLSv1.2 ({_conf_line(compliant, 'ssl_min_protocol_version')})"
+        "the live server accepts TLSv1.2 (policy: TLSv1.3+ from the modern profile); the setting "
+        "allows TLSv1.2: ssl_min_protocol_version = TLSv1.2 "
+        f"({_conf_line(compliant, 'ssl_min_protocol_version')})"
     )
     assert minimum.evidence["policy_min_version"] == "TLSv1.2"
     assert minimum.evidence["required_min_version"] == "TLSv1.3"
