@@ -109,16 +109,25 @@ class CertificateTrust(_CertificateCheck):
             )
         if not trust.hostname_matches:
             problems.append(f"hostname check failed: {trust.hostname_detail}")
+        relaxed = ""
+        if trust.relaxed_because is not None:
+            relaxed = (
+                f" (libpq with its defaults could not connect at all - {trust.relaxed_because} - "
+                "so the chain was verified in a TLS 1.0+ handshake at security level 0 and the "
+                f"key and digest rules of level {trust.security_level} were applied to it)"
+            )
         if problems:
             return [
-                self.failed(facts, "; ".join(problems), resource=leaf.subject, evidence=evidence)
+                self.failed(
+                    facts, "; ".join(problems) + relaxed, resource=leaf.subject, evidence=evidence
+                )
             ]
         return [
             self.passed(
                 facts,
                 f"{leaf.subject}{issued} is accepted against {trust.store} by OpenSSL at "
                 f"security level {trust.security_level}, as libpq verify-full would, and "
-                f"{trust.hostname_detail}",
+                f"{trust.hostname_detail}{relaxed}",
                 resource=leaf.subject,
                 evidence=evidence,
             )

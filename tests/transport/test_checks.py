@@ -166,6 +166,7 @@ def test_weak_certificates_fail_with_the_reason(main_scan: ScanResults) -> None:
         "DNS:db.example.com)"
     ) in trust.message
     assert trust.evidence["chain_valid"] is False  # expired: a verify-full client refuses it
+    assert "issued by CN=Auditor Test CA" in trust.message and "expired on" in trust.message
     assert _one(weak, "transport.certificate_strength").status is Status.PASS
 
     cert = _by_id(main_scan, "weak-cert")

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,7 +26,9 @@ from auditor.lab.certs import CertSpec, issue
 from auditor.lab.cluster import Cluster, Variant
 from auditor.model import Result, Status
 from auditor.runner import run_scan
+from auditor.tls.facts import CertificateFacts
 from auditor.tls.starttls import SSL_REQUEST
+from auditor.tls.verify import explain, level_problems
 from tests.conftest import AUDITOR_PASSWORD, PG_VARIANTS, ClusterFactory
 from tests.transport.conftest import SECLEVEL0_CONF, config_text, target
 
@@ -137,26 +138,30 @@ def _cases(base: Path) -> list[Case]:
     ]
 
 
-@pytest.fixture(scope="module")
-def server(start_cluster: ClusterFactory) -> Iterator[Cluster]:
-    folder = Path(tempfile.mkdtemp(prefix="auditor-certcases-"))
+def _start_at_level_0(start: ClusterFactory, variant: Variant) -> Cluster:
+    """A cluster whose postmaster runs OpenSSL at security level 0 (to serve weak keys)."""
+    folder = Path(tempfile.mkdtemp(prefix="auditor-seclevel0-"))
     conf = folder / "seclevel0.cnf"
     conf.write_text(SECLEVEL0_CONF)
     conf.chmod(0o644)
     folder.chmod(0o755)
-    base = Variant.from_dir(PG_VARIANTS / "transport-compliant", tls=CertSpec())
     before = os.environ.get("OPENSSL_CONF")
     os.environ["OPENSSL_CONF"] = str(conf)  # read by the postmaster only (see weak_cert)
     try:
-        cluster = start_cluster(replace(base, name="transport-certcases"))
+        return start(variant)
     finally:
         if before is None:
             os.environ.pop("OPENSSL_CONF", None)
         else:
             os.environ["OPENSSL_CONF"] = before
-    yield cluster
-    conf.unlink()
-    folder.rmdir()
+        conf.unlink()  # read once, at the postmaster's start
+        folder.rmdir()
+
+
+@pytest.fixture(scope="module")
+def server(start_cluster: ClusterFactory) -> Cluster:
+    base = Variant.from_dir(PG_VARIANTS / "transport-compliant", tls=CertSpec())
+    return _start_at_level_0(start_cluster, replace(base, name="transport-certcases"))
 
 
 def _served_fingerprint(port: int) -> str:
@@ -255,6 +260,29 @@ def test_certificate_trust_agrees_with_libpq_in_every_case(server: Cluster, tmp_
     assert disagreements == []
 
 
+def test_tls10_only_server_is_judged_at_level_0_with_level_2_rules(
+    start_cluster: ClusterFactory,
+) -> None:
+    # libpq's defaults (TLS 1.2+, security level 2) cannot connect to this server at all; the
+    # chain is still judged, with the default level's key rules, and the message says how.
+    base = Variant.from_dir(PG_VARIANTS / "transport-compliant", tls=CertSpec(key_bits=1024))
+    settings = (
+        "ssl_min_protocol_version = 'TLSv1'\nssl_max_protocol_version = 'TLSv1.1'\n"
+        "ssl_ciphers = 'ECDHE-RSA-AES128-SHA:@SECLEVEL=0'\n"
+    )
+    cluster = _start_at_level_0(
+        start_cluster, replace(base, name="transport-tls10-only", settings=settings)
+    )
+    result = _trust(cluster, cluster.certs.ca_cert if cluster.certs else Path("/"))
+    assert result.status is Status.FAIL
+    assert (
+        "the server's RSA 1024-bit key is too small at OpenSSL security level 2" in result.message
+    )
+    assert "libpq with its defaults could not connect at all" in result.message
+    assert result.evidence["libpq_defaults_could_not_connect"]
+    assert result.evidence["openssl_verify_code"] == 66
+
+
 def test_docs_recipe_certificate_is_a_ca() -> None:
     # The point of the self-signed case: libpq accepts a CA:TRUE certificate as its own root,
     # which X.509 path-validation libraries that forbid a CA as the leaf refuse.
@@ -270,3 +298,44 @@ def test_docs_recipe_certificate_is_a_ca() -> None:
     for name in ("server.crt", "server.key"):
         (folder / name).unlink()
     folder.rmdir()
+
+
+def _cert(subject: str, issuer: str, key: tuple[str, int], digest: str) -> CertificateFacts:
+    return CertificateFacts(
+        subject=subject,
+        issuer=issuer,
+        serial_number="1",
+        sha256_fingerprint="00",
+        not_before="2026-01-01T00:00:00Z",
+        not_after="2027-01-01T00:00:00Z",
+        days_left=30,
+        key_type=key[0],
+        key_bits=key[1],
+        signature_hash=digest,
+        self_signed=subject == issuer,
+    )
+
+
+def test_default_level_rules_for_chains_verified_at_level_0() -> None:
+    # Used only when libpq's defaults cannot connect at all (a TLS 1.0-only server): the same
+    # rules OpenSSL applies at level 2, in the same words.
+    leaf = _cert("CN=db", "CN=CA", ("rsa", 1024), "sha1")
+    root = _cert("CN=CA", "CN=CA", ("rsa", 2048), "sha1")  # a root's own signature: not judged
+    assert level_problems((leaf, root), 2) == [
+        (66, "the server's RSA 1024-bit key is too small at OpenSSL security level 2 "
+         "(needs RSA 2048+ or EC 224+ bits)"),
+        (68, "CN=db is signed with SHA1, a digest too weak at OpenSSL security level 2"),
+    ]  # fmt: skip
+    strong = _cert("CN=db", "CN=CA", ("ec", 256), "sha256")
+    assert level_problems((strong, root), 2) == []
+    weak_ca = _cert("CN=Mid", "CN=CA", ("rsa", 1024), "sha256")
+    assert [code for code, _ in level_problems((strong, weak_ca, root), 2)] == [67]
+
+
+def test_unknown_openssl_errors_keep_openssl_words() -> None:
+    leaf = _cert("CN=db", "CN=CA", ("rsa", 2048), "sha256")
+    assert explain(99, "some new reason", (leaf,), 2) == "OpenSSL: some new reason"
+    assert explain(20, "unable to get local issuer certificate", (leaf,), 2) == (
+        "its issuer CN=CA is not in the trust store (OpenSSL: unable to get local issuer "
+        "certificate)"
+    )
