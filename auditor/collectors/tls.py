@@ -31,7 +31,8 @@ Attempt = tuple[LibpqEndpoint, ProbeRequest | None]
 def probe_requests(target: PostgresTarget, config_dir: Path, timeout: float) -> list[Attempt]:
     """libpq's connection attempts for the target's DSN (see `endpoints`), each with the probe
     request that judges it (None for a Unix socket, where TLS does not apply)."""
-    root = target.file_params(config_dir).get("sslrootcert")
+    files = target.file_params(config_dir)
+    root, crl = files.get("sslrootcert"), files.get("sslcrl")
     return [
         (
             endpoint,
@@ -42,6 +43,7 @@ def probe_requests(target: PostgresTarget, config_dir: Path, timeout: float) -> 
                 port=endpoint.port,
                 timeout=timeout,
                 root_file=Path(root) if root else None,
+                crl_file=Path(crl) if crl else None,
                 # libpq connects to hostaddr when given but checks the certificate against host.
                 address=endpoint.address,
             ),

@@ -111,6 +111,7 @@ def validate(
     chain: tuple[CertificateFacts, ...],
     host: str,
     root_file: Path | None,
+    crl_file: Path | None = None,
 ) -> TrustFacts:
     """libpq's verify-full verdict: OpenSSL verifies the chain in a handshake (see `verify`),
     then the host name is compared the way libpq compares it (see `hostname`)."""
@@ -121,6 +122,8 @@ def validate(
         label = f"system store {found}" if found else "system store (OpenSSL default paths)"
     else:
         label = f"sslrootcert {root_file}"
+    if crl_file is not None:
+        label += f" with sslcrl {crl_file}"
     store_problem: str | None = None
     verdict: ChainVerdict | None = None
     if root_file is not None:
@@ -136,7 +139,7 @@ def validate(
             store_problem = f"{root_file} holds no PEM certificate"
     if store_problem is None:
         try:
-            verdict = verify_chain(endpoint, root_file, chain)
+            verdict = verify_chain(endpoint, root_file, chain, crl_file)
         except (OSError, ssl.SSLError) as exc:
             store_problem = f"OpenSSL cannot use {label}: {exc}"
     chain_error: str | None = store_problem

@@ -35,6 +35,8 @@ DEFAULT_LEVEL_WEAK_DIGESTS = frozenset({"md2", "md4", "md5", "sha1"})
 
 # X509_V_ERR_* codes whose OpenSSL wording is turned into an explanation below.
 _UNABLE_TO_GET_ISSUER = 2
+_UNABLE_TO_GET_CRL = 3
+_CRL_HAS_EXPIRED = 12
 _CERT_SIGNATURE_FAILURE = 7
 _NOT_YET_VALID = 9
 _EXPIRED = 10
@@ -64,7 +66,9 @@ class ChainVerdict:
     handshake_failure: str | None = None
 
 
-def _context(root_file: Path | None, *, relaxed: bool) -> ssl.SSLContext:
+def _context(
+    root_file: Path | None, *, relaxed: bool, crl_file: Path | None = None
+) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False  # libpq compares the host name itself, by its own rules
     ctx.verify_mode = ssl.CERT_REQUIRED
@@ -81,6 +85,10 @@ def _context(root_file: Path | None, *, relaxed: bool) -> ssl.SSLContext:
         ctx.load_verify_locations(cafile=str(root_file))
     else:
         ctx.set_default_verify_paths()  # libpq's sslrootcert=system
+    if crl_file is not None:
+        # libpq with sslcrl: X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL.
+        ctx.load_verify_locations(cafile=str(crl_file))
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
     return ctx
 
 
@@ -160,7 +168,11 @@ def explain(
     elif code == _CERT_SIGNATURE_FAILURE:
         words = f"its signature by {leaf.issuer} does not verify"
     elif code == _REVOKED:
-        words = "revoked"
+        words = "revoked: a certificate of the chain is listed in the sslcrl CRL"
+    elif code == _UNABLE_TO_GET_CRL:
+        words = "sslcrl holds no CRL for a certificate of the chain (libpq then refuses it)"
+    elif code == _CRL_HAS_EXPIRED:
+        words = "the CRL in sslcrl has expired"
     elif code == _INVALID_CA:
         words = "a certificate that signs another in the chain is not a CA (basicConstraints)"
     elif code == _INVALID_PURPOSE:
@@ -171,11 +183,14 @@ def explain(
 
 
 def verify_chain(
-    endpoint: Endpoint, root_file: Path | None, chain: tuple[CertificateFacts, ...]
+    endpoint: Endpoint,
+    root_file: Path | None,
+    chain: tuple[CertificateFacts, ...],
+    crl_file: Path | None = None,
 ) -> ChainVerdict:
     """Verify the server's chain as libpq would (one handshake; two when libpq's defaults
     cannot connect at all). Raises OSError/ssl.SSLError when the root store is unusable."""
-    strict = _context(root_file, relaxed=False)
+    strict = _context(root_file, relaxed=False, crl_file=crl_file)
     level = strict.security_level
     outcome = handshake_with(endpoint, strict)
     if outcome.accepted:
@@ -190,7 +205,7 @@ def verify_chain(
             verify_message=outcome.verify_message,
         )
     because = outcome.failure or "the handshake failed"
-    relaxed = handshake_with(endpoint, _context(root_file, relaxed=True))
+    relaxed = handshake_with(endpoint, _context(root_file, relaxed=True, crl_file=crl_file))
     if relaxed.verify_code is not None:
         return ChainVerdict(
             False,

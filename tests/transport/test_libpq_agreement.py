@@ -22,7 +22,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from auditor.lab.certs import CertSpec, issue
+from auditor.lab.certs import CertSpec, issue, write_crl
 from auditor.lab.cluster import Cluster, Variant
 from auditor.model import Result, Status
 from auditor.runner import run_scan
@@ -41,6 +41,7 @@ class Case:
     root: Path  # what the client trusts (sslrootcert)
     libpq_accepts: bool  # what libpq says, known from its documentation; checked live below
     words: str = ""  # what the failure message must say (reason in words)
+    crl: Path | None = None  # sslcrl
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -80,6 +81,17 @@ def _cases(base: Path) -> list[Case]:
         return Case(name, cert, key, made.ca_cert, accepts, words)
 
     good = spec_case("good", CertSpec(), True)
+    good_made = issue(base / "good-crl", CertSpec())
+    revoked = write_crl(good_made, base / "revoked.crl", revoke_server=True)
+    clean = write_crl(good_made, base / "clean.crl", revoke_server=False)
+    crl_case = Case(
+        "CRL that revokes nothing",
+        good_made.server_cert.read_bytes(),
+        good_made.server_key.read_bytes(),
+        good_made.ca_cert,
+        True,
+        crl=clean,
+    )
     stranger = issue(base / "stranger", CertSpec())
     docs = base / "docs"
     docs.mkdir()
@@ -89,6 +101,14 @@ def _cases(base: Path) -> list[Case]:
     _sha1_leaf(sha1)
     return [
         good,
+        crl_case,
+        replace(
+            crl_case,
+            name="revoked in sslcrl",
+            libpq_accepts=False,
+            words="revoked: a certificate of the chain is listed in the sslcrl CRL",
+            crl=revoked,
+        ),
         Case(
             "self-signed CA:TRUE as its own root",
             (docs / "server.crt").read_bytes(),
@@ -202,12 +222,12 @@ print("connected")
 """
 
 
-def _libpq(cluster: Cluster, root: Path) -> tuple[bool, str]:
+def _libpq(cluster: Cluster, root: Path, crl: Path | None) -> tuple[bool, str]:
     """libpq's own verdict, in a fresh process: this one's libpq may have initialised OpenSSL
     while a fixture had OPENSSL_CONF pointing at security level 0 (see weak_cert)."""
     dsn = (
         f"host=localhost hostaddr=127.0.0.1 port={cluster.port} dbname=app user=auditor "
-        f"sslmode=verify-full sslrootcert={root}"
+        f"sslmode=verify-full sslrootcert={root}" + (f" sslcrl={crl}" if crl else "")
     )
     env = {k: v for k, v in os.environ.items() if k != "OPENSSL_CONF"}
     proc = subprocess.run(
@@ -220,10 +240,10 @@ def _libpq(cluster: Cluster, root: Path) -> tuple[bool, str]:
     return proc.returncode == 0, (proc.stdout or proc.stderr).strip()
 
 
-def _trust(cluster: Cluster, root: Path) -> Result:
+def _trust(cluster: Cluster, root: Path, crl: Path | None = None) -> Result:
     dsn = (
         f"postgresql://auditor@localhost:{cluster.port}/app?hostaddr=127.0.0.1"
-        f"&sslmode=verify-full&sslrootcert={root}"
+        f"&sslmode=verify-full&sslrootcert={root}" + (f"&sslcrl={crl}" if crl else "")
     )
     results, _ = run_scan(
         config_text(target("case", dsn)),
@@ -240,11 +260,11 @@ def test_certificate_trust_agrees_with_libpq_in_every_case(server: Cluster, tmp_
     disagreements: list[str] = []
     for case in cases:
         _serve(server, case)
-        libpq_ok, libpq_says = _libpq(server, case.root)
+        libpq_ok, libpq_says = _libpq(server, case.root, case.crl)
         # The expectation written in the case is libpq's documented behaviour; the live libpq
         # must say the same, or the case is not testing what it claims.
         assert libpq_ok is case.libpq_accepts, f"{case.name}: libpq said {libpq_says}"
-        result = _trust(server, case.root)
+        result = _trust(server, case.root, case.crl)
         scanner_ok = result.status is Status.PASS
         if scanner_ok != libpq_ok:
             disagreements.append(f"{case.name}: scanner {result.status}, libpq {libpq_says}")
