@@ -86,9 +86,10 @@ class CertificateTrust(_CertificateCheck):
                     evidence=evidence,
                 )
             ]
-        if trust.verified_by is None and trust.store_problem is None:
-            # A bundle saved before chains were verified in a handshake: its verdict came from
-            # other rules than libpq's, so it is not repeated as one.
+        legacy_bundle = trust.verified_by is None and trust.store_problem is None
+        if legacy_bundle and trust.chain_valid and trust.hostname_matches:
+            # A bundle saved before chains were verified in a handshake: its "valid" came from
+            # other rules than libpq's, so it is not repeated as a PASS (its failures stand).
             return [
                 self.errored(
                     facts,

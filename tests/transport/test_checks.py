@@ -480,3 +480,18 @@ def test_unusable_sslrootcert_is_an_error_not_a_failing_server(
     assert junk.status is Status.ERROR and f"{garbage} holds no PEM certificate" in junk.message
     # The same server with its real CA passes: the error was the scanner's setup.
     assert _one(_by_id(results, "good"), "transport.certificate_trust").status is Status.PASS
+
+
+def test_saved_facts_from_before_libpq_exact_verification_cannot_pass(
+    main_run: tuple[ScanResults, list[Facts]],
+) -> None:
+    bundle = _good_bundle(main_run)
+    trust = bundle["sections"]["tls"]["trust"]
+    for key in ("verified_by", "security_level", "openssl_verify_code", "openssl_reason"):
+        trust.pop(key, None)
+    old = _evaluate(bundle, "transport.certificate_trust")
+    assert old.status is Status.ERROR and "predate libpq-exact chain verification" in old.message
+    # A failure such a bundle recorded still stands.
+    trust["hostname_matches"] = False
+    trust["hostname_detail"] = "db.example.test is not named by the certificate"
+    assert _evaluate(bundle, "transport.certificate_trust").status is Status.FAIL
