@@ -9,6 +9,7 @@ host the way libpq's verify-full compares names.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import ssl
 import warnings
 from pathlib import Path
@@ -106,6 +107,13 @@ def system_store_path() -> Path | None:
     return None
 
 
+def _openssl_words(exc: ssl.SSLError) -> str:
+    """'no certificate or crl found' out of '[X509: NO_...] no certificate or crl found
+    (_ssl.c:4154)'."""
+    found = re.search(r"\]\s*(.*?)\s*\(_ssl\.c:\d+\)", str(exc))
+    return found.group(1) if found else str(exc.reason or "unusable").replace("_", " ").lower()
+
+
 def validate(
     endpoint: Endpoint,
     chain: tuple[CertificateFacts, ...],
@@ -137,11 +145,15 @@ def validate(
             store_problem = f"{root_file} holds no PEM certificate"
         if not roots and store_problem is None:
             store_problem = f"{root_file} holds no PEM certificate"
+    if store_problem is None and crl_file is not None and not crl_file.is_file():
+        store_problem = f"cannot read the CRL {crl_file} (sslcrl): no such file"
     if store_problem is None:
         try:
             verdict = verify_chain(endpoint, root_file, chain, crl_file)
-        except (OSError, ssl.SSLError) as exc:
-            store_problem = f"OpenSSL cannot use {label}: {exc}"
+        except ssl.SSLError as exc:  # OpenSSL's reason, without its "[X509: ...] (_ssl.c:...)"
+            store_problem = f"OpenSSL cannot use {label}: {_openssl_words(exc)}"
+        except OSError as exc:
+            store_problem = f"cannot read {label}: {exc.strerror or type(exc).__name__}"
     chain_error: str | None = store_problem
     if verdict is not None and not verdict.valid:
         chain_error = verdict.reason or (

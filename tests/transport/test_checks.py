@@ -495,3 +495,20 @@ def test_saved_facts_from_before_libpq_exact_verification_cannot_pass(
     trust["hostname_matches"] = False
     trust["hostname_detail"] = "db.example.test is not named by the certificate"
     assert _evaluate(bundle, "transport.certificate_trust").status is Status.FAIL
+
+
+def test_unusable_sslcrl_is_an_error_in_words(compliant: Cluster, tmp_path: Path) -> None:
+    garbage = tmp_path / "not-a.crl"
+    garbage.write_text("this is no CRL\n")
+    missing = tmp_path / "missing.crl"
+    results = _scan(
+        target("junk-crl", compliant.dsn("auditor", sslmode="require", sslcrl=str(garbage))),
+        target("no-crl", compliant.dsn("auditor", sslmode="require", sslcrl=str(missing))),
+    )
+    junk = _one(_by_id(results, "junk-crl"), "transport.certificate_trust")
+    assert junk.status is Status.ERROR
+    assert f"with sslcrl {garbage}: no certificate or crl found" in junk.message
+    assert "_ssl.c" not in junk.message and "[X509" not in junk.message
+    gone = _one(_by_id(results, "no-crl"), "transport.certificate_trust")
+    assert gone.status is Status.ERROR
+    assert f"cannot read the CRL {missing} (sslcrl): no such file" in gone.message
