@@ -20,6 +20,7 @@ from auditor.tls.endpoints import (
     EndpointError,
     LibpqEndpoint,
     libpq_endpoints,
+    selection_caveat,
 )
 from auditor.tls.facts import TlsFacts
 from auditor.tls.probe import ProbeRequest, probe
@@ -52,7 +53,7 @@ def probe_requests(target: PostgresTarget, config_dir: Path, timeout: float) -> 
     ]
 
 
-def _probe_like_libpq(attempts: list[Attempt]) -> TlsFacts | Gap:
+def _probe_like_libpq(attempts: list[Attempt], caveat: str | None = None) -> TlsFacts | Gap:
     """Probe the first attempt that answers, as libpq moves on from one that does not."""
     passed: list[str] = []
     for endpoint, request in attempts:
@@ -73,9 +74,8 @@ def _probe_like_libpq(attempts: list[Attempt]) -> TlsFacts | Gap:
             passed.append(said if named else f"{endpoint.label}: {said}")
             continue
         if len(attempts) > 1:
-            facts = facts.model_copy(
-                update={"attempts": (*passed, f"{endpoint.label}: probed (as libpq would use)")}
-            )
+            tried = [*passed, f"{endpoint.label}: probed (as libpq would use)"]
+            facts = facts.model_copy(update={"attempts": (*tried, *([caveat] if caveat else []))})
         return facts
     # Not the target's verdict: the SQL session that follows decides whether the target is
     # unreachable (a probe dropped by a proxy or a flaky network must not mark a server that
@@ -103,7 +103,9 @@ class TlsCollector(Collector):
         # The SSLRequest answer is part of connecting: the target's connect timeout bounds it.
         timeout = min(facts.target.policy.tls_probe_timeout_seconds, target.connect_timeout_seconds)
         try:
-            outcome = _probe_like_libpq(probe_requests(target, ctx.config_dir, timeout))
+            outcome = _probe_like_libpq(
+                probe_requests(target, ctx.config_dir, timeout), selection_caveat(target.dsn)
+            )
             if isinstance(outcome, Gap):
                 facts.mark_missing(TlsFacts.section, outcome)
             else:

@@ -73,6 +73,24 @@ def _default_socket_dir() -> str:
     return "/var/run/postgresql"
 
 
+def selection_caveat(dsn: str) -> str | None:
+    """Why, with several hosts, libpq may pick another than the first that answers (None when
+    the first that answers is its choice)."""
+    params: dict[str, object] = dict(conninfo_to_dict(dsn))
+    said = []
+    attrs = _value(params, "target_session_attrs")
+    if attrs and attrs != "any":
+        said.append(f"target_session_attrs={attrs}")
+    if _value(params, "load_balance_hosts") == "random":
+        said.append("load_balance_hosts=random")
+    if not said:
+        return None
+    return (
+        f"libpq also applies {' and '.join(said)}: the SQL session may use another of these "
+        "hosts than the probed one"
+    )
+
+
 def libpq_endpoints(dsn: str) -> list[LibpqEndpoint]:
     """Every connection attempt libpq makes for `dsn`, in its order."""
     try:

@@ -15,7 +15,12 @@ from auditor.facts import Facts
 from auditor.lab.cluster import ADMIN_PASSWORD, Cluster
 from auditor.model import Result, ScanResults, Status, TargetStatus
 from auditor.runner import run_scan
-from auditor.tls.endpoints import EndpointError, LibpqEndpoint, libpq_endpoints
+from auditor.tls.endpoints import (
+    EndpointError,
+    LibpqEndpoint,
+    libpq_endpoints,
+    selection_caveat,
+)
 from auditor.tls.facts import TlsFacts
 from tests.transport.conftest import config_text, target
 
@@ -168,3 +173,17 @@ def test_unix_socket_gets_no_tls_verdict(
         assert f"Unix socket {compliant.sockdir}/.s.PGSQL.{compliant.port}" in result.message
         assert "where TLS does not apply" in result.message
     assert found["transport.ssl_enabled"].message.startswith("ssl = on (")
+
+
+def test_session_attributes_that_may_change_libpqs_choice_are_named(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    assert selection_caveat("postgresql://u@a,b/db") is None
+    assert selection_caveat("postgresql://u@a,b/db?target_session_attrs=any") is None
+    caveat = selection_caveat(
+        "postgresql://u@a,b/db?target_session_attrs=read-write&load_balance_hosts=random"
+    )
+    assert caveat == (
+        "libpq also applies target_session_attrs=read-write and load_balance_hosts=random: "
+        "the SQL session may use another of these hosts than the probed one"
+    )
