@@ -47,6 +47,7 @@ def probe_requests(target: PostgresTarget, config_dir: Path, timeout: float) -> 
                 crl_file=Path(crl) if crl else None,
                 # libpq connects to hostaddr when given but checks the certificate against host.
                 address=endpoint.address,
+                host_named=endpoint.host_named,
             ),
         )
         for endpoint in libpq_endpoints(target.dsn)

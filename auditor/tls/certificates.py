@@ -21,7 +21,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from auditor.tls.facts import CertificateFacts, TrustFacts
-from auditor.tls.hostname import match_host
+from auditor.tls.hostname import NameMatch, match_host
 from auditor.tls.starttls import Endpoint
 from auditor.tls.verify import ChainVerdict, verify_chain
 
@@ -120,11 +120,19 @@ def validate(
     host: str,
     root_file: Path | None,
     crl_file: Path | None = None,
+    *,
+    host_named: bool = True,
 ) -> TrustFacts:
     """libpq's verify-full verdict: OpenSSL verifies the chain in a handshake (see `verify`),
     then the host name is compared the way libpq compares it (see `hostname`)."""
     leaf = chain[0]
     name = match_host(host, leaf.san_dns, leaf.san_ip, leaf.common_name)
+    if not host_named:
+        name = NameMatch(
+            False,
+            f"no host name was given, only hostaddr {host}: libpq's verify-full refuses to "
+            "connect ('host name must be specified for a verified SSL connection')",
+        )
     if root_file is None:
         found = system_store_path()
         label = f"system store {found}" if found else "system store (OpenSSL default paths)"

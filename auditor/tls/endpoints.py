@@ -33,6 +33,9 @@ class LibpqEndpoint:
     port: int
     address: str | None = None  # hostaddr: where the TCP connection really goes
     socket_dir: str | None = None  # set for a Unix-socket attempt (no TLS there)
+    # False when only hostaddr was given: libpq's verify-full then has no name to check and
+    # refuses to connect ("host name must be specified for a verified SSL connection").
+    host_named: bool = True
 
     @property
     def label(self) -> str:
@@ -118,7 +121,11 @@ def libpq_endpoints(dsn: str) -> list[LibpqEndpoint]:
             raise EndpointError(f"port {text!r} is not a number")
         port = int(text) if text else DEFAULT_PORT
         if address:
-            found.append(LibpqEndpoint(host=host or address, port=port, address=address))
+            found.append(
+                LibpqEndpoint(
+                    host=host or address, port=port, address=address, host_named=bool(host)
+                )
+            )
         elif not host or host.startswith(("/", "@")):
             found.append(
                 LibpqEndpoint(host=host, port=port, socket_dir=host or _default_socket_dir())

@@ -61,6 +61,7 @@ class ProbeRequest:
     root_file: Path | None = None  # sslrootcert; None means the system store
     crl_file: Path | None = None  # sslcrl: libpq then requires a CRL for every chain certificate
     address: str | None = None  # connect here instead of resolving host (libpq hostaddr)
+    host_named: bool = True  # False: only hostaddr was given, no name to verify against
     use_sslyze: bool = True
 
 
@@ -361,7 +362,12 @@ def probe(request: ProbeRequest) -> TlsFacts:
                 now = dt.datetime.now(dt.UTC)
                 chain_facts = tuple(certificates.describe(c, now) for c in chain)
                 trust = certificates.validate(
-                    shake.endpoint, chain_facts, request.host, request.root_file, request.crl_file
+                    shake.endpoint,
+                    chain_facts,
+                    request.host,
+                    request.root_file,
+                    request.crl_file,
+                    host_named=request.host_named,
                 )
         else:
             not_tested += ["SSLv3", f"legacy suites ({', '.join(_legacy_family_list())})"]

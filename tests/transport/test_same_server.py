@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from auditor.facts import Facts
@@ -22,6 +23,7 @@ from auditor.tls.endpoints import (
     selection_caveat,
 )
 from auditor.tls.facts import TlsFacts
+from tests.conftest import AUDITOR_PASSWORD
 from tests.transport.conftest import config_text, target
 
 CHECKS = {
@@ -67,7 +69,7 @@ def test_multi_host_lists_and_hostaddr(clean_env: pytest.MonkeyPatch) -> None:
     ]
     # hostaddr alone: the address is also the name the certificate is checked against.
     assert libpq_endpoints("hostaddr=10.0.0.9") == [
-        LibpqEndpoint(host="10.0.0.9", port=5432, address="10.0.0.9")
+        LibpqEndpoint(host="10.0.0.9", port=5432, address="10.0.0.9", host_named=False)
     ]
 
 
@@ -187,3 +189,31 @@ def test_session_attributes_that_may_change_libpqs_choice_are_named(
         "libpq also applies target_session_attrs=read-write and load_balance_hosts=random: "
         "the SQL session may use another of these hosts than the probed one"
     )
+
+
+def test_hostaddr_without_host_fails_trust_as_libpq_refuses_it(compliant: Cluster) -> None:
+    # The certificate names IP:127.0.0.1, but libpq's verify-full has no host name to check.
+    assert compliant.certs is not None
+    ca = compliant.certs.ca_cert
+    with pytest.raises(psycopg.OperationalError, match="host name must be specified"):
+        psycopg.connect(
+            hostaddr="127.0.0.1",
+            port=compliant.port,
+            dbname="app",
+            user="auditor",
+            password=AUDITOR_PASSWORD,
+            sslmode="verify-full",
+            sslrootcert=str(ca),
+        )
+    results, _ = _scan(
+        target(
+            "addr-only",
+            f"postgresql:///app?hostaddr=127.0.0.1&port={compliant.port}&user=auditor"
+            f"&sslmode=verify-full&sslrootcert={ca}",
+        )
+    )
+    trust = _found(results, "addr-only")["transport.certificate_trust"]
+    assert trust.status is Status.FAIL
+    assert trust.evidence["chain_valid"] is True
+    assert "no host name was given, only hostaddr 127.0.0.1" in trust.message
+    assert "host name must be specified for a verified SSL connection" in trust.message
