@@ -180,6 +180,7 @@ def validate(
         openssl_verify_code=verdict.verify_code if verdict is not None else None,
         openssl_reason=verdict.verify_message if verdict is not None else None,
         relaxed_because=verdict.relaxed_because if verdict is not None else None,
+        verification_handshakes=verdict.handshakes if verdict is not None else 0,
         store_problem=store_problem,
         host=host,
         hostname_matches=name.matches,

@@ -88,6 +88,7 @@ class TrustFacts(_Row):
     # Set when libpq's defaults (TLS 1.2+, default suites) could not connect at all, so the
     # chain was verified at security level 0 and the level's key/digest rules applied here.
     relaxed_because: str | None = None
+    verification_handshakes: int = 0  # counted in TlsFacts.handshakes too
     host: str  # the host the client connects to (from the DSN)
     hostname_matches: bool
     hostname_detail: str  # which SAN/CN matched, or what the certificate names instead

@@ -380,7 +380,7 @@ def probe(request: ProbeRequest) -> TlsFacts:
             "certificate_chain": chain_facts,
             "trust": trust,
             "problems": tuple(problems),
-            "handshakes": shake.count + extra,
+            "handshakes": shake.count + extra + (trust.verification_handshakes if trust else 0),
             "sslyze_commands": tuple(done),
             "not_tested": tuple(not_tested),
             "duration_seconds": round(time.monotonic() - started, 3),

@@ -64,6 +64,7 @@ class ChainVerdict:
     relaxed_because: str | None = None
     # The verification handshake itself failed (not the certificate): nothing verified.
     handshake_failure: str | None = None
+    handshakes: int = 1  # verification handshakes made (2 when relaxed)
 
 
 def _context(
@@ -215,6 +216,7 @@ def verify_chain(
             verify_message=relaxed.verify_message,
             relaxed=True,
             relaxed_because=because,
+            handshakes=2,
         )
     if not relaxed.accepted:
         return ChainVerdict(
@@ -223,11 +225,18 @@ def verify_chain(
             relaxed=True,
             relaxed_because=because,
             handshake_failure=f"{because}; at security level 0: {relaxed.failure}",
+            handshakes=2,
         )
     problems = level_problems(chain, level)
     if problems:
         code, words = problems[0]
         return ChainVerdict(
-            False, level, reason=words, verify_code=code, relaxed=True, relaxed_because=because
+            False,
+            level,
+            reason=words,
+            verify_code=code,
+            relaxed=True,
+            relaxed_because=because,
+            handshakes=2,
         )
-    return ChainVerdict(True, level, relaxed=True, relaxed_because=because)
+    return ChainVerdict(True, level, relaxed=True, relaxed_because=because, handshakes=2)
