@@ -75,13 +75,15 @@ class CertificateTrust(_CertificateCheck):
         }
         if trust.relaxed_because is not None:
             evidence["libpq_defaults_could_not_connect"] = trust.relaxed_because
-        if trust.store_problem is not None and trust.hostname_matches:
-            # Not the server's fault: the scanner was given no usable CA to judge against.
+        unjudged = trust.store_problem or trust.not_verified
+        if unjudged is not None and trust.hostname_matches:
+            # Not (shown to be) the server's fault: no usable CA, or no verification answer.
+            hint = " (fix the target's sslrootcert)" if trust.store_problem else ""
             return [
                 self.errored(
                     facts,
-                    f"chain of {leaf.subject} not judged: {trust.store_problem} (fix the "
-                    f"target's sslrootcert); {trust.hostname_detail}",
+                    f"chain of {leaf.subject} not judged: {unjudged}{hint}; "
+                    f"{trust.hostname_detail}",
                     resource=leaf.subject,
                     evidence=evidence,
                 )
@@ -100,8 +102,8 @@ class CertificateTrust(_CertificateCheck):
             ]
         problems: list[str] = []
         issued = "" if leaf.self_signed else f" issued by {leaf.issuer}"
-        if trust.store_problem is not None:
-            problems.append(f"chain not judged: {trust.store_problem}")
+        if unjudged is not None:
+            problems.append(f"chain not judged: {unjudged}")
         elif not trust.chain_valid:
             kind = "self-signed certificate" if leaf.self_signed else "certificate"
             problems.append(

@@ -163,10 +163,12 @@ def validate(
         except OSError as exc:
             store_problem = f"cannot read {label}: {exc.strerror or type(exc).__name__}"
     chain_error: str | None = store_problem
-    if verdict is not None and not verdict.valid:
-        chain_error = verdict.reason or (
-            f"the verification handshake failed: {verdict.handshake_failure}"
-        )
+    not_verified: str | None = None
+    if verdict is not None and verdict.handshake_failure is not None:
+        not_verified = f"the verification handshake failed: {verdict.handshake_failure}"
+        chain_error = not_verified
+    elif verdict is not None and not verdict.valid:
+        chain_error = verdict.reason
     return TrustFacts(
         store=label,
         chain_valid=verdict is not None and verdict.valid,
@@ -182,6 +184,7 @@ def validate(
         relaxed_because=verdict.relaxed_because if verdict is not None else None,
         verification_handshakes=verdict.handshakes if verdict is not None else 0,
         store_problem=store_problem,
+        not_verified=not_verified,
         host=host,
         hostname_matches=name.matches,
         hostname_detail=name.detail,

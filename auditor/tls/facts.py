@@ -89,6 +89,8 @@ class TrustFacts(_Row):
     # chain was verified at security level 0 and the level's key/digest rules applied here.
     relaxed_because: str | None = None
     verification_handshakes: int = 0  # counted in TlsFacts.handshakes too
+    # The verification handshake itself failed (hang-up, timeout): the chain is not judged.
+    not_verified: str | None = None
     host: str  # the host the client connects to (from the DSN)
     hostname_matches: bool
     hostname_detail: str  # which SAN/CN matched, or what the certificate names instead

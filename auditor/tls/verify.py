@@ -206,6 +206,9 @@ def verify_chain(
             verify_message=outcome.verify_message,
         )
     because = outcome.failure or "the handshake failed"
+    if not outcome.refused:
+        # A hang-up or timeout says nothing about what libpq would decide: not judged.
+        return ChainVerdict(False, level, handshake_failure=because)
     relaxed = handshake_with(endpoint, _context(root_file, relaxed=True, crl_file=crl_file))
     if relaxed.verify_code is not None:
         return ChainVerdict(

@@ -16,6 +16,8 @@ from auditor.lab.cluster import Cluster
 from auditor.model import Result, ScanResults, Severity, Status, TargetStatus
 from auditor.runner import evaluate, run_scan
 from auditor.tls.probe import _suite
+from auditor.tls.starttls import Endpoint
+from auditor.tls.verify import verify_chain
 from tests.transport.conftest import config_text, target
 
 TRANSPORT = {
@@ -512,3 +514,22 @@ def test_unusable_sslcrl_is_an_error_in_words(compliant: Cluster, tmp_path: Path
     gone = _one(_by_id(results, "no-crl"), "transport.certificate_trust")
     assert gone.status is Status.ERROR
     assert f"cannot read the CRL {missing} (sslcrl): no such file" in gone.message
+
+
+def test_a_verification_handshake_without_answer_is_not_a_verdict(
+    main_run: tuple[ScanResults, list[Facts]], hang_up_port: int
+) -> None:
+    # A server that hangs up mid-handshake: OpenSSL never got to judge the chain.
+    verdict = verify_chain(Endpoint("127.0.0.1", hang_up_port, 5.0), None, ())
+    assert not verdict.valid and verdict.verify_code is None
+    assert (verdict.handshake_failure or "").startswith("server ")  # closed or reset
+    assert verdict.handshakes == 1  # no relaxed retry: a hang-up is no refusal
+    bundle = _good_bundle(main_run)
+    trust = bundle["sections"]["tls"]["trust"]
+    trust |= {
+        "chain_valid": False,
+        "not_verified": f"the verification handshake failed: {verdict.handshake_failure}",
+    }
+    result = _evaluate(bundle, "transport.certificate_trust")
+    assert result.status is Status.ERROR
+    assert "not judged: the verification handshake failed: server " in result.message
