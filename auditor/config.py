@@ -82,28 +82,31 @@ def _check_dsn(value: str) -> str:
     """A PostgreSQL URL that libpq will accept, judged here so a typo is a config error
     (exit 2) rather than a target that fails later. Messages never repeat the URL: it may
     hold a password."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         parts = urlsplit(value)
-        _ = parts.port  # raises on a non-numeric port
     except ValueError as exc:
         raise ValueError(f"not a valid PostgreSQL URL ({exc})") from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("must start with postgresql://")
-    if not parts.hostname:
-        raise ValueError("names no host")
     params = parse_qsl(parts.query, keep_blank_values=True)
     for key, param in params:
         if key not in _libpq_keywords():
             raise ValueError(f"unknown connection parameter {key!r} in the URL query")
         if key == "sslmode" and param not in SSLMODES:
             raise ValueError(f"sslmode {param!r} is not one of {', '.join(SSLMODES)}")
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
-
     try:
-        conninfo_to_dict(value)
+        # libpq's own reading: ?host=/?port= override the netloc, host lists are allowed.
+        conn = conninfo_to_dict(value)
     except ProgrammingError:
         raise ValueError("not a valid PostgreSQL URL (libpq cannot parse it)") from None
+    if not conn.get("host") and not conn.get("hostaddr"):
+        raise ValueError("names no host")
+    for port in str(conn.get("port") or "").split(","):
+        if port and not port.strip().isdigit():
+            raise ValueError(f"not a valid PostgreSQL URL (port {port!r} is not a number)")
     return value
 
 
@@ -148,10 +151,16 @@ class PostgresTarget(BaseModel):
 
     @property
     def dsn_parts(self) -> dict[str, Any]:
+        from psycopg.conninfo import conninfo_to_dict
+
         parts = urlsplit(self.dsn)
+        # Host and port as libpq reads them (?host=/?port= win over the netloc; a host list
+        # stays whole, its first port is shown). Where the TLS probe goes: auditor.tls.endpoints.
+        conn = conninfo_to_dict(self.dsn)
+        first_port = str(conn.get("port") or "").split(",")[0].strip()
         return {
-            "host": parts.hostname,
-            "port": parts.port or 5432,
+            "host": conn.get("host") or conn.get("hostaddr"),
+            "port": int(first_port) if first_port.isdigit() else 5432,
             "dbname": parts.path.lstrip("/") or None,
             "user": parts.username,
             "params": dict(parse_qsl(parts.query)),
