@@ -95,7 +95,10 @@ class SensitiveEncrypted(Check):
                 results.append(
                     self.errored(facts, f"declared column {name}: {problem}", resource=name)
                 )
+        for name, what in sorted(columns.not_executed.items()):
+            results.append(self.skipped(facts, f"declared column {name}: {what}", resource=name))
         for s in _declared_samples(columns):
+            label = f"{s.name} (under declared {s.declared_as})" if s.declared_as else s.name
             encrypted = s.openpgp - s.plaintext_exposed
             shapes = dict(s.shapes)
             if s.plaintext_exposed:
@@ -103,6 +106,7 @@ class SensitiveEncrypted(Check):
             evidence: dict[str, Any] = {
                 "sampled": s.sampled,
                 "ciphertext": encrypted,
+                **({"declared_as": s.declared_as} if s.declared_as else {}),
                 "sampling": s.method,
                 "estimated_rows": s.estimated_rows,
                 "encodings": s.encodings,
@@ -112,7 +116,7 @@ class SensitiveEncrypted(Check):
                 results.append(
                     self.skipped(
                         facts,
-                        f"{s.name}: no non-null values sampled: nothing to judge",
+                        f"{label}: no non-null values sampled: nothing to judge",
                         resource=s.name,
                         evidence=evidence,
                     )
@@ -123,7 +127,7 @@ class SensitiveEncrypted(Check):
                 results.append(
                     self.failed(
                         facts,
-                        f"{s.name}: {clear} of {s.sampled} sampled values "
+                        f"{label}: {clear} of {s.sampled} sampled values "
                         f"({_pct(clear, s.sampled)}) are not OpenPGP ciphertext ({shape_text})",
                         resource=s.name,
                         evidence=evidence,
@@ -133,7 +137,7 @@ class SensitiveEncrypted(Check):
                 results.append(
                     self.passed(
                         facts,
-                        f"{s.name}: all {s.sampled} sampled values are OpenPGP ciphertext",
+                        f"{label}: all {s.sampled} sampled values are OpenPGP ciphertext",
                         resource=s.name,
                         evidence=evidence,
                     )

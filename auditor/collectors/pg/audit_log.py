@@ -101,7 +101,7 @@ class AuditLogCollector(SessionCollector):
             )
         }
         partitions = session.value(
-            "SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhparent = %s", (oid,)
+            "SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits WHERE inhparent = %s", (oid,)
         )
         unavailable: dict[str, str] = {}
         hypertable = self._hypertable(session, t["nspname"], t["relname"], unavailable)
@@ -149,7 +149,7 @@ class AuditLogCollector(SessionCollector):
         session: PgSession, schema: str, table: str, unavailable: dict[str, str]
     ) -> bool | None:
         has_tsdb = session.value(
-            "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'"
+            "SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'"
         )
         if not has_tsdb:
             return None
@@ -179,7 +179,9 @@ class AuditLogCollector(SessionCollector):
         if not has_column:
             return None, None
         ident = f"{_quote(t['nspname'])}.{_quote(t['relname'])}"
-        can_read = session.value("SELECT has_table_privilege(%s::oid, 'SELECT')", (t["oid"],))
+        can_read = session.value(
+            "SELECT pg_catalog.has_table_privilege(%s::pg_catalog.oid, 'SELECT')", (t["oid"],)
+        )
         if not can_read:
             role = session.value("SELECT current_user")
             unavailable["entries"] = (
@@ -191,12 +193,13 @@ class AuditLogCollector(SessionCollector):
         try:
             recent = session.value(
                 f"SELECT EXISTS (SELECT 1 FROM {ident} "
-                "WHERE accessed_at >= now() - make_interval(days => %s))",
+                "WHERE accessed_at OPERATOR(pg_catalog.>=) "
+                "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %s)))",
                 (days,),
             )
             latest = None
             if indexed or t["relpages"] <= FULL_READ_MAX_PAGES:
-                value = session.value(f"SELECT max(accessed_at) FROM {ident}")
+                value = session.value(f"SELECT pg_catalog.max(accessed_at) FROM {ident}")
                 latest = None if value is None else _iso(value)
         except Exception as exc:  # the log's own failure must not hide the other facts
             unavailable["entries"] = safe_error_text(exc)
@@ -242,7 +245,7 @@ class AuditLogCollector(SessionCollector):
                       'granted to PUBLIC' AS how
                UNION ALL
                SELECT r.rolname,
-                      ARRAY(SELECT p FROM unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) p
+                      ARRAY(SELECT p FROM pg_catalog.unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) p
                             WHERE pg_catalog.has_table_privilege(r.oid, %(oid)s::oid, p)
                             ORDER BY 1),
                       CASE WHEN EXISTS (SELECT 1 FROM acl WHERE grantee = r.oid

@@ -64,6 +64,9 @@ class ColumnSample(_Row):
     column: str
     data_type: str
     declared: bool
+    # The declared name when this table inherits the declared column (a partition or an
+    # inheritance child of the declared table); None when declared (or found) as itself.
+    declared_as: str | None = None
     estimated_rows: int
     method: str  # how the rows were chosen, e.g. "TABLESAMPLE SYSTEM (0.0040%) LIMIT 200"
     sampled: int  # non-null values analysed
@@ -98,6 +101,9 @@ class ColumnFacts(FactSection):
     declared_problems: dict[str, str] = {}
     # table -> the GRANT that would let the scan read it
     unreadable: dict[str, str] = {}
+    # declared column -> what its relation is and what it reads from, for relations that are
+    # never read because reading them runs their owner's code (views, foreign tables)
+    not_executed: dict[str, str] = {}
     # table -> one-line error (never a value)
     errors: dict[str, str] = {}
     not_sampled: tuple[str, ...] = ()  # tables left out when the time budget ran out
@@ -118,6 +124,7 @@ class _Column:
     is_bytea: bool
     declared: bool
     readable: bool
+    declared_as: str | None = None
 
 
 @dataclass
@@ -127,6 +134,7 @@ class _Table:
     name: str
     reltuples: float
     pages: int
+    children: int = 0  # inheritance children or partitions (sampled on their own)
     columns: list[_Column] = field(default_factory=list)
 
     @property
@@ -160,12 +168,61 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _display(schema: str, name: str) -> str:
+    return name if schema == "public" else f"{schema}.{name}"
+
+
 def sample_plan(estimated_rows: int, wanted: int) -> tuple[float | None, str]:
     """The TABLESAMPLE SYSTEM percentage for a table (None: read with a plain LIMIT)."""
     if estimated_rows <= wanted * SMALL_TABLE_FACTOR:
         return None, f"LIMIT {wanted}"
     pct = min(100.0, max(0.0001, 100.0 * wanted * OVERSAMPLE / estimated_rows))
     return pct, f"TABLESAMPLE SYSTEM ({pct:.4f}%) LIMIT {wanted}"
+
+
+# What each relkind is, for relations that are declared but never read.
+RELKIND_WORDS = {
+    "v": "a view",
+    "f": "a foreign table",
+    "S": "a sequence",
+    "i": "an index",
+    "I": "a partitioned index",
+    "c": "a composite type",
+    "t": "a TOAST table",
+}
+
+# Every relation a view's rewrite rule reads from, and every function it calls, from the
+# dependencies PostgreSQL recorded when the view was created (nothing of the view runs).
+VIEW_SOURCES = """
+    SELECT DISTINCT 'relation' AS kind, n.nspname AS schema_name, c.relname AS name,
+           c.relkind::text AS relkind
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+         AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+    JOIN pg_catalog.pg_class c ON c.oid = d.refobjid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE r.ev_class = %(oid)s AND d.refobjid <> %(oid)s
+    UNION
+    SELECT DISTINCT 'function', n.nspname, p.proname, NULL
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+         AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+    JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    WHERE r.ev_class = %(oid)s AND n.nspname <> 'pg_catalog'
+    ORDER BY 1, 2, 3"""
+
+# The declared relation and, for partitioned or inheritance parents, every descendant.
+DESCENDANTS = """
+    WITH RECURSIVE tree(oid, depth) AS (
+        SELECT %s::pg_catalog.oid, 0
+        UNION
+        SELECT i.inhrelid, t.depth + 1 FROM pg_catalog.pg_inherits i
+        JOIN tree t ON i.inhparent = t.oid WHERE t.depth < 64)
+    SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind
+    FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    ORDER BY tree.depth, n.nspname, c.relname"""
 
 
 class ColumnCollector(SessionCollector):
@@ -177,12 +234,13 @@ class ColumnCollector(SessionCollector):
         policy = _policy(ctx)
         wanted = policy.sample_rows_per_column
         who = session.rows(
-            "SELECT current_user AS u, current_setting('server_version_num')::int AS v, "
+            "SELECT current_user AS u, "
+            "pg_catalog.current_setting('server_version_num')::int AS v, "
             "(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgcrypto') AS pc"
         )[0]
         role = who["u"]
         declared = tuple(getattr(ctx.target, "sensitive_columns", ()))
-        tables, declared_problems = self._tables(session, declared, role)
+        tables, declared_problems, not_executed = self._tables(session, declared, role)
 
         samples: list[ColumnSample] = []
         unreadable: dict[str, str] = {}
@@ -215,6 +273,7 @@ class ColumnCollector(SessionCollector):
             samples=tuple(samples),
             rows_per_column=wanted,
             declared_problems=declared_problems,
+            not_executed=not_executed,
             unreadable=unreadable,
             errors=errors,
             not_sampled=tuple(not_sampled),
@@ -226,15 +285,26 @@ class ColumnCollector(SessionCollector):
 
     def _tables(
         self, session: PgSession, declared: tuple[str, ...], role: str
-    ) -> tuple[list[_Table], dict[str, str]]:
+    ) -> tuple[list[_Table], dict[str, str], dict[str, str]]:
+        """The base tables and materialized views to sample, with their columns.
+
+        Only relations whose rows are stored are read: a view, a foreign table or anything
+        else declared is described from the catalog (what it reads from) and never run,
+        because reading it would run its owner's code with the scanner's rights. A declared
+        partitioned or inheritance parent stands for its leaves, which carry the column.
+        """
         problems: dict[str, str] = {}
+        not_executed: dict[str, str] = {}
         wanted: dict[int, set[str]] = {}
+        inherited: dict[tuple[int, str], str] = {}  # (leaf oid, column) -> declared name
         for item in declared:
             parts = item.split(".")
             column = parts[-1]
             name = ".".join(_quote(p) for p in parts[:-1])
             found = session.rows(
-                "SELECT c.oid, a.attname FROM pg_catalog.pg_class c "
+                "SELECT c.oid, c.relkind::text AS relkind, n.nspname, c.relname, a.attname "
+                "FROM pg_catalog.pg_class c "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                 "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
                 "  AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped "
                 "WHERE c.oid = pg_catalog.to_regclass(%s)",
@@ -242,17 +312,35 @@ class ColumnCollector(SessionCollector):
             )
             if not found:
                 problems[item] = f"table {'.'.join(parts[:-1])} not found"
-            elif found[0]["attname"] is None:
+                continue
+            rel = found[0]
+            if rel["attname"] is None:
                 problems[item] = f"table {'.'.join(parts[:-1])} has no column {column}"
-            else:
-                wanted.setdefault(found[0]["oid"], set()).add(column)
+                continue
+            if rel["relkind"] in ("r", "m", "p"):
+                for leaf in session.rows(DESCENDANTS, (rel["oid"],)):
+                    if leaf["relkind"] in ("r", "m"):
+                        wanted.setdefault(leaf["oid"], set()).add(column)
+                        if leaf["oid"] != rel["oid"]:
+                            inherited[(leaf["oid"], column)] = item
+                    elif leaf["relkind"] != "p":
+                        leaf_name = _display(leaf["nspname"], leaf["relname"])
+                        not_executed[f"{leaf_name}.{column}"] = (
+                            f"{leaf_name} (under declared {item}) is "
+                            + self._describe(session, leaf)
+                        )
+                continue
+            rel_name = _display(rel["nspname"], rel["relname"])
+            not_executed[item] = f"{rel_name} is " + self._describe(session, rel)
 
         rows = session.rows(
             f"""SELECT c.oid, n.nspname, c.relname, c.reltuples::float8 AS reltuples,
                        (pg_catalog.pg_relation_size(c.oid)
-                        / current_setting('block_size')::int)::bigint AS pages,
+                        / pg_catalog.current_setting('block_size')::int)::bigint AS pages,
+                       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits i
+                        WHERE i.inhparent = c.oid) AS children,
                        a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
-                       a.atttypid = 'bytea'::regtype AS is_bytea,
+                       a.atttypid = 'pg_catalog.bytea'::pg_catalog.regtype AS is_bytea,
                        (t.typcategory = 'S' OR t.typname IN ('json', 'jsonb')) AS text_like,
                        pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT') AS readable
                 FROM pg_catalog.pg_class c
@@ -260,8 +348,8 @@ class ColumnCollector(SessionCollector):
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
                      AND a.attnum > 0 AND NOT a.attisdropped
                 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-                WHERE (c.relkind IN ('r', 'm') AND {USER_TABLES_FILTER})
-                   OR c.oid = ANY(%s::oid[])
+                WHERE c.relkind IN ('r', 'm')
+                  AND ({USER_TABLES_FILTER} OR c.oid = ANY(%s::pg_catalog.oid[]))
                 ORDER BY n.nspname, c.relname, a.attnum""",
             (list(wanted),),
         )
@@ -273,16 +361,59 @@ class ColumnCollector(SessionCollector):
             entry = tables.get(r["oid"])
             if entry is None:
                 entry = tables[r["oid"]] = _Table(
-                    r["oid"], r["nspname"], r["relname"], r["reltuples"], r["pages"]
+                    r["oid"],
+                    r["nspname"],
+                    r["relname"],
+                    r["reltuples"],
+                    r["pages"],
+                    children=int(r["children"] or 0),
                 )
             entry.columns.append(
                 _Column(
-                    r["attname"], r["type"], bool(r["is_bytea"]), is_declared, bool(r["readable"])
+                    r["attname"],
+                    r["type"],
+                    bool(r["is_bytea"]),
+                    is_declared,
+                    bool(r["readable"]),
+                    declared_as=inherited.get((r["oid"], r["attname"])),
                 )
             )
         # Tables holding declared columns first: they matter most if the budget runs out.
         ordered = sorted(tables.values(), key=lambda t: (t.oid not in wanted, t.schema, t.name))
-        return ordered, problems
+        return ordered, problems, not_executed
+
+    @staticmethod
+    def _describe(session: PgSession, rel: dict[str, Any]) -> str:
+        """What a relation that is not read is, and what it reads from (from the catalog)."""
+        what = RELKIND_WORDS.get(rel["relkind"], f"a relation of kind {rel['relkind']!r}")
+        if rel["relkind"] == "v":
+            sources = session.rows(VIEW_SOURCES, {"oid": rel["oid"]})
+            relations = [
+                _display(s["schema_name"], s["name"]) for s in sources if s["kind"] == "relation"
+            ]
+            functions = [
+                f"{s['schema_name']}.{s['name']}()" for s in sources if s["kind"] == "function"
+            ]
+            reads = f" reading from {', '.join(relations)}" if relations else ""
+            calls = f" and calling {', '.join(functions)}" if functions else ""
+            return (
+                f"{what}{reads}{calls}: not sampled, because reading a view runs its "
+                "owner's code; declare the base table's column instead"
+            )
+        if rel["relkind"] == "f":
+            server = session.rows(
+                "SELECT s.srvname, w.fdwname FROM pg_catalog.pg_foreign_table f "
+                "JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver "
+                "JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw "
+                "WHERE f.ftrelid = %s",
+                (rel["oid"],),
+            )
+            via = f" on server {server[0]['srvname']} ({server[0]['fdwname']})" if server else ""
+            return (
+                f"{what}{via}: not sampled, because reading it runs its wrapper's code against "
+                "another server; audit the server that stores the rows"
+            )
+        return f"{what}: holds no sampled rows"
 
     # -- sampling and analysis ---------------------------------------------------------------
 
@@ -293,27 +424,36 @@ class ColumnCollector(SessionCollector):
         for i, col in enumerate(columns):
             ident = sql.Identifier(col.name)
             if col.is_bytea:
-                expr = sql.SQL("substring({} FROM 1 FOR {})").format(
+                expr = sql.SQL("pg_catalog.substr({}, 1, {})").format(
                     ident, sql.Literal(BYTEA_HEAD_BYTES)
                 )
             else:
-                expr = sql.SQL("left({}::text, {})").format(ident, sql.Literal(TEXT_HEAD_CHARS))
+                # format('%s') renders through the type's output function: a `::text` cast
+                # could call a CREATE CAST function of the table owner's.
+                # format('%s', NULL) is '': keep NULLs NULL.
+                expr = sql.SQL(
+                    "CASE WHEN {0} IS NULL THEN NULL "
+                    "ELSE pg_catalog.left(pg_catalog.format('%s', {0}), {1}) END"
+                ).format(ident, sql.Literal(TEXT_HEAD_CHARS))
             exprs.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(f"c{i}")))
         pct, method = sample_plan(table.estimated_rows, wanted)
         sampling: sql.Composable = sql.SQL("")
         if pct is not None:
             # REPEATABLE keeps repeated scans of an unchanged table comparable.
-            sampling = sql.SQL(" TABLESAMPLE SYSTEM ({}) REPEATABLE (7)").format(
+            sampling = sql.SQL(" TABLESAMPLE pg_catalog.system ({}) REPEATABLE (7)").format(
                 sql.Literal(round(pct, 6))
             )
-        query = sql.SQL("SELECT {} FROM {}.{}{} LIMIT {}").format(
+        if table.children:
+            # ONLY: a parent's own rows; its children and partitions are sampled on their own.
+            method += f" (ONLY the table's own rows; {table.children} child tables sampled apart)"
+        query = sql.SQL("SELECT {} FROM ONLY {}.{}{} LIMIT {}").format(
             sql.SQL(", ").join(exprs),
             sql.Identifier(table.schema),
             sql.Identifier(table.name),
             sampling,
             sql.Literal(wanted),
         )
-        rows = session.rows(query.as_string(session.conn))
+        rows = _read_stored_rows(session, query.as_string(session.conn))
         out = []
         for i, col in enumerate(columns):
             values = [r[f"c{i}"] for r in rows if r[f"c{i}"] is not None]
@@ -321,6 +461,16 @@ class ColumnCollector(SessionCollector):
             del values
         del rows
         return out
+
+
+def _read_stored_rows(session: PgSession, query: str) -> list[dict[str, Any]]:
+    """Run a sampling query with row security off for its transaction: a table whose
+    row-level security would filter (and run policy expressions for) the scanner then
+    raises an error instead of silently returning only the rows the policy lets through."""
+    with session.conn.transaction(), session.conn.cursor() as cur:
+        cur.execute("SET LOCAL row_security = off")
+        cur.execute(query)
+        return list(cur.fetchall())
 
 
 def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> ColumnSample:
@@ -367,6 +517,7 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         column=col.name,
         data_type=col.data_type,
         declared=col.declared,
+        declared_as=col.declared_as,
         estimated_rows=table.estimated_rows,
         method=method,
         sampled=total,

@@ -1,0 +1,129 @@
+"""A hostile database cannot run its owner's code in the column, code and audit-log
+collectors, nor fake a verdict through a view: shadowing functions on the database's
+search_path, a declared view calling the owner's function, a foreign table. Each trap writes a
+marker file when it runs; the tests first prove the traps fire, then that a scan leaves no
+marker. Partitioned and inherited declared tables are judged leaf by leaf."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from auditor.catalog import all_checks
+from auditor.collectors.base import CollectContext
+from auditor.collectors.pg.audit_log import AuditLogCollector
+from auditor.collectors.pg.code import CodeCollector
+from auditor.collectors.pg.columns import ColumnCollector, ColumnFacts
+from auditor.collectors.pg.session import PgSession
+from auditor.facts import Facts, FactSection, TargetContext
+from auditor.lab.cluster import Cluster
+from auditor.model import Result, Status
+from auditor.runner import evaluate
+from tests.column.conftest import columns_config
+from tests.conftest import AUDITOR_PASSWORD
+
+DECLARED = (
+    "users.email",
+    "customers.email",
+    "remote_people.email",
+    "events.email",
+    "people.email",
+)
+
+
+@pytest.fixture
+def markers(hostile_cluster: Cluster) -> Iterator[Path]:
+    """An empty folder the server may write trap markers into."""
+    folder = Path(tempfile.mkdtemp(prefix="auditor-traps-"))
+    os.chmod(folder, 0o777)  # the server may run as another OS user
+    with hostile_cluster.admin_connection() as conn:
+        conn.execute("UPDATE hostile.marker_dir SET path = %s", (str(folder),))
+        conn.commit()
+    yield folder
+    for f in folder.iterdir():
+        f.unlink()
+    folder.rmdir()
+
+
+def _fired(folder: Path) -> set[str]:
+    return {f.name for f in folder.iterdir()}
+
+
+def _collect(cluster: Cluster) -> Facts:
+    config = columns_config(cluster, DECLARED)
+    ctx = CollectContext(config.targets[0], AUDITOR_PASSWORD, Path.cwd())
+    session = PgSession.open(ctx)
+    facts = Facts(target=TargetContext(name="db", kind="postgres"))
+    try:
+        for collector in (ColumnCollector(), CodeCollector(), AuditLogCollector()):
+            section = collector.collect(session, ctx)
+            assert isinstance(section, FactSection)
+            facts.add(section)
+    finally:
+        session.close()
+    return facts
+
+
+def _results(facts: Facts, check_id: str) -> dict[str | None, Result]:
+    return {r.resource: r for r in evaluate(facts, all_checks().values()) if r.check_id == check_id}
+
+
+def test_the_traps_are_live(hostile_cluster: Cluster, markers: Path) -> None:
+    """Unqualified calls and a read of the view do run the owner's code: the absence of
+    markers after a scan is meaningful."""
+    with psycopg.connect(hostile_cluster.dsn("auditor"), password=AUDITOR_PASSWORD) as conn:
+        conn.execute("SELECT left('abc', 1), format('%s', 'x'::text)")
+        conn.execute("SELECT email FROM customers LIMIT 1")
+    assert _fired(markers) == {"left", "format", "view"}
+
+
+def test_scan_never_runs_the_owners_code(hostile_cluster: Cluster, markers: Path) -> None:
+    facts = _collect(hostile_cluster)
+    assert _fired(markers) == set()
+    columns = facts.get(ColumnFacts)
+    assert columns.errors == {}
+    # Something was really read: the plaintext base table fails.
+    encrypted = _results(facts, "column.sensitive_encrypted")
+    assert encrypted["users.email"].status is Status.FAIL
+
+
+def test_declared_view_and_foreign_table_are_described_not_read(
+    hostile_cluster: Cluster, markers: Path
+) -> None:
+    facts = _collect(hostile_cluster)
+    encrypted = _results(facts, "column.sensitive_encrypted")
+    view = encrypted["customers.email"]
+    assert view.status is Status.SKIP  # the fake ciphertext would have passed
+    assert view.message == (
+        "declared column customers.email: customers is a view reading from users and "
+        "calling hostile.fake_ct(): not sampled, because reading a view runs its owner's "
+        "code; declare the base table's column instead"
+    )
+    foreign = encrypted["remote_people.email"]
+    assert foreign.status is Status.SKIP
+    assert "a foreign table on server files (file_fdw)" in foreign.message
+    assert facts.get(ColumnFacts).sample("customers.email") is None
+    assert _fired(markers) == set()
+
+
+def test_partitions_and_inheritance_are_judged_leaf_by_leaf(
+    hostile_cluster: Cluster, markers: Path
+) -> None:
+    facts = _collect(hostile_cluster)
+    encrypted = _results(facts, "column.sensitive_encrypted")
+    old, new = encrypted["events_old.email"], encrypted["events_new.email"]
+    assert old.status is Status.FAIL and new.status is Status.PASS
+    assert old.message.startswith("events_old.email (under declared events.email): 10 of 10")
+    assert old.evidence["declared_as"] == "events.email"
+    # The inheritance parent is read with ONLY (its own rows), the child on its own.
+    parent, child = encrypted["people.email"], encrypted["staff.email"]
+    assert parent.status is Status.PASS and parent.evidence["sampled"] == 10
+    assert "ONLY the table's own rows; 1 child tables sampled apart" in parent.evidence["sampling"]
+    assert child.status is Status.FAIL and child.evidence["declared_as"] == "people.email"
+    # The partitioned parent itself is not a table of rows: no result of its own.
+    assert "events.email" not in encrypted
