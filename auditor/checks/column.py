@@ -408,13 +408,22 @@ class KeyInCode(Check):
         ]
         if results:
             return results
+        evidence: dict[str, Any] = {"key_functions": code.key_functions}
+        cut = ""
+        if code.truncated:
+            evidence["truncated"] = list(code.truncated)
+            evidence["max_body_chars"] = code.max_body_chars
+            cut = (
+                f"; {len(code.truncated)} bodies longer than {code.max_body_chars} characters "
+                f"were read only that far: {', '.join(code.truncated[:5])}"
+            )
         return [
             self.passed(
                 facts,
                 f"no literal key in {code.functions_scanned} functions, "
                 f"{code.views_scanned} views, {code.defaults_scanned} column defaults and "
-                f"{code.triggers_scanned} triggers",
-                evidence={"key_functions": code.key_functions},
+                f"{code.triggers_scanned} triggers{cut}",
+                evidence=evidence,
             )
         ]
 

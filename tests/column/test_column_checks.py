@@ -345,7 +345,11 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
         "trigger users_encrypt on public.users",
         "function public.encrypt_note(p_note text, p_key text)",
         "column default public.api_tokens.token",
+        "function public.store_note(p_note text)",
     }
+    wrapped = failing["function public.store_note(p_note text)"]
+    assert wrapped.evidence["call"] == "pgp_wrap_encrypt"
+    assert wrapped.evidence["snippet"] == "pgp_wrap_encrypt(p_note, '***', '***')"
     assert all(
         r.status is Status.FAIL and r.severity is Severity.CRITICAL for r in failing.values()
     )
@@ -394,6 +398,7 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
     for location in (
         "function public.register_user(p_email text)",
         "column default public.api_tokens.token",
+        "function public.store_note(p_note text)",
     ):
         assert _find(results, "column.key_in_code", location).status is Status.FAIL
     outputs = json.dumps(results_to_dict(results)) + json.dumps(facts.to_json())
@@ -406,6 +411,7 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
         "default-inline-key",
         CANARY_DEFAULT_KEY,
         "trigger-inline-key",
+        "pgpwrap-canary-key-5150",
         "secret value 1",
         "user1@example.com",
         "customer2@mail.example.org",

@@ -17,7 +17,7 @@ import pytest
 from auditor.catalog import all_checks
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.audit_log import AuditLogCollector
-from auditor.collectors.pg.code import CodeCollector
+from auditor.collectors.pg.code import MAX_BODY_CHARS, CodeCollector, CodeFacts
 from auditor.collectors.pg.columns import ColumnCollector, ColumnFacts
 from auditor.collectors.pg.session import PgSession
 from auditor.facts import Facts, FactSection, TargetContext
@@ -127,3 +127,31 @@ def test_partitions_and_inheritance_are_judged_leaf_by_leaf(
     assert child.status is Status.FAIL and child.evidence["declared_as"] == "people.email"
     # The partitioned parent itself is not a table of rows: no result of its own.
     assert "events.email" not in encrypted
+
+
+def test_a_huge_function_body_is_read_up_to_the_cap(
+    hostile_cluster: Cluster, markers: Path
+) -> None:
+    """A 480 KB body (which once kept a scan busy past its 30 s limit) is read up to
+    MAX_BODY_CHARS, and the cut is stated in the evidence."""
+    statement = "  PERFORM pgp_sym_encrypt(p_x, p_key, 'cipher-algo=aes256');\n"
+    body = "BEGIN\n" + statement * (480_000 // len(statement)) + "END"
+    with hostile_cluster.admin_connection() as conn:
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION public.huge(p_x text, p_key text) RETURNS void "
+            "LANGUAGE plpgsql AS " + "$body$" + body + "$body$"
+        )
+        conn.commit()
+    try:
+        facts = _collect(hostile_cluster)
+    finally:
+        with hostile_cluster.admin_connection() as conn:
+            conn.execute("DROP FUNCTION public.huge(text, text)")
+            conn.commit()
+    code = facts.get(CodeFacts)
+    assert code.truncated == ("function public.huge(p_x text, p_key text)",)
+    assert code.key_functions["huge"] == 2  # learnt from the part that was read
+    (result,) = _results(facts, "column.key_in_code").values()
+    assert result.status is Status.PASS
+    assert result.evidence["truncated"] == ["function public.huge(p_x text, p_key text)"]
+    assert f"longer than {MAX_BODY_CHARS} characters were read only that far" in result.message

@@ -23,6 +23,9 @@ NOT_EXTENSION_MEMBER = """NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
     WHERE d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')"""
 # Learning wrappers of wrappers converges fast; this bounds pathological chains.
 WRAPPER_ROUNDS = 4
+# A body is read up to this many characters (the scan stays bounded whatever the owner
+# writes); longer bodies are listed in the facts as truncated.
+MAX_BODY_CHARS = 256 * 1024
 
 
 class _Row(BaseModel):
@@ -58,6 +61,9 @@ class CodeFacts(FactSection):
     literal_keys: tuple[KeyUse, ...]
     decrypt_functions: tuple[DecryptFunction, ...]
     pgcrypto_calls: int  # objects whose SQL calls pgcrypto's functions
+    # objects whose SQL was longer than max_body_chars and was read only that far
+    truncated: tuple[str, ...] = ()
+    max_body_chars: int = MAX_BODY_CHARS
 
 
 def _user_filter(catalog: str, oid: str) -> str:
@@ -74,8 +80,9 @@ class CodeCollector(SessionCollector):
                        pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
                        pg_catalog.pg_get_function_arguments(p.oid) AS full_args,
                        coalesce(p.proargnames, '{{}}'::text[]) AS argnames, p.pronargs,
-                       CASE WHEN coalesce(p.prosrc, '') = ''
-                            THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END AS src,
+                       pg_catalog.left(CASE WHEN coalesce(p.prosrc, '') = ''
+                            THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END,
+                            {MAX_BODY_CHARS + 1}) AS src,
                        p.prosecdef, pg_catalog.pg_get_userbyid(p.proowner) AS owner,
                        ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
                                    ELSE pg_catalog.pg_get_userbyid(a.grantee) END
@@ -89,6 +96,10 @@ class CodeCollector(SessionCollector):
                   AND {_user_filter("pg_catalog.pg_proc", "p.oid")}
                 ORDER BY n.nspname, p.proname, p.oid"""
         )
+        truncated: list[str] = []
+        for f in functions:
+            where = f"function {f['nspname']}.{f['proname']}({f['args']})"
+            f["toks"] = _tokens(f["src"], where, truncated)
         key_args = dict(kl.PGCRYPTO_KEY_ARGS) | dict(kl.DESIGN_WRAPPERS)
         decryptors = set(kl.DECRYPT_FUNCTIONS) | {"decrypt_text"}
         self._learn_wrappers(functions, key_args, decryptors)
@@ -99,7 +110,7 @@ class CodeCollector(SessionCollector):
         decrypt_functions: list[DecryptFunction] = []
         trigger_keys: dict[int, set[int]] = {}
         for f in functions:
-            src = f["src"] or ""
+            src = f["toks"]
             params = _params(f)
             where = f"function {f['nspname']}.{f['proname']}({f['args']})"
             uses.extend(
@@ -125,7 +136,8 @@ class CodeCollector(SessionCollector):
 
         views = session.rows(
             f"""SELECT n.nspname, c.relname, c.relkind,
-                       pg_catalog.pg_get_viewdef(c.oid) AS src
+                       pg_catalog.left(pg_catalog.pg_get_viewdef(c.oid), {MAX_BODY_CHARS + 1})
+                           AS src
                 FROM pg_catalog.pg_class c
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('v', 'm') AND {_user_filter("pg_catalog.pg_class", "c.oid")}
@@ -134,7 +146,7 @@ class CodeCollector(SessionCollector):
         for v in views:
             kind = "materialized view" if v["relkind"] == "m" else "view"
             where = f"{kind} {v['nspname']}.{v['relname']}"
-            src = v["src"] or ""
+            src = _tokens(v["src"], where, truncated)
             pgcrypto_calls += kl.calls_any(src, core)
             uses.extend(
                 KeyUse(kind="view", location=where, call=k.call, via=k.via, snippet=k.snippet)
@@ -143,7 +155,8 @@ class CodeCollector(SessionCollector):
 
         defaults = session.rows(
             f"""SELECT n.nspname, c.relname, a.attname,
-                       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS src
+                       pg_catalog.left(pg_catalog.pg_get_expr(d.adbin, d.adrelid),
+                                       {MAX_BODY_CHARS + 1}) AS src
                 FROM pg_catalog.pg_attrdef d
                 JOIN pg_catalog.pg_class c ON c.oid = d.adrelid
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -153,7 +166,7 @@ class CodeCollector(SessionCollector):
         )
         for d in defaults:
             where = f"column default {d['nspname']}.{d['relname']}.{d['attname']}"
-            src = d["src"] or ""
+            src = _tokens(d["src"], where, truncated)
             pgcrypto_calls += kl.calls_any(src, core)
             uses.extend(
                 KeyUse(
@@ -176,7 +189,8 @@ class CodeCollector(SessionCollector):
             positions = {k for k in trigger_keys.get(t["tgfoid"], set()) if k < t["tgnargs"]}
             if not positions:
                 continue
-            call = next(iter(kl.calls(kl.tokens(t["src"] or ""), {t["proname"].lower()})), None)
+            trigger_src = (t["src"] or "")[:MAX_BODY_CHARS]
+            call = next(iter(kl.calls(trigger_src, {t["proname"].lower()})), None)
             snippet = kl.redacted(call, min(positions)) if call else t["proname"] + "(...)"
             for k in sorted(positions):
                 uses.append(
@@ -198,13 +212,14 @@ class CodeCollector(SessionCollector):
             literal_keys=tuple(uses),
             decrypt_functions=tuple(decrypt_functions),
             pgcrypto_calls=pgcrypto_calls,
+            truncated=tuple(truncated),
         )
 
     @staticmethod
     def _key_defaults(f: dict[str, Any], key_args: dict[str, int], where: str) -> list[KeyUse]:
         """A key parameter with a constant DEFAULT: callers that omit it use a stored key."""
         params = _params(f)
-        reaching = kl.key_parameters(f["src"] or "", key_args, params)
+        reaching = kl.key_parameters(f["toks"], key_args, params)
         defaults = kl.literal_defaults(f["full_args"] or "")
         return [
             KeyUse(
@@ -228,14 +243,23 @@ class CodeCollector(SessionCollector):
                 name = f["proname"].lower()
                 if name in key_args:
                     continue
-                positions = kl.key_parameters(f["src"] or "", key_args, _params(f))
+                positions = kl.key_parameters(f["toks"], key_args, _params(f))
                 if positions:
                     key_args[name] = min(positions)
-                    if kl.calls_any(f["src"] or "", decryptors):
+                    if kl.calls_any(f["toks"], decryptors):
                         decryptors.add(name)
                     changed = True
             if not changed:
                 return
+
+
+def _tokens(src: str | None, where: str, truncated: list[str]) -> list[kl.Token]:
+    """The tokens of a body read up to MAX_BODY_CHARS (noting the cut in `truncated`)."""
+    text = src or ""
+    if len(text) > MAX_BODY_CHARS:
+        truncated.append(where)
+        text = text[:MAX_BODY_CHARS]
+    return kl.tokens(text)
 
 
 def _params(f: dict[str, Any]) -> tuple[str, ...]:
