@@ -11,6 +11,7 @@ Raw values never leave this module: callers get kinds, masked examples and shape
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -274,3 +275,47 @@ def shape(value: object) -> str:
     if text[0] in "{[":
         return "json"
     return "text"
+
+
+# -- key-like values (stored keys), judged by name and by shape ------------------------------
+
+KEY_NAME = re.compile(
+    r"(?i)(?<![a-z])(?:enc|crypt|aes|pgp|master|data|secret|private|api|app)?"
+    r"[_.-]?(?:key|secret|passphrase|password|passwd|token|credential)s?"
+    r"(?![a-z])|(?i:secret|passphrase|credential|(?:en|de)?crypt(?:ion)?_?key)"
+)
+NOT_KEY_NAME = re.compile(r"(?i)public|_id$|^id$|key_?id|keyring|key_?name|monkey|turkey")
+
+
+def key_like_name(name: str) -> bool:
+    """A setting, table or column name that says it holds a key or secret."""
+    return bool(KEY_NAME.search(name)) and not NOT_KEY_NAME.search(name)
+
+
+def entropy_bits(text: str) -> float:
+    """Shannon entropy per character."""
+    if not text:
+        return 0.0
+    counts: dict[str, int] = {}
+    for ch in text:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def key_like_value(value: str) -> bool:
+    """A value shaped like key material: long, no spaces, and random-looking (hex, base64 or
+    passphrase-like with high entropy). Sentences, UUIDs and e-mail addresses are not."""
+    text = value.strip()
+    if len(text) < 16 or any(ch.isspace() for ch in text) or "@" in text:
+        return False
+    if _UUID.match(text):
+        return False
+    if re.fullmatch(r"[0-9a-fA-F]{32,}", text):
+        return True
+    return entropy_bits(text) >= 3.5
+
+
+def mask_secret(value: str) -> str:
+    """What evidence may say about a secret: that it is there and how long it is."""
+    return f"'***' ({len(value)} characters)"

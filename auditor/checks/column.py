@@ -378,7 +378,7 @@ class PlaintextPii(Check):
 
 class KeyInCode(Check):
     id = "column.key_in_code"
-    title = "No encryption key is written into database code"
+    title = "No encryption key is written into database code or kept in the database"
     severity = Severity.CRITICAL
     rationale = (
         "A key in a function, view, default or trigger is readable by every role that can read "
@@ -386,7 +386,9 @@ class KeyInCode(Check):
     )
     remediation = (
         "Pass the key as a parameter from the application (which reads it from its secrets "
-        "manager), as the design's encrypt_text(value, key) does; then rotate the exposed key."
+        "manager), as the design's encrypt_text(value, key) does; remove keys kept in "
+        "settings (ALTER DATABASE/ROLE ... RESET name, postgresql.conf) or key tables; then "
+        "rotate the exposed key."
     )
     requires = (CodeFacts,)
 
@@ -406,9 +408,47 @@ class KeyInCode(Check):
             )
             for use in code.literal_keys
         ]
+        for key in code.stored_keys:
+            results.append(
+                self.failed(
+                    facts,
+                    f"{key.kind} {key.location} holds a key ({key.why}, value {key.masked}): "
+                    "every session can read it with current_setting()",
+                    resource=key.location,
+                    evidence=key.model_dump(mode="json"),
+                )
+            )
+        key_stores = 0
+        if facts.has(ColumnFacts):
+            for s in facts.get(ColumnFacts).samples:
+                if not s.key_like or s.key_like < s.sampled / 2:
+                    continue
+                key_stores += 1
+                results.append(
+                    self.failed(
+                        facts,
+                        f"table column {s.name} stores keys: {s.key_like} of {s.sampled} "
+                        "sampled values are key material in clear",
+                        resource=s.name,
+                        evidence={
+                            "kind": "key table",
+                            "key_like": s.key_like,
+                            "sampled": s.sampled,
+                            "sampling": s.method,
+                        },
+                    )
+                )
+        unread = [
+            self.skipped(
+                facts,
+                f"keys in {item} were not inspected: {grant}",
+                resource=item,
+            )
+            for item, grant in sorted(code.unavailable.items())
+        ]
         if results:
-            return results
-        evidence: dict[str, Any] = {"key_functions": code.key_functions}
+            return results + unread
+        evidence: dict[str, Any] = {"key_functions": code.key_functions, "stored_keys": 0}
         cut = ""
         if code.truncated:
             evidence["truncated"] = list(code.truncated)
@@ -417,15 +457,15 @@ class KeyInCode(Check):
                 f"; {len(code.truncated)} bodies longer than {code.max_body_chars} characters "
                 f"were read only that far: {', '.join(code.truncated[:5])}"
             )
-        return [
-            self.passed(
-                facts,
-                f"no literal key in {code.functions_scanned} functions, "
-                f"{code.views_scanned} views, {code.defaults_scanned} column defaults and "
-                f"{code.triggers_scanned} triggers{cut}",
-                evidence=evidence,
-            )
-        ]
+        tables = " or key tables" if facts.has(ColumnFacts) else ""
+        passed = self.passed(
+            facts,
+            f"no literal key in {code.functions_scanned} functions, "
+            f"{code.views_scanned} views, {code.defaults_scanned} column defaults and "
+            f"{code.triggers_scanned} triggers{cut}; no key in custom settings{tables}",
+            evidence=evidence,
+        )
+        return [passed, *unread]
 
 
 def _positive(value: str) -> bool:

@@ -346,6 +346,11 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
         "function public.encrypt_note(p_note text, p_key text)",
         "column default public.api_tokens.token",
         "function public.store_note(p_note text)",
+        "function public.seal(p_x text)",
+        "ALTER DATABASE app SET app.encryption_key",
+        "ALTER ROLE app SET app.role_key",
+        "app.master_secret (" + _conf_location(failing) + ")",
+        "key_store.secret",
     }
     wrapped = failing["function public.store_note(p_note text)"]
     assert wrapped.evidence["call"] == "pgp_wrap_encrypt"
@@ -369,6 +374,34 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
     assert "cipher-algo=aes256" in default.evidence["snippet"]
     # The wrappers themselves take the key as a parameter: not flagged.
     assert not any("encrypt_text(plaintext" in (r or "") for r in failing)
+
+
+def _conf_location(failing: dict[str | None, Result]) -> str:
+    (name,) = [r for r in failing if r and r.startswith("app.master_secret (")]
+    return name.removeprefix("app.master_secret (").removesuffix(")")
+
+
+def test_keys_kept_in_settings_and_key_tables_fail_masked(weak_scan: Scan) -> None:
+    results, _ = weak_scan
+    db = _find(results, "column.key_in_code", "ALTER DATABASE app SET app.encryption_key")
+    assert db.status is Status.FAIL
+    assert db.message == (
+        "database setting ALTER DATABASE app SET app.encryption_key holds a key (key-like "
+        "name, value '***' (25 characters)): every session can read it with current_setting()"
+    )
+    role = _find(results, "column.key_in_code", "ALTER ROLE app SET app.role_key")
+    assert role.evidence["kind"] == "role setting"
+    conf = [r for r in results.findings if (r.resource or "").startswith("app.master_secret (")]
+    assert len(conf) == 1 and conf[0].evidence["kind"] == "server setting"
+    assert conf[0].resource.endswith("postgresql.conf:" + conf[0].resource.rsplit(":")[-1])
+    table = _find(results, "column.key_in_code", "key_store.secret")
+    assert table.evidence["key_like"] == table.evidence["sampled"] == 8
+    # The label column of the same table and ordinary text columns are not key stores.
+    assert not any(
+        r.resource == "key_store.label"
+        for r in results.findings
+        if r.check_id == "column.key_in_code"
+    )
 
 
 def test_key_in_logs(weak_scan: Scan, design_scan: Scan) -> None:
@@ -402,6 +435,18 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
     ):
         assert _find(results, "column.key_in_code", location).status is Status.FAIL
     outputs = json.dumps(results_to_dict(results)) + json.dumps(facts.to_json())
+    # Server settings in the facts are redacted by the server collector's own policy; the
+    # results and this layer's sections never carry a stored key.
+    ours = json.dumps(results_to_dict(results)) + "".join(
+        json.dumps(facts.get(m).model_dump(mode="json"))
+        for m in (ColumnFacts, CodeFacts, AuditLogFacts)
+    )
+    for stored in (
+        "conf-canary-secret-1618",
+        "dbsetting-canary-key-2718",
+        "rolesetting-canary-key-3141",
+    ):
+        assert stored not in ours
     for canary in (
         CANARY_EMAIL,
         CANARY_CARD,
@@ -412,6 +457,7 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
         CANARY_DEFAULT_KEY,
         "trigger-inline-key",
         "pgpwrap-canary-key-5150",
+        "cast-canary-key-1414",
         "secret value 1",
         "user1@example.com",
         "customer2@mail.example.org",

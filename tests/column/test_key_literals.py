@@ -170,3 +170,34 @@ def test_a_key_in_a_pgp_named_wrapper_third_argument_is_masked() -> None:
     assert own.snippet == "pgp_sym_encrypt(d, '***', 'cipher-algo=aes256')"
     (odd,) = kl.literal_keys("pgp_sym_encrypt(d, 'k1', 'not options at all')", KEYS)
     assert odd.snippet == "pgp_sym_encrypt(d, '***', '***')"
+
+
+def test_every_literal_spelling_of_a_key_is_found() -> None:
+    spellings = [
+        "CAST('k1' AS text)",
+        "CAST('k1' AS character varying(64))",
+        "text 'k1'",
+        "pg_catalog.text 'k1'",
+        "(SELECT 'k1')",
+        "format('%s', 'k1')",
+        "'k1'::text",
+        "'k' || '1'",
+        "concat('k', '1')",
+        "convert_to('k1', 'utf8')",
+    ]
+    for spelling in spellings:
+        found = kl.literal_keys(f"SELECT pgp_sym_encrypt(d, {spelling})", KEYS)
+        assert [(f.call, f.via) for f in found] == [("pgp_sym_encrypt", "literal")], spelling
+        assert "k1" not in found[0].snippet and "'1'" not in found[0].snippet
+    not_literals = [
+        "CAST(p_key AS text)",
+        "(SELECT key FROM app.keys)",
+        "(SELECT 'k1' FROM app.keys)",
+        "format('%s', p_key)",
+        "current_setting('app.key')",
+        "users.key",
+        "p_key || 'suffix'",
+    ]
+    for spelling in not_literals:
+        found = kl.literal_keys(f"SELECT pgp_sym_encrypt(d, {spelling})", KEYS, ("p_key",))
+        assert found == [], spelling

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from auditor import pii
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg import key_literals as kl
 from auditor.collectors.pg.session import PgSession, SessionCollector
@@ -42,6 +43,16 @@ class KeyUse(_Row):
     snippet: str  # the call with every literal except options replaced by '***'
 
 
+class StoredKey(_Row):
+    """A key kept in the database's settings: never the value, only where and how long."""
+
+    kind: str  # database setting | role setting | server setting
+    location: str  # e.g. "ALTER DATABASE app SET app.enc_key", "postgresql.conf:12"
+    setting: str
+    masked: str  # "'***' (32 characters)"
+    why: str  # "key-like name" | "key-like value"
+
+
 class DecryptFunction(_Row):
     function: str  # schema.name(args)
     owner: str
@@ -64,6 +75,9 @@ class CodeFacts(FactSection):
     # objects whose SQL was longer than max_body_chars and was read only that far
     truncated: tuple[str, ...] = ()
     max_body_chars: int = MAX_BODY_CHARS
+    stored_keys: tuple[StoredKey, ...] = ()
+    # item -> what would make it readable (pg_file_settings needs a grant)
+    unavailable: dict[str, str] = {}
 
 
 def _user_filter(catalog: str, oid: str) -> str:
@@ -203,6 +217,8 @@ class CodeCollector(SessionCollector):
                     )
                 )
 
+        unavailable: dict[str, str] = {}
+        stored = _stored_keys(session, unavailable)
         return CodeFacts(
             functions_scanned=len(functions),
             views_scanned=len(views),
@@ -213,6 +229,8 @@ class CodeCollector(SessionCollector):
             decrypt_functions=tuple(decrypt_functions),
             pgcrypto_calls=pgcrypto_calls,
             truncated=tuple(truncated),
+            stored_keys=tuple(stored),
+            unavailable=unavailable,
         )
 
     @staticmethod
@@ -265,3 +283,92 @@ def _tokens(src: str | None, where: str, truncated: list[str]) -> list[kl.Token]
 def _params(f: dict[str, Any]) -> tuple[str, ...]:
     names = list(f["argnames"] or ())
     return tuple(str(n) for n in names[: f["pronargs"]])
+
+
+def _stored_setting(name: str, value: str | None) -> str | None:
+    """Why a custom setting looks like a stored key, or None."""
+    if not value or "." not in name:
+        return None
+    if pii.key_like_name(name.rpartition(".")[2]):
+        return "key-like name"
+    if pii.key_like_value(value):
+        return "key-like value"
+    return None
+
+
+def _stored_keys(session: PgSession, unavailable: dict[str, str]) -> list[StoredKey]:
+    """Custom settings holding keys: per database or role (ALTER DATABASE/ROLE ... SET, read
+    back by current_setting), in postgresql.conf or in effect for this session."""
+    found: list[StoredKey] = []
+    rows = session.rows_or_none(
+        """SELECT d.datname, r.rolname, s.setconfig
+           FROM pg_catalog.pg_db_role_setting s
+           LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+           LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+           ORDER BY 1 NULLS FIRST, 2 NULLS FIRST"""
+    )
+    if rows is None:
+        unavailable["pg_db_role_setting"] = "GRANT SELECT ON pg_catalog.pg_db_role_setting"
+    for r in rows or ():
+        for item in r["setconfig"] or ():
+            name, _, value = str(item).partition("=")
+            why = _stored_setting(name, value)
+            if why is None:
+                continue
+            if r["rolname"] and r["datname"]:
+                where = f"ALTER ROLE {r['rolname']} IN DATABASE {r['datname']} SET {name}"
+                kind = "role setting"
+            elif r["rolname"]:
+                where, kind = f"ALTER ROLE {r['rolname']} SET {name}", "role setting"
+            else:
+                where, kind = f"ALTER DATABASE {r['datname']} SET {name}", "database setting"
+            found.append(
+                StoredKey(
+                    kind=kind, location=where, setting=name, masked=pii.mask_secret(value), why=why
+                )
+            )
+    seen = {k.setting for k in found}
+    for r in session.rows(
+        """SELECT name, setting, source, sourcefile, sourceline FROM pg_catalog.pg_settings
+           WHERE name OPERATOR(pg_catalog.~) '[.]' AND source NOT IN ('database', 'user',
+                 'database user', 'session', 'client')
+           ORDER BY name"""
+    ):
+        why = _stored_setting(r["name"], r["setting"])
+        if why is None or r["name"] in seen:
+            continue
+        where = f"{r['sourcefile']}:{r['sourceline']}" if r["sourcefile"] else str(r["source"])
+        found.append(
+            StoredKey(
+                kind="server setting",
+                location=f"{r['name']} ({where})",
+                setting=r["name"],
+                masked=pii.mask_secret(r["setting"]),
+                why=why,
+            )
+        )
+        seen.add(r["name"])
+    files = session.rows_or_none(
+        """SELECT name, setting, sourcefile, sourceline FROM pg_catalog.pg_file_settings
+           WHERE name OPERATOR(pg_catalog.~) '[.]' ORDER BY sourcefile, sourceline"""
+    )
+    if files is None:
+        unavailable["pg_file_settings"] = (
+            "GRANT SELECT ON pg_catalog.pg_file_settings; GRANT EXECUTE ON FUNCTION "
+            "pg_catalog.pg_show_all_file_settings()"
+        )
+    for r in files or ():
+        why = _stored_setting(r["name"], r["setting"])
+        if why is None or r["name"] in seen:
+            continue
+        found.append(
+            StoredKey(
+                kind="server setting",
+                location=f"{r['name']} ({r['sourcefile']}:{r['sourceline']})",
+                setting=r["name"],
+                masked=pii.mask_secret(r["setting"]),
+                why=why,
+            )
+        )
+        seen.add(r["name"])
+    return found

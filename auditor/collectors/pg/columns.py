@@ -80,6 +80,8 @@ class ColumnSample(_Row):
     plaintext_exposed: int = 0  # bf/cast5 failure: readable literal data under a header
     shapes: dict[str, int] = {}  # non-ciphertext values by shape
     pii: tuple[PiiSummary, ...] = ()
+    # values shaped like key material in a column or table named like a key store
+    key_like: int = 0
 
     @property
     def name(self) -> str:
@@ -482,8 +484,9 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
     shapes: Counter[str] = Counter()
     pii_counts: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
-    openpgp = exposed = 0
+    openpgp = exposed = key_like = 0
     min_count: int | None = None
+    key_store = not col.declared and (pii.key_like_name(col.name) or pii.key_like_name(table.name))
     for value in values:
         try:
             message = pgp.inspect_value(value)
@@ -503,6 +506,8 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
                 )
             continue
         shapes[pii.shape(value)] += 1
+        if key_store and isinstance(value, str) and pii.key_like_value(value):
+            key_like += 1
         if col.declared or col.is_bytea or not isinstance(value, str):
             continue
         for match in pii.find_pii(value):
@@ -530,6 +535,7 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         integrity=dict(integrity),
         plaintext_exposed=exposed,
         shapes=dict(shapes),
+        key_like=key_like,
         pii=tuple(
             PiiSummary(
                 kind=k, count=n, fraction=round(n / total, 4), examples=tuple(sorted(examples[k]))

@@ -54,6 +54,13 @@ CONSTANT_FUNCTIONS = frozenset(
         "replace",
         "substr",
         "substring",
+        "format",
+        "cast",
+        "concat_ws",
+        "ltrim",
+        "rtrim",
+        "overlay",
+        "repeat",
     }
 )
 
@@ -222,7 +229,8 @@ def calls(source: Source, names: set[str] | frozenset[str]) -> list[Call]:
 
 def is_literal(arg: tuple[Token, ...]) -> bool:
     """A constant expression made of string literals: 'k', 'k'::text, 'a' || 'b',
-    convert_to('k', 'utf8'), decode('...', 'hex'). Parameters, columns and lookups such as
+    convert_to('k', 'utf8'), decode('...', 'hex'), CAST('k' AS text), text 'k',
+    (SELECT 'k'), format('%s', 'k'). Parameters, columns and lookups such as
     current_setting('app.key') are not."""
     if not any(t.kind == "str" for t in arg) or TRUNCATED in arg:
         return False
@@ -235,13 +243,26 @@ def is_literal(arg: tuple[Token, ...]) -> bool:
                 i += 1
             continue
         if t.kind in ("ident", "qident"):
-            # A conversion applied to literals (convert_to, decode...) stays constant; a
-            # lookup such as current_setting('app.key') does not put the key in the code.
-            if (
-                t.word.lower() in CONSTANT_FUNCTIONS
-                and i + 1 < len(arg)
-                and (arg[i + 1].text == "(")
-            ):
+            word = t.word.lower()
+            nxt = arg[i + 1] if i + 1 < len(arg) else None
+            if nxt is not None and nxt.text == ".":
+                i += 2  # a schema qualifier: the name after it decides
+                continue
+            # A conversion applied to literals (convert_to, decode, format, CAST...) stays
+            # constant; a lookup such as current_setting('app.key') does not put the key in
+            # the code.
+            if nxt is not None and nxt.text == "(" and word in CONSTANT_FUNCTIONS:
+                i += 1
+                continue
+            if word == "select" and t.kind == "ident":  # (SELECT 'k')
+                i += 1
+                continue
+            if word == "as" and t.kind == "ident":  # CAST('k' AS character varying(64))
+                i += 1
+                while i < len(arg) and arg[i].kind in ("ident", "qident"):
+                    i += 1
+                continue
+            if nxt is not None and nxt.kind == "str":  # a typed literal: text 'k'
                 i += 1
                 continue
             return False
