@@ -475,20 +475,51 @@ def _positive(value: str) -> bool:
         return True  # unreadable: judge it as logging rather than pass it
 
 
+# log_min_error_statement levels that log the text of a failing statement (ERROR and below).
+ERROR_STATEMENT_LEVELS = (
+    "debug5",
+    "debug4",
+    "debug3",
+    "debug2",
+    "debug1",
+    "info",
+    "notice",
+    "warning",
+    "error",
+)
+LOG_SETTINGS = (
+    "log_statement",
+    "log_min_duration_statement",
+    "log_min_duration_sample",
+    "log_statement_sample_rate",
+    "log_transaction_sample_rate",
+    "log_parameter_max_length",
+    "log_min_error_statement",
+    "log_parameter_max_length_on_error",
+    "auto_explain.log_min_duration",  # present only where auto_explain is loaded
+    "pgaudit.log_parameter",
+)
+
+
 class KeyInLogs(Check):
     id = "column.key_in_logs"
     title = "Server logging does not write pgcrypto keys to the log"
     severity = Severity.MEDIUM
     rationale = (
-        "Statements that call pgp_sym_encrypt/decrypt carry the key; logging all statements, "
-        "slow statements or failing statements (log_min_error_statement = error, the default) "
-        "copies keys into log files."
+        "A key reaches the server log in two ways: inside the statement text (a literal key, "
+        "logged by log_statement, duration logging, auto_explain, or on error by "
+        "log_min_error_statement) or as a bind parameter (logged with those statements unless "
+        "log_parameter_max_length = 0, with errors unless log_parameter_max_length_on_error = "
+        "0, and by pgaudit.log_parameter). Error logging itself must stay on (CIS PostgreSQL: "
+        "log_min_error_statement = error)."
     )
     remediation = (
-        "Set log_statement = 'ddl' or 'none', log_min_duration_statement = -1, "
+        "Send keys as bind parameters, never inside SQL text; keep log_min_error_statement = "
+        "'error'; set log_parameter_max_length = 0 and log_parameter_max_length_on_error = 0; "
+        "log_statement = 'ddl' (or 'none'), log_min_duration_statement = -1, "
         "log_min_duration_sample = -1, log_transaction_sample_rate = 0, "
-        "auto_explain.log_min_duration = -1 and log_min_error_statement = 'panic' (or "
-        "'fatal'), and pgaudit.log_parameter = off; then purge old logs."
+        "auto_explain.log_min_duration = -1 and pgaudit.log_parameter = off; then purge old "
+        "logs."
     )
     requires = (ServerFacts,)
 
@@ -499,55 +530,90 @@ class KeyInLogs(Check):
             used = used or facts.get(CodeFacts).pgcrypto_calls > 0
         if facts.has(ColumnFacts):
             used = used or any(s.openpgp for s in facts.get(ColumnFacts).samples)
-        names = (
-            "log_statement",
-            "log_min_duration_statement",
-            "log_min_duration_sample",
-            "log_min_error_statement",
-            "log_transaction_sample_rate",
-            "auto_explain.log_min_duration",  # present only where auto_explain is loaded
-            "pgaudit.log_parameter",
-        )
-        found = {n: server.setting(n) for n in names}
-        evidence = {n: s.evidence() for n, s in found.items() if s is not None}
+        found = {n: server.setting(n) for n in LOG_SETTINGS}
+        evidence: dict[str, Any] = {n: s.evidence() for n, s in found.items() if s is not None}
         if not used:
             return [self.passed(facts, "pgcrypto is not used in this database", evidence=evidence)]
-        problems: list[str] = []
 
-        def bad(name: str, why: str) -> None:
+        def value(name: str, default: str) -> str:
             s = found[name]
-            assert s is not None
-            problems.append(f"{name} = {s.value} ({s.where}): {why}")
+            return s.value if s is not None else default
 
-        st = found["log_statement"]
-        if st is not None and st.value in ("all", "mod"):
-            bad("log_statement", "every encrypting statement is logged with its key")
-        for name in ("log_min_duration_statement", "log_min_duration_sample"):
+        def shown(name: str) -> str:
             s = found[name]
-            if s is not None and s.value != "-1":
-                bad(name, "statements over the threshold are logged with their keys")
-        ts = found["log_transaction_sample_rate"]
-        if ts is not None and _positive(ts.value):
-            bad(
-                "log_transaction_sample_rate",
-                "every statement of a sampled transaction is logged with its key",
+            return f"{name} = {s.value} ({s.where})" if s else f"{name} (not reported)"
+
+        # Which settings log statements routinely (not only on error), with their text.
+        routine: list[tuple[str, str]] = []
+        if value("log_statement", "none") in ("all", "mod"):
+            routine.append(("log_statement", "every encrypting statement is logged"))
+        if value("log_min_duration_statement", "-1") != "-1":
+            routine.append(
+                ("log_min_duration_statement", "statements over the threshold are logged")
             )
-        ae = found["auto_explain.log_min_duration"]
-        if ae is not None and ae.value != "-1":
-            bad("auto_explain.log_min_duration", "auto_explain logs slow statements' text")
-        es = found["log_min_error_statement"]
-        if es is not None and es.value not in ("log", "fatal", "panic"):
-            bad("log_min_error_statement", "a failed decrypt logs the statement with its key")
-        pa = found["pgaudit.log_parameter"]
-        if pa is not None and pa.value == "on":
-            bad("pgaudit.log_parameter", "pgaudit logs bind parameters, keys included")
+        if value("log_min_duration_sample", "-1") != "-1" and _positive(
+            value("log_statement_sample_rate", "1")
+        ):
+            routine.append(("log_min_duration_sample", "statements over the threshold are logged"))
+        if _positive(value("log_transaction_sample_rate", "0")):
+            routine.append(
+                (
+                    "log_transaction_sample_rate",
+                    "every statement of a sampled transaction is logged",
+                )
+            )
+        if value("auto_explain.log_min_duration", "-1") != "-1":
+            routine.append(
+                ("auto_explain.log_min_duration", "auto_explain logs slow statements' text")
+            )
+        params_routine = value("log_parameter_max_length", "-1") != "0"
+        params_on_error = value("log_parameter_max_length_on_error", "0") != "0"
+        error_text = value("log_min_error_statement", "error") in ERROR_STATEMENT_LEVELS
+
+        problems: list[str] = []
+        statement_text: list[str] = []
+        bind_parameters: list[str] = []
+        for name, why in routine:
+            statement_text.append(name)
+            text = f"{shown(name)}: {why} with its text (literal keys)"
+            if params_routine:
+                bind_parameters.append(name)
+                text += " and its bind parameters (keys sent as parameters)"
+            problems.append(text)
+        if routine and params_routine:
+            problems.append(
+                f"{shown('log_parameter_max_length')}: bind parameters of logged statements "
+                "are written (set it to 0)"
+            )
+        if params_on_error:
+            bind_parameters.append("log_parameter_max_length_on_error")
+            problems.append(
+                f"{shown('log_parameter_max_length_on_error')}: a failed decrypt writes its bind "
+                "parameters, keys included, to the log (set it to 0)"
+            )
+        if value("pgaudit.log_parameter", "off") == "on":
+            bind_parameters.append("pgaudit.log_parameter")
+            problems.append(
+                f"{shown('pgaudit.log_parameter')}: pgaudit logs bind parameters, keys included"
+            )
+        if error_text:
+            statement_text.append("log_min_error_statement")
+        evidence["reaches_log"] = {
+            "statement_text": statement_text,
+            "bind_parameters": bind_parameters,
+        }
         if problems:
             return [self.failed(facts, "; ".join(problems), evidence=evidence)]
-        return [
-            self.passed(
-                facts, "no statement logging setting writes pgcrypto keys", evidence=evidence
+        if error_text:
+            message = (
+                f"bind parameters never reach the log; {shown('log_min_error_statement')} "
+                "logs the text of failing statements (as CIS recommends), so keys must be "
+                "sent as bind parameters, never inside SQL text"
             )
-        ]
+        else:
+            message = "no logging setting writes statement text or bind parameters with keys"
+        evidence["assumes"] = "keys are sent as bind parameters"
+        return [self.passed(facts, message, evidence=evidence)]
 
 
 class CryptoFunctionPrivileges(Check):

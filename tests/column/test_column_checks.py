@@ -407,12 +407,50 @@ def test_keys_kept_in_settings_and_key_tables_fail_masked(weak_scan: Scan) -> No
 def test_key_in_logs(weak_scan: Scan, design_scan: Scan) -> None:
     weak = _find(weak_scan[0], "column.key_in_logs")
     assert weak.status is Status.FAIL
-    assert "log_statement = all (" in weak.message
-    assert "log_min_error_statement = error (default)" in weak.message
+    assert weak.message.startswith("log_statement = all (")
+    assert "with its text (literal keys) and its bind parameters" in weak.message
+    assert "log_parameter_max_length = -1 (default): bind parameters of logged" in weak.message
+    # Error logging as CIS wants it is not a problem in itself.
+    assert "log_min_error_statement = error" not in weak.message
     assert weak.evidence["log_statement"]["value"] == "all"
+    assert weak.evidence["reaches_log"] == {
+        "statement_text": ["log_statement", "log_min_error_statement"],
+        "bind_parameters": ["log_statement"],
+    }
     design = _find(design_scan[0], "column.key_in_logs")
     assert design.status is Status.PASS
-    assert design.evidence["log_min_error_statement"]["value"] == "panic"
+    assert design.evidence["log_min_error_statement"]["value"] == "error"
+    assert design.evidence["log_parameter_max_length_on_error"]["value"] == "0"
+    assert design.evidence["log_parameter_max_length"]["value"] == "0"
+    assert design.evidence["reaches_log"]["bind_parameters"] == []
+    assert "logs the text of failing statements (as CIS recommends)" in design.message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("log_parameter_max_length_on_error", "-1", "a failed decrypt writes its bind"),
+        ("log_parameter_max_length_on_error", "64", "a failed decrypt writes its bind"),
+        ("pgaudit.log_parameter", "on", "pgaudit logs bind parameters"),
+    ],
+)
+def test_bind_parameters_written_on_error_fail(
+    design_scan: Scan, name: str, value: str, words: str
+) -> None:
+    (after,) = _run(_with_setting(design_scan[1], name, value), "column.key_in_logs")
+    assert after.status is Status.FAIL
+    assert after.message.startswith(f"{name} = {value} (/etc/postgresql/postgresql.conf:12): ")
+    assert words in after.message
+    assert name in after.evidence["reaches_log"]["bind_parameters"]
+
+
+def test_statement_logging_with_parameters_cut_still_logs_literal_keys(design_scan: Scan) -> None:
+    facts = _with_setting(design_scan[1], "log_statement", "mod")
+    (result,) = _run(facts, "column.key_in_logs")
+    assert result.status is Status.FAIL
+    assert "with its text (literal keys)" in result.message
+    assert "bind parameters" not in result.message  # log_parameter_max_length = 0 there
+    assert result.evidence["reaches_log"]["bind_parameters"] == []
 
 
 def test_public_security_definer_decryptor(weak_scan: Scan) -> None:
