@@ -195,8 +195,7 @@ RELKIND_WORDS = {
 
 # Every relation a view's rewrite rule reads from, and every function it calls, from the
 # dependencies PostgreSQL recorded when the view was created (nothing of the view runs).
-VIEW_SOURCES = """
-    SELECT DISTINCT 'relation' AS kind, n.nspname AS schema_name, c.relname AS name,
+VIEW_SOURCES = """SELECT DISTINCT 'relation' AS kind, n.nspname AS schema_name, c.relname AS name,
            c.relkind::text AS relkind
     FROM pg_catalog.pg_rewrite r
     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
@@ -215,8 +214,7 @@ VIEW_SOURCES = """
     ORDER BY 1, 2, 3"""
 
 # The declared relation and, for partitioned or inheritance parents, every descendant.
-DESCENDANTS = """
-    WITH RECURSIVE tree(oid, depth) AS (
+DESCENDANTS = """WITH RECURSIVE tree(oid, depth) AS (
         SELECT %s::pg_catalog.oid, 0
         UNION
         SELECT i.inhrelid, t.depth + 1 FROM pg_catalog.pg_inherits i
