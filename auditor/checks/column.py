@@ -89,7 +89,7 @@ class SensitiveEncrypted(Check):
             return [self.skipped(facts, "no sensitive_columns are declared for this target")]
         results: list[Result] = []
         for name, problem in sorted(columns.declared_problems.items()):
-            if problem.startswith("no SELECT privilege"):
+            if problem.startswith(("no SELECT privilege", "row-level security")):
                 results.append(self.skipped(facts, problem, resource=name))
             else:
                 results.append(
@@ -351,6 +351,10 @@ class PlaintextPii(Check):
             results.append(
                 self.skipped(facts, f"table {table} could not be sampled: {grant}", resource=table)
             )
+        for table, why in sorted(columns.rls_filtered.items()):
+            results.append(
+                self.skipped(facts, f"table {table} was not sampled: {why}", resource=table)
+            )
         for table, error in sorted(columns.errors.items()):
             results.append(
                 self.errored(facts, f"table {table} could not be sampled: {error}", resource=table)
@@ -364,15 +368,44 @@ class PlaintextPii(Check):
                     evidence={"not_sampled": list(columns.not_sampled)},
                 )
             )
-        if not any(r.status is Status.FAIL for r in results):
+        if any(r.status is Status.FAIL for r in results):
+            return results
+        unread = (
+            len(columns.unreadable)
+            + len(columns.rls_filtered)
+            + len(columns.errors)
+            + len(columns.not_sampled)
+        )
+        evidence = {
+            "columns_scanned": scanned,
+            "min_fraction": threshold,
+            "tables_not_read": unread,
+        }
+        found = (
+            f"no personal data found in {scanned} undeclared text-like columns "
+            f"(at most {columns.rows_per_column} sampled rows each)"
+        )
+        if scanned == 0:
             results.append(
-                self.passed(
+                self.skipped(
                     facts,
-                    f"no personal data found in {scanned} undeclared text-like columns "
-                    f"(at most {columns.rows_per_column} sampled rows each)",
-                    evidence={"columns_scanned": scanned, "min_fraction": threshold},
+                    "no undeclared text-like column could be sampled: nothing to judge"
+                    + (f" ({unread} tables not read, see above)" if unread else ""),
+                    evidence=evidence,
                 )
             )
+        elif unread:
+            # What was read is clean, but a least-privilege or RLS-filtered view of the
+            # database is not a verdict on the tables it could not see.
+            results.append(
+                self.skipped(
+                    facts,
+                    f"{found}, but {unread} tables were not read: not a pass until they are",
+                    evidence=evidence,
+                )
+            )
+        else:
+            results.append(self.passed(facts, found, evidence=evidence))
         return results
 
 

@@ -603,3 +603,34 @@ def test_a_grant_on_a_log_partition_is_found(column_weak_cluster: Cluster) -> No
             "how": "granted directly on partition audit2.access_log_all",
         }
     ]
+
+
+def test_rls_filtered_table_skips_instead_of_passing(weak_scan: Scan) -> None:
+    results, facts = weak_scan
+    skip = _find(results, "column.plaintext_pii", "rls_contacts")
+    assert skip.status is Status.SKIP
+    assert "ALTER ROLE auditor BYPASSRLS;" in skip.message
+    assert "pg_read_all_data does not bypass row-level security" in skip.message
+    # The filtered table was not sampled at all (its visible rows are the encrypted ones).
+    assert facts.get(ColumnFacts).sample("rls_contacts.contact") is None
+
+
+def test_plaintext_pii_never_passes_on_what_it_could_not_read() -> None:
+    clean = _sample("notes", 10).model_copy(update={"declared": False})
+    read_all = _column_facts("1.3", clean)
+    (passed,) = _run(_offline(read_all), "column.plaintext_pii")
+    assert passed.status is Status.PASS
+    assert passed.message.startswith("no personal data found in 1 undeclared")
+    partial = read_all.model_copy(
+        update={"unreadable": {"hr": "GRANT SELECT ON public.hr TO auditor;"}}
+    )
+    results = _run(_offline(partial), "column.plaintext_pii")
+    assert [r.status for r in results] == [Status.SKIP, Status.SKIP]
+    assert results[0].resource == "hr"
+    assert results[1].message.endswith("but 1 tables were not read: not a pass until they are")
+    nothing = _column_facts("1.3").model_copy(
+        update={"rls_filtered": {"t": "row-level security is enabled on t"}}
+    )
+    summary = _run(_offline(nothing), "column.plaintext_pii")[-1]
+    assert summary.status is Status.SKIP
+    assert summary.message.startswith("no undeclared text-like column could be sampled")

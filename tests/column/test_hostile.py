@@ -79,7 +79,8 @@ def test_the_traps_are_live(hostile_cluster: Cluster, markers: Path) -> None:
     with psycopg.connect(hostile_cluster.dsn("auditor"), password=AUDITOR_PASSWORD) as conn:
         conn.execute("SELECT left('abc', 1), format('%s', 'x'::text)")
         conn.execute("SELECT email FROM customers LIMIT 1")
-    assert _fired(markers) == {"left", "format", "view"}
+        conn.execute("SELECT note FROM private_notes")
+    assert _fired(markers) == {"left", "format", "view", "rls"}
 
 
 def test_scan_never_runs_the_owners_code(hostile_cluster: Cluster, markers: Path) -> None:
@@ -160,3 +161,21 @@ def test_a_huge_function_body_is_read_up_to_the_cap(
     assert "GRANT SELECT ON pg_catalog.pg_file_settings" in unread.message
     assert result.evidence["truncated"] == ["function public.huge(p_x text, p_key text)"]
     assert f"longer than {MAX_BODY_CHARS} characters were read only that far" in result.message
+
+
+def test_rls_and_schema_usage_are_named_not_sampled(
+    hostile_cluster: Cluster, markers: Path
+) -> None:
+    facts = _collect(hostile_cluster)
+    assert _fired(markers) == set()  # the policy function never ran
+    pii = _results(facts, "column.plaintext_pii")
+    rls = pii["private_notes"]
+    assert rls.status is Status.SKIP
+    assert "row-level security is enabled on private_notes and auditor does not bypass it" in (
+        rls.message
+    )
+    assert "ALTER ROLE auditor BYPASSRLS;" in rls.message
+    locked = pii["locked.contacts"]
+    assert locked.status is Status.SKIP
+    assert "GRANT USAGE ON SCHEMA locked TO auditor;" in locked.message
+    assert facts.get(ColumnFacts).errors == {}

@@ -103,6 +103,9 @@ class ColumnFacts(FactSection):
     declared_problems: dict[str, str] = {}
     # table -> the GRANT that would let the scan read it
     unreadable: dict[str, str] = {}
+    # table -> why row-level security would filter what the scan sees, and what lets it read
+    # every row (such tables are not sampled: a filtered sample would over-claim)
+    rls_filtered: dict[str, str] = {}
     # declared column -> what its relation is and what it reads from, for relations that are
     # never read because reading them runs their owner's code (views, foreign tables)
     not_executed: dict[str, str] = {}
@@ -137,6 +140,8 @@ class _Table:
     reltuples: float
     pages: int
     children: int = 0  # inheritance children or partitions (sampled on their own)
+    schema_usable: bool = True
+    rls: str | None = None  # "enabled" / "forced" when row-level security filters the scan
     columns: list[_Column] = field(default_factory=list)
 
     @property
@@ -246,12 +251,29 @@ class ColumnCollector(SessionCollector):
         unreadable: dict[str, str] = {}
         errors: dict[str, str] = {}
         not_sampled: list[str] = []
+        rls_filtered: dict[str, str] = {}
         for table in tables:
-            readable = [c for c in table.columns if c.readable]
-            if len(readable) < len(table.columns):
-                unreadable[table.display] = grant_select(role, table.schema, table.name)
+            readable = [c for c in table.columns if c.readable and table.schema_usable]
+            if table.rls is not None:
+                rls_filtered[table.display] = (
+                    f"row-level security is {table.rls} on {table.display} and {role} does not "
+                    f"bypass it, so it would see only the rows a policy lets through: "
+                    f"ALTER ROLE {_quote(role)} BYPASSRLS; (pg_read_all_data does not bypass "
+                    "row-level security)"
+                )
                 for col in table.columns:
-                    if col.declared and not col.readable:
+                    if col.declared:
+                        declared_problems[f"{table.display}.{col.name}"] = rls_filtered[
+                            table.display
+                        ]
+                continue
+            if len(readable) < len(table.columns):
+                unreadable[table.display] = (
+                    grant_select(role, table.schema, table.name)
+                    + f" (or GRANT pg_read_all_data TO {_quote(role)};)"
+                )
+                for col in table.columns:
+                    if col.declared and not (col.readable and table.schema_usable):
                         declared_problems[f"{table.display}.{col.name}"] = (
                             f"no SELECT privilege: {unreadable[table.display]}"
                         )
@@ -275,6 +297,7 @@ class ColumnCollector(SessionCollector):
             declared_problems=declared_problems,
             not_executed=not_executed,
             unreadable=unreadable,
+            rls_filtered=rls_filtered,
             errors=errors,
             not_sampled=tuple(not_sampled),
             budget_seconds=policy.sample_budget_seconds,
@@ -342,7 +365,10 @@ class ColumnCollector(SessionCollector):
                        a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
                        a.atttypid = 'pg_catalog.bytea'::pg_catalog.regtype AS is_bytea,
                        (t.typcategory = 'S' OR t.typname IN ('json', 'jsonb')) AS text_like,
-                       pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT') AS readable
+                       pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT') AS readable,
+                       pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS schema_usable,
+                       c.relrowsecurity, c.relforcerowsecurity,
+                       pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owns
                 FROM pg_catalog.pg_class c
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
@@ -353,6 +379,11 @@ class ColumnCollector(SessionCollector):
                 ORDER BY n.nspname, c.relname, a.attnum""",
             (list(wanted),),
         )
+        me = session.rows(
+            "SELECT rolsuper, rolbypassrls FROM pg_catalog.pg_roles "
+            "WHERE rolname OPERATOR(pg_catalog.=) current_user"
+        )
+        bypass = bool(me and (me[0]["rolsuper"] or me[0]["rolbypassrls"]))
         tables: dict[int, _Table] = {}
         for r in rows:
             is_declared = r["attname"] in wanted.get(r["oid"], set())
@@ -367,6 +398,8 @@ class ColumnCollector(SessionCollector):
                     r["reltuples"],
                     r["pages"],
                     children=int(r["children"] or 0),
+                    schema_usable=bool(r["schema_usable"]),
+                    rls=_rls(r, bypass),
                 )
             entry.columns.append(
                 _Column(
@@ -461,6 +494,16 @@ class ColumnCollector(SessionCollector):
             del values
         del rows
         return out
+
+
+def _rls(row: dict[str, Any], bypass: bool) -> str | None:
+    """How row-level security filters the scanner's view of a table (None: it does not).
+    Superusers and BYPASSRLS roles are never filtered; the owner only when it is FORCEd."""
+    if not row["relrowsecurity"] or bypass:
+        return None
+    if row["relforcerowsecurity"]:
+        return "forced"
+    return None if row["owns"] else "enabled"
 
 
 def _read_stored_rows(session: PgSession, query: str) -> list[dict[str, Any]]:
