@@ -380,6 +380,7 @@ class PlaintextPii(Check):
             "columns_scanned": scanned,
             "min_fraction": threshold,
             "tables_not_read": unread,
+            "sample_seed": columns.sample_seed,
         }
         found = (
             f"no personal data found in {scanned} undeclared text-like columns "

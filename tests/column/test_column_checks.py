@@ -505,10 +505,16 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
 
 
 def test_sampling_plan_scales_with_the_sample_not_the_table() -> None:
-    assert sample_plan(1_000, 200) == (None, "LIMIT 200")
-    pct, method = sample_plan(10_000_000, 200)
+    assert sample_plan(1_000, 200, 500_000, seed=42) == (
+        None,
+        "all rows in random order (seed 42) LIMIT 200",
+    )
+    pct, method = sample_plan(10_000_000, 200, 2_000_000_000, seed=42)
     assert pct is not None and pct < 0.01
-    assert method.startswith("TABLESAMPLE SYSTEM (")
+    assert method.startswith("TABLESAMPLE SYSTEM (") and "REPEATABLE (42)" in method
+    # A stale row estimate cannot make a big table look small: its pages count too.
+    pct, _ = sample_plan(10, 200, 2_000_000_000, seed=1, pages=250_000)
+    assert pct is not None and pct < 0.1
 
 
 @dataclass(frozen=True)
@@ -544,8 +550,41 @@ def test_big_table_is_sampled_with_tablesample(column_weak_cluster: Cluster) -> 
     sample = facts.sample("bulk.events.label")
     assert sample is not None
     assert sample.method.startswith("TABLESAMPLE SYSTEM (")
+    assert f"REPEATABLE ({facts.sample_seed})" in sample.method
     assert 0 < sample.sampled <= 50 and sample.estimated_rows == 200000
     assert facts.rows_per_column == 50
+
+
+def test_each_scan_draws_a_fresh_seed_and_reads_rows_the_owner_cannot_choose(
+    column_weak_cluster: Cluster,
+) -> None:
+    """The owner put 50 ciphertext rows first and 450 plaintext e-mails after them: a plain
+    LIMIT read the ciphertext only; a random order finds the e-mails."""
+    with column_weak_cluster.admin_connection() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS gamed (id int, note text)")
+        conn.execute("TRUNCATE gamed")
+        conn.execute(
+            "INSERT INTO gamed SELECT g, encrypt_text('n' || g, 'k') FROM generate_series(1, 50) g"
+        )
+        conn.execute(
+            "INSERT INTO gamed SELECT g, 'gamed' || g || '@mail.example.org' "
+            "FROM generate_series(51, 500) g"
+        )
+        conn.execute("GRANT SELECT ON gamed TO auditor")
+        conn.commit()
+    seeds = set()
+    for _ in range(2):
+        facts = _collect_with(
+            column_weak_cluster, Policy(sample_rows_per_column=50), ColumnCollector()
+        )
+        assert isinstance(facts, ColumnFacts) and facts.sample_seed is not None
+        seeds.add(facts.sample_seed)
+        sample = facts.sample("gamed.note")
+        assert sample is not None and sample.sampled == 50
+        assert sample.method == f"all rows in random order (seed {facts.sample_seed}) LIMIT 50"
+        (email,) = sample.pii
+        assert email.kind == "email" and email.count > 25
+    assert len(seeds) == 2
 
 
 def test_time_budget_leaves_tables_out_and_says_so(column_weak_cluster: Cluster) -> None:

@@ -1,10 +1,13 @@
 """Column facts: what the declared sensitive columns really hold (OpenPGP headers, cipher,
 S2K, integrity) and which other text-like columns hold plaintext personal data.
 
-Sampling stays cheap on big tables: one query per table reads at most
-`policy.sample_rows_per_column` rows, through `TABLESAMPLE SYSTEM` (whole random pages, so
-the cost follows the sample size, not the table size) with a percentage sized from
-`reltuples`; small tables are read with a plain LIMIT. Only the head of each value is
+Sampling stays cheap on big tables and cannot be predicted by the table's owner: one query
+per table reads at most `policy.sample_rows_per_column` rows. A table of at most 1 MiB
+(TOAST included) is read in a random row order; a bigger one through `TABLESAMPLE SYSTEM`
+(whole random pages, so the cost follows the sample size, not the table size) with a
+percentage sized from its row estimate. Both draw from a fresh random seed per scan, recorded
+in the facts and in each sample's method, so the same rows are not read every time (a fixed
+seed let an owner keep plaintext off the sampled pages). Only the head of each value is
 fetched. Tables are visited until `policy.sample_budget_seconds` runs out, declared columns
 first; what was left out is recorded.
 
@@ -14,6 +17,7 @@ Sampled values live only in this module's local variables: the facts hold counts
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,8 +35,14 @@ from auditor.policy import Policy
 # Characters of a text value and bytes of a bytea value worth reading (headers, PII).
 TEXT_HEAD_CHARS = 1024
 BYTEA_HEAD_BYTES = pgp.HEAD_BYTES
-# Below this many estimated rows per wanted row, a LIMIT read is as cheap as a sample.
-SMALL_TABLE_FACTOR = 20
+# Up to this size (TOAST included) a table is read whole in a random order: as cheap as a
+# sample, and every row has the same chance (a plain LIMIT would read the first rows only).
+SMALL_TABLE_BYTES = 1024 * 1024
+# A page holds at least this many rows when the row estimate is missing or stale.
+MIN_ROWS_PER_PAGE = 4
+# SYSTEM picks each page independently: ask for at least this many pages on average, so that
+# a random seed never leaves a sample empty (P = e^-16) on a table of short rows.
+MIN_EXPECTED_PAGES = 16
 # TABLESAMPLE picks pages, and NULLs or dead tuples thin them out: ask for a few times more.
 OVERSAMPLE = 4
 EXAMPLES_PER_KIND = 3
@@ -99,6 +109,8 @@ class ColumnFacts(FactSection):
     declared: tuple[str, ...]
     samples: tuple[ColumnSample, ...]
     rows_per_column: int
+    # the random seed of this scan's sample (TABLESAMPLE REPEATABLE and setseed)
+    sample_seed: int | None = None
     # declared column -> why it was not sampled (missing, or the exact GRANT)
     declared_problems: dict[str, str] = {}
     # table -> the GRANT that would let the scan read it
@@ -140,6 +152,7 @@ class _Table:
     reltuples: float
     pages: int
     children: int = 0  # inheritance children or partitions (sampled on their own)
+    total_bytes: int = 0  # pg_table_size: heap, TOAST and maps
     schema_usable: bool = True
     rls: str | None = None  # "enabled" / "forced" when row-level security filters the scan
     columns: list[_Column] = field(default_factory=list)
@@ -179,12 +192,17 @@ def _display(schema: str, name: str) -> str:
     return name if schema == "public" else f"{schema}.{name}"
 
 
-def sample_plan(estimated_rows: int, wanted: int) -> tuple[float | None, str]:
-    """The TABLESAMPLE SYSTEM percentage for a table (None: read with a plain LIMIT)."""
-    if estimated_rows <= wanted * SMALL_TABLE_FACTOR:
-        return None, f"LIMIT {wanted}"
-    pct = min(100.0, max(0.0001, 100.0 * wanted * OVERSAMPLE / estimated_rows))
-    return pct, f"TABLESAMPLE SYSTEM ({pct:.4f}%) LIMIT {wanted}"
+def sample_plan(
+    estimated_rows: int, wanted: int, total_bytes: int = 0, seed: int = 0, pages: int = 0
+) -> tuple[float | None, str]:
+    """The TABLESAMPLE SYSTEM percentage for a table (None: read in a random row order), and
+    the method as evidence states it."""
+    if total_bytes <= SMALL_TABLE_BYTES:
+        return None, f"all rows in random order (seed {seed}) LIMIT {wanted}"
+    rows = max(estimated_rows, pages * MIN_ROWS_PER_PAGE, 1)
+    by_pages = 100.0 * MIN_EXPECTED_PAGES / pages if pages else 0.0
+    pct = min(100.0, max(0.0001, 100.0 * wanted * OVERSAMPLE / rows, by_pages))
+    return pct, f"TABLESAMPLE SYSTEM ({pct:.4f}%) REPEATABLE ({seed}) LIMIT {wanted}"
 
 
 # What each relkind is, for relations that are declared but never read.
@@ -245,6 +263,8 @@ class ColumnCollector(SessionCollector):
         )[0]
         role = who["u"]
         declared = tuple(getattr(ctx.target, "sensitive_columns", ()))
+        # Fresh per scan: the owner cannot know which pages or rows will be read.
+        seed = secrets.randbelow(2**31 - 1)
         tables, declared_problems, not_executed = self._tables(session, declared, role)
 
         samples: list[ColumnSample] = []
@@ -283,7 +303,7 @@ class ColumnCollector(SessionCollector):
                 not_sampled.append(table.display)
                 continue
             try:
-                samples.extend(self._sample(session, table, readable, wanted))
+                samples.extend(self._sample(session, table, readable, wanted, seed))
             except Exception as exc:  # one table's failure never stops the others
                 errors[table.display] = safe_error_text(exc)
 
@@ -294,6 +314,7 @@ class ColumnCollector(SessionCollector):
             declared=declared,
             samples=tuple(samples),
             rows_per_column=wanted,
+            sample_seed=seed,
             declared_problems=declared_problems,
             not_executed=not_executed,
             unreadable=unreadable,
@@ -360,6 +381,7 @@ class ColumnCollector(SessionCollector):
             f"""SELECT c.oid, n.nspname, c.relname, c.reltuples::float8 AS reltuples,
                        (pg_catalog.pg_relation_size(c.oid)
                         / pg_catalog.current_setting('block_size')::int)::bigint AS pages,
+                       pg_catalog.pg_table_size(c.oid) AS total_bytes,
                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits i
                         WHERE i.inhparent = c.oid) AS children,
                        a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
@@ -398,6 +420,7 @@ class ColumnCollector(SessionCollector):
                     r["reltuples"],
                     r["pages"],
                     children=int(r["children"] or 0),
+                    total_bytes=int(r["total_bytes"] or 0),
                     schema_usable=bool(r["schema_usable"]),
                     rls=_rls(r, bypass),
                 )
@@ -451,7 +474,7 @@ class ColumnCollector(SessionCollector):
     # -- sampling and analysis ---------------------------------------------------------------
 
     def _sample(
-        self, session: PgSession, table: _Table, columns: list[_Column], wanted: int
+        self, session: PgSession, table: _Table, columns: list[_Column], wanted: int, seed: int
     ) -> list[ColumnSample]:
         exprs = []
         for i, col in enumerate(columns):
@@ -469,24 +492,29 @@ class ColumnCollector(SessionCollector):
                     "ELSE pg_catalog.left(pg_catalog.format('%s', {0}), {1}) END"
                 ).format(ident, sql.Literal(TEXT_HEAD_CHARS))
             exprs.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(f"c{i}")))
-        pct, method = sample_plan(table.estimated_rows, wanted)
+        pct, method = sample_plan(
+            table.estimated_rows, wanted, table.total_bytes, seed, table.pages
+        )
         sampling: sql.Composable = sql.SQL("")
+        order: sql.Composable = sql.SQL("")
         if pct is not None:
-            # REPEATABLE keeps repeated scans of an unchanged table comparable.
-            sampling = sql.SQL(" TABLESAMPLE pg_catalog.system ({}) REPEATABLE (7)").format(
-                sql.Literal(round(pct, 6))
+            sampling = sql.SQL(" TABLESAMPLE pg_catalog.system ({}) REPEATABLE ({})").format(
+                sql.Literal(round(pct, 6)), sql.Literal(seed)
             )
+        else:
+            order = sql.SQL(" ORDER BY pg_catalog.random()")
         if table.children:
             # ONLY: a parent's own rows; its children and partitions are sampled on their own.
             method += f" (ONLY the table's own rows; {table.children} child tables sampled apart)"
-        query = sql.SQL("SELECT {} FROM ONLY {}.{}{} LIMIT {}").format(
+        query = sql.SQL("SELECT {} FROM ONLY {}.{}{}{} LIMIT {}").format(
             sql.SQL(", ").join(exprs),
             sql.Identifier(table.schema),
             sql.Identifier(table.name),
             sampling,
+            order,
             sql.Literal(wanted),
         )
-        rows = _read_stored_rows(session, query.as_string(session.conn))
+        rows = _read_stored_rows(session, query.as_string(session.conn), seed)
         out = []
         for i, col in enumerate(columns):
             values = [r[f"c{i}"] for r in rows if r[f"c{i}"] is not None]
@@ -506,12 +534,14 @@ def _rls(row: dict[str, Any], bypass: bool) -> str | None:
     return None if row["owns"] else "enabled"
 
 
-def _read_stored_rows(session: PgSession, query: str) -> list[dict[str, Any]]:
+def _read_stored_rows(session: PgSession, query: str, seed: int) -> list[dict[str, Any]]:
     """Run a sampling query with row security off for its transaction: a table whose
     row-level security would filter (and run policy expressions for) the scanner then
-    raises an error instead of silently returning only the rows the policy lets through."""
+    raises an error instead of silently returning only the rows the policy lets through.
+    The scan's seed drives random() for the random row order."""
     with session.conn.transaction(), session.conn.cursor() as cur:
         cur.execute("SET LOCAL row_security = off")
+        cur.execute("SELECT pg_catalog.setseed(%s)", (seed / (2**31 - 1),))
         cur.execute(query)
         return list(cur.fetchall())
 
