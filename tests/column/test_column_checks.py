@@ -75,6 +75,15 @@ def test_design_fixture_passes_every_column_check(design_scan: Scan) -> None:
         assert strength.evidence["s2k_digests"] == {"sha256": 40}
     failure = _find(results, "column.cipher_failure_plaintext")
     assert failure.evidence["messages_inspected"] == 120
+    # The access log's identity columns (addresses, who accessed) are audit data, not PII
+    # to encrypt: they are set aside by name, on every partition.
+    pii = _find(results, "column.plaintext_pii")
+    assert sorted(pii.evidence["audit_trail_columns"]) == [
+        "encrypted_data_access_log_current.accessed_by",
+        "encrypted_data_access_log_current.client_ip",
+        "encrypted_data_access_log_old.accessed_by",
+        "encrypted_data_access_log_old.client_ip",
+    ]
 
 
 def test_design_security_definer_decryptor_is_examined_and_passes(design_scan: Scan) -> None:
@@ -297,7 +306,23 @@ def test_plaintext_pii_in_undeclared_columns(weak_scan: Scan) -> None:
         "legacy_payments.wallet",
         "legacy_payments.note",
         "support_tickets.body",
+        "profiles.aliases",
+        "profiles.prefs",
+        "profiles.card",
+        "profiles.home",
+        "profiles.raw",
+        "profiles.last_ip",
     }
+    for column in ("aliases", "prefs", "card", "home", "raw"):
+        (kind,) = failing[f"profiles.{column}"].evidence["pii"]
+        assert kind["kind"] == "email" and kind["count"] == 12, column
+    (ip,) = failing["profiles.last_ip"].evidence["pii"]
+    assert ip["kind"] == "ip_address" and set(ip["examples"]) == {"198.51.***.***"}
+    # A network is not an address, and a known-invalid SSN is not personal data.
+    columns = weak_scan[1].get(ColumnFacts)
+    for name in ("profiles.office_net", "profiles.reviewer_ssn"):
+        sample = columns.sample(name)
+        assert sample is not None and sample.sampled == 12 and sample.pii == (), name
     card = failing["legacy_payments.card_number"]
     assert card.severity is Severity.CRITICAL
     (kind,) = card.evidence["pii"]

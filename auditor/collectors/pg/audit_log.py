@@ -61,6 +61,37 @@ def _policy(ctx: CollectContext) -> Policy:
     return found if isinstance(found, Policy) else Policy()
 
 
+# The reference design's access-log columns, and those naming who accessed and from where.
+DESIGN_LOG_COLUMNS = (
+    "table_name",
+    "column_name",
+    "row_id",
+    "accessed_by",
+    "access_type",
+    "accessed_at",
+    "client_ip",
+)
+IDENTITY_COLUMNS = ("accessed_by", "client_ip")
+
+
+def access_log_mapping(ctx: CollectContext) -> tuple[str, dict[str, str]]:
+    """The access-log table to look for and design column -> its column there.
+
+    The target's `access_log: {table, columns}` maps an existing audit table; without it the
+    policy's table name and the design's column names are used."""
+    configured = getattr(ctx.target, "access_log", None)
+    table = getattr(configured, "table", None) or _policy(ctx).access_log_table
+    columns = {c: c for c in DESIGN_LOG_COLUMNS}
+    columns.update(dict(getattr(configured, "columns", None) or {}))
+    return table, columns
+
+
+def access_log_identity(ctx: CollectContext) -> tuple[str, tuple[str, ...]]:
+    """The access-log table and its identity columns (audit data, not PII to encrypt)."""
+    table, columns = access_log_mapping(ctx)
+    return table, tuple(columns[c] for c in IDENTITY_COLUMNS)
+
+
 def _quote(name: str) -> str:
     if name.isidentifier() and name == name.lower():
         return name

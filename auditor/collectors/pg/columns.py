@@ -28,12 +28,15 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor import pgp, pii
 from auditor.collectors.base import CollectContext
+from auditor.collectors.pg.audit_log import access_log_identity
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
 from auditor.policy import Policy
 
-# Characters of a text value and bytes of a bytea value worth reading (headers, PII).
+# Characters of a text value and bytes of a bytea value worth reading (headers, PII);
+# structured values (json, xml, arrays, composites) nest PII deeper, so more of them is read.
 TEXT_HEAD_CHARS = 1024
+STRUCTURED_HEAD_CHARS = 4096
 BYTEA_HEAD_BYTES = pgp.HEAD_BYTES
 # Up to this size (TOAST included) a table is read whole in a random order: as cheap as a
 # sample, and every row has the same chance (a plain LIMIT would read the first rows only).
@@ -90,6 +93,9 @@ class ColumnSample(_Row):
     plaintext_exposed: int = 0  # bf/cast5 failure: readable literal data under a header
     shapes: dict[str, int] = {}  # non-ciphertext values by shape
     pii: tuple[PiiSummary, ...] = ()
+    # an identity column of the access log (who accessed, from where): the audit trail must
+    # name them, so they are not plaintext personal data to encrypt
+    audit_trail: bool = False
     # values shaped like key material in a column or table named like a key store
     key_like: int = 0
 
@@ -142,6 +148,8 @@ class _Column:
     declared: bool
     readable: bool
     declared_as: str | None = None
+    kind: str = "text"  # text | bytea | inet | structured (json, xml, array, composite)
+    audit_trail: bool = False
 
 
 @dataclass
@@ -265,7 +273,11 @@ class ColumnCollector(SessionCollector):
         declared = tuple(getattr(ctx.target, "sensitive_columns", ()))
         # Fresh per scan: the owner cannot know which pages or rows will be read.
         seed = secrets.randbelow(2**31 - 1)
-        tables, declared_problems, not_executed = self._tables(session, declared, role)
+        log_table, log_identity = access_log_identity(ctx)
+        audit_columns = self._audit_columns(session, log_table, log_identity)
+        tables, declared_problems, not_executed = self._tables(
+            session, declared, role, audit_columns
+        )
 
         samples: list[ColumnSample] = []
         unreadable: dict[str, str] = {}
@@ -327,8 +339,31 @@ class ColumnCollector(SessionCollector):
 
     # -- which tables and columns ------------------------------------------------------------
 
+    @staticmethod
+    def _audit_columns(
+        session: PgSession, table: str, identity: tuple[str, ...]
+    ) -> dict[int, set[str]]:
+        """The access log's identity columns, on the log and on each of its partitions."""
+        schema, _, name = table.rpartition(".")
+        found = session.rows(
+            "SELECT c.oid FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND (%s = '' OR n.nspname = %s) "
+            "AND NOT c.relispartition",
+            (name, schema, schema),
+        )
+        out: dict[int, set[str]] = {}
+        for log in found:
+            for leaf in session.rows(DESCENDANTS, (log["oid"],)):
+                out[leaf["oid"]] = set(identity)
+        return out
+
     def _tables(
-        self, session: PgSession, declared: tuple[str, ...], role: str
+        self,
+        session: PgSession,
+        declared: tuple[str, ...],
+        role: str,
+        audit_columns: dict[int, set[str]],
     ) -> tuple[list[_Table], dict[str, str], dict[str, str]]:
         """The base tables and materialized views to sample, with their columns.
 
@@ -385,8 +420,16 @@ class ColumnCollector(SessionCollector):
                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits i
                         WHERE i.inhparent = c.oid) AS children,
                        a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
-                       a.atttypid = 'pg_catalog.bytea'::pg_catalog.regtype AS is_bytea,
-                       (t.typcategory = 'S' OR t.typname IN ('json', 'jsonb')) AS text_like,
+                       CASE WHEN bt.typname = 'bytea' AND bt.typnamespace = n_cat.oid
+                                 THEN 'bytea'
+                            WHEN bt.typcategory = 'S' THEN 'text'
+                            WHEN bt.typname IN ('json', 'jsonb', 'xml')
+                                 AND bt.typnamespace = n_cat.oid THEN 'structured'
+                            WHEN bt.typcategory = 'I' THEN 'inet'
+                            WHEN bt.typtype = 'c' THEN 'structured'
+                            WHEN et.typcategory IN ('S', 'I') OR et.typtype = 'c'
+                                 OR et.typname IN ('json', 'jsonb', 'xml') THEN 'structured'
+                       END AS sample_kind,
                        pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT') AS readable,
                        pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS schema_usable,
                        c.relrowsecurity, c.relforcerowsecurity,
@@ -396,6 +439,11 @@ class ColumnCollector(SessionCollector):
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
                      AND a.attnum > 0 AND NOT a.attisdropped
                 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd'
+                     THEN t.typbasetype ELSE t.oid END
+                LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+                CROSS JOIN (SELECT oid FROM pg_catalog.pg_namespace
+                            WHERE nspname = 'pg_catalog') n_cat
                 WHERE c.relkind IN ('r', 'm')
                   AND ({USER_TABLES_FILTER} OR c.oid = ANY(%s::pg_catalog.oid[]))
                 ORDER BY n.nspname, c.relname, a.attnum""",
@@ -409,7 +457,7 @@ class ColumnCollector(SessionCollector):
         tables: dict[int, _Table] = {}
         for r in rows:
             is_declared = r["attname"] in wanted.get(r["oid"], set())
-            if not (is_declared or r["text_like"]):
+            if not (is_declared or r["sample_kind"]):
                 continue
             entry = tables.get(r["oid"])
             if entry is None:
@@ -428,10 +476,12 @@ class ColumnCollector(SessionCollector):
                 _Column(
                     r["attname"],
                     r["type"],
-                    bool(r["is_bytea"]),
+                    r["sample_kind"] == "bytea",
                     is_declared,
                     bool(r["readable"]),
                     declared_as=inherited.get((r["oid"], r["attname"])),
+                    kind=r["sample_kind"] or "text",
+                    audit_trail=r["attname"] in audit_columns.get(r["oid"], set()),
                 )
             )
         # Tables holding declared columns first: they matter most if the budget runs out.
@@ -479,6 +529,7 @@ class ColumnCollector(SessionCollector):
         exprs = []
         for i, col in enumerate(columns):
             ident = sql.Identifier(col.name)
+            head = STRUCTURED_HEAD_CHARS if col.kind == "structured" else TEXT_HEAD_CHARS
             if col.is_bytea:
                 expr = sql.SQL("pg_catalog.substr({}, 1, {})").format(
                     ident, sql.Literal(BYTEA_HEAD_BYTES)
@@ -490,7 +541,7 @@ class ColumnCollector(SessionCollector):
                 expr = sql.SQL(
                     "CASE WHEN {0} IS NULL THEN NULL "
                     "ELSE pg_catalog.left(pg_catalog.format('%s', {0}), {1}) END"
-                ).format(ident, sql.Literal(TEXT_HEAD_CHARS))
+                ).format(ident, sql.Literal(head))
             exprs.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(f"c{i}")))
         pct, method = sample_plan(
             table.estimated_rows, wanted, table.total_bytes, seed, table.pages
@@ -579,9 +630,9 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         shapes[pii.shape(value)] += 1
         if key_store and isinstance(value, str) and pii.key_like_value(value):
             key_like += 1
-        if col.declared or col.is_bytea or not isinstance(value, str):
+        if col.declared:
             continue
-        for match in pii.find_pii(value):
+        for match in _personal_data(col, value):
             pii_counts[match.kind] += 1
             seen = examples.setdefault(match.kind, [])
             if match.masked not in seen and len(seen) < EXAMPLES_PER_KIND:
@@ -594,6 +645,7 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         data_type=col.data_type,
         declared=col.declared,
         declared_as=col.declared_as,
+        audit_trail=col.audit_trail,
         estimated_rows=table.estimated_rows,
         method=method,
         sampled=total,
@@ -614,3 +666,16 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
             for k, n in sorted(pii_counts.items())
         ),
     )
+
+
+def _personal_data(col: _Column, value: Any) -> list[pii.Match]:
+    """The personal data in one sampled value: an inet/cidr host address is one; text,
+    structured values (rendered as text) and the readable text of bytea are searched."""
+    if col.kind == "inet":
+        host = pii.host_address(str(value))
+        return [pii.Match(pii.IP, pii.mask_ip(host))] if host else []
+    if isinstance(value, bytes | bytearray | memoryview):
+        text = bytes(value).decode("utf-8", "ignore")
+    else:
+        text = str(value)
+    return pii.find_pii(text)
