@@ -207,7 +207,7 @@ def mask_ip(raw: str) -> str:
     if ":" in address:
         return address.split(":")[0] + ":****:****"
     parts = address.split(".")
-    return ".".join(parts[:2] + ["***", "***"]) if len(parts) == 4 else "***"
+    return ".".join([*parts[:2], "***", "***"]) if len(parts) == 4 else "***"
 
 
 def host_address(raw: str) -> str | None:
