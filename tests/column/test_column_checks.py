@@ -581,7 +581,7 @@ def test_big_table_is_sampled_with_tablesample(column_weak_cluster: Cluster) -> 
 
 
 def test_each_scan_draws_a_fresh_seed_and_reads_rows_the_owner_cannot_choose(
-    column_weak_cluster: Cluster,
+    column_weak_cluster: Cluster, weak_scan: Scan
 ) -> None:
     """The owner put 50 ciphertext rows first and 450 plaintext e-mails after them: a plain
     LIMIT read the ciphertext only; a random order finds the e-mails."""
@@ -610,6 +610,9 @@ def test_each_scan_draws_a_fresh_seed_and_reads_rows_the_owner_cannot_choose(
         (email,) = sample.pii
         assert email.kind == "email" and email.count > 25
     assert len(seeds) == 2
+    with column_weak_cluster.admin_connection() as conn:
+        conn.execute("DROP TABLE gamed")  # the shared cluster's other verdicts stay as seeded
+        conn.commit()
 
 
 def test_time_budget_leaves_tables_out_and_says_so(column_weak_cluster: Cluster) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.base import CollectContext
@@ -39,6 +40,8 @@ class AuditLogFacts(FactSection):
 
     table: str  # the name looked for
     found: bool
+    # design column -> this table's column (the config's access_log mapping, else identity)
+    column_map: dict[str, str] = {}
     schema_name: str | None = None
     owner: str | None = None
     columns: dict[str, str] = {}  # name -> type
@@ -104,7 +107,8 @@ class AuditLogCollector(SessionCollector):
 
     def collect(self, session: PgSession, ctx: CollectContext) -> AuditLogFacts:
         policy = _policy(ctx)
-        wanted = policy.access_log_table
+        wanted, column_map = access_log_mapping(ctx)
+        accessed_at = column_map["accessed_at"]
         schema, _, name = wanted.rpartition(".")
         found = session.rows(
             """SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpages,
@@ -117,7 +121,11 @@ class AuditLogCollector(SessionCollector):
                ORDER BY n.nspname <> 'public', n.nspname LIMIT 1""",
             (name, schema, schema),
         )
-        base: dict[str, Any] = {"table": wanted, "max_age_days": policy.access_log_max_age_days}
+        base: dict[str, Any] = {
+            "table": wanted,
+            "max_age_days": policy.access_log_max_age_days,
+            "column_map": column_map,
+        }
         if not found:
             return AuditLogFacts(found=False, **base)
         t = found[0]
@@ -141,12 +149,17 @@ class AuditLogCollector(SessionCollector):
                 """SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid
                                    AND a.attnum = i.indkey[0]
-                              WHERE i.indrelid = %s AND a.attname = 'accessed_at')""",
-                (oid,),
+                              WHERE i.indrelid = %s AND a.attname = %s)""",
+                (oid, accessed_at),
             )
         )
         latest, recent = self._recency(
-            session, t, indexed, "accessed_at" in columns, policy, unavailable
+            session,
+            t,
+            indexed,
+            accessed_at if accessed_at in columns else None,
+            policy,
+            unavailable,
         )
         return AuditLogFacts(
             found=True,
@@ -203,12 +216,13 @@ class AuditLogCollector(SessionCollector):
         session: PgSession,
         t: dict[str, Any],
         indexed: bool,
-        has_column: bool,
+        column: str | None,
         policy: Policy,
         unavailable: dict[str, str],
     ) -> tuple[str | None, bool | None]:
-        if not has_column:
+        if column is None:
             return None, None
+        when = sql.Identifier(column).as_string(session.conn)
         ident = f"{_quote(t['nspname'])}.{_quote(t['relname'])}"
         can_read = session.value(
             "SELECT pg_catalog.has_table_privilege(%s::pg_catalog.oid, 'SELECT')", (t["oid"],)
@@ -224,13 +238,13 @@ class AuditLogCollector(SessionCollector):
         try:
             recent = session.value(
                 f"SELECT EXISTS (SELECT 1 FROM {ident} "
-                "WHERE accessed_at OPERATOR(pg_catalog.>=) "
+                f"WHERE {when} OPERATOR(pg_catalog.>=) "
                 "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %s)))",
                 (days,),
             )
             latest = None
             if indexed or t["relpages"] <= FULL_READ_MAX_PAGES:
-                value = session.value(f"SELECT pg_catalog.max(accessed_at) FROM {ident}")
+                value = session.value(f"SELECT pg_catalog.max({when}) FROM {ident}")
                 latest = None if value is None else _iso(value)
         except Exception as exc:  # the log's own failure must not hide the other facts
             unavailable["entries"] = safe_error_text(exc)
