@@ -14,6 +14,7 @@ from auditor import pgp
 from auditor.checks.base import Check
 from auditor.collectors.pg.code import CodeFacts
 from auditor.collectors.pg.columns import ColumnFacts, ColumnSample
+from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.server import ServerFacts
 from auditor.facts import Facts
 from auditor.model import Result, Severity, Status
@@ -350,7 +351,13 @@ class PlaintextPii(Check):
             )
         for table, grant in sorted(columns.unreadable.items()):
             results.append(
-                self.skipped(facts, f"table {table} could not be sampled: {grant}", resource=table)
+                self.skipped(
+                    facts,
+                    f"table {table} could not be sampled: {grant} (or, for every table at once: "
+                    f"GRANT pg_read_all_data TO {quote_ident(columns.current_user)};)",
+                    resource=table,
+                    evidence={"grant": grant},
+                )
             )
         for table, why in sorted(columns.rls_filtered.items()):
             results.append(

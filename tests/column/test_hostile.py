@@ -179,3 +179,28 @@ def test_rls_and_schema_usage_are_named_not_sampled(
     assert locked.status is Status.SKIP
     assert "GRANT USAGE ON SCHEMA locked TO auditor;" in locked.message
     assert facts.get(ColumnFacts).errors == {}
+
+
+def test_hostile_names_give_a_grant_that_runs(hostile_cluster: Cluster, markers: Path) -> None:
+    table = 'order.pay"ments[/]\nx'
+    facts = _collect(hostile_cluster)
+    skip = _results(facts, "column.plaintext_pii")[table]
+    assert skip.status is Status.SKIP
+    grant = skip.evidence["grant"]
+    assert grant == (
+        'GRANT USAGE ON SCHEMA "order" TO auditor; '
+        'GRANT SELECT ON "order"."pay""ments[/]\nx" TO auditor;'
+    )
+    with hostile_cluster.admin_connection() as conn:
+        conn.execute(grant)
+        conn.commit()
+    try:
+        again = _collect(hostile_cluster)
+        found = _results(again, "column.plaintext_pii")[table + ".contact"]
+        assert found.status is Status.FAIL
+        assert found.evidence["pii"][0]["examples"] == ["h***@m***.org"]
+    finally:
+        with hostile_cluster.admin_connection() as conn:
+            conn.execute('REVOKE ALL ON SCHEMA "order" FROM auditor')
+            conn.execute('REVOKE ALL ON "order"."pay""ments[/]\nx" FROM auditor')
+            conn.commit()

@@ -16,6 +16,7 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.base import CollectContext
+from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
 from auditor.policy import Policy
@@ -93,12 +94,6 @@ def access_log_identity(ctx: CollectContext) -> tuple[str, tuple[str, ...]]:
     """The access-log table and its identity columns (audit data, not PII to encrypt)."""
     table, columns = access_log_mapping(ctx)
     return table, tuple(columns[c] for c in IDENTITY_COLUMNS)
-
-
-def _quote(name: str) -> str:
-    if name.isidentifier() and name == name.lower():
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 class AuditLogCollector(SessionCollector):
@@ -223,15 +218,15 @@ class AuditLogCollector(SessionCollector):
         if column is None:
             return None, None
         when = sql.Identifier(column).as_string(session.conn)
-        ident = f"{_quote(t['nspname'])}.{_quote(t['relname'])}"
+        ident = f"{quote_ident(t['nspname'])}.{quote_ident(t['relname'])}"
         can_read = session.value(
             "SELECT pg_catalog.has_table_privilege(%s::pg_catalog.oid, 'SELECT')", (t["oid"],)
         )
         if not can_read:
             role = session.value("SELECT current_user")
             unavailable["entries"] = (
-                f"GRANT USAGE ON SCHEMA {_quote(t['nspname'])} TO {_quote(role)}; "
-                f"GRANT SELECT ON {ident} TO {_quote(role)};"
+                f"GRANT USAGE ON SCHEMA {quote_ident(t['nspname'])} TO {quote_ident(role)}; "
+                f"GRANT SELECT ON {ident} TO {quote_ident(role)};"
             )
             return None, None
         days = policy.access_log_max_age_days

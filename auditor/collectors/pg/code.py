@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from auditor import pii
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg import key_literals as kl
+from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector
 from auditor.facts import FactSection
 
@@ -315,13 +316,14 @@ def _stored_keys(session: PgSession, unavailable: dict[str, str]) -> list[Stored
             why = _stored_setting(name, value)
             if why is None:
                 continue
+            role, db = quote_ident(r["rolname"] or ""), quote_ident(r["datname"] or "")
             if r["rolname"] and r["datname"]:
-                where = f"ALTER ROLE {r['rolname']} IN DATABASE {r['datname']} SET {name}"
+                where = f"ALTER ROLE {role} IN DATABASE {db} SET {name}"
                 kind = "role setting"
             elif r["rolname"]:
-                where, kind = f"ALTER ROLE {r['rolname']} SET {name}", "role setting"
+                where, kind = f"ALTER ROLE {role} SET {name}", "role setting"
             else:
-                where, kind = f"ALTER DATABASE {r['datname']} SET {name}", "database setting"
+                where, kind = f"ALTER DATABASE {db} SET {name}", "database setting"
             found.append(
                 StoredKey(
                     kind=kind, location=where, setting=name, masked=pii.mask_secret(value), why=why

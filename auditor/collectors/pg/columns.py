@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from auditor import pgp, pii
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.audit_log import access_log_identity
+from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
 from auditor.policy import Policy
@@ -183,17 +184,11 @@ def _policy(ctx: CollectContext) -> Policy:
 
 
 def grant_select(role: str, schema: str, table: str) -> str:
-    ident = f"{_quote(schema)}.{_quote(table)}"
+    ident = f"{quote_ident(schema)}.{quote_ident(table)}"
     return (
-        f"GRANT USAGE ON SCHEMA {_quote(schema)} TO {_quote(role)}; "
-        f"GRANT SELECT ON {ident} TO {_quote(role)};"
+        f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {quote_ident(role)}; "
+        f"GRANT SELECT ON {ident} TO {quote_ident(role)};"
     )
-
-
-def _quote(name: str) -> str:
-    if name.isidentifier() and name == name.lower():
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _display(schema: str, name: str) -> str:
@@ -290,7 +285,7 @@ class ColumnCollector(SessionCollector):
                 rls_filtered[table.display] = (
                     f"row-level security is {table.rls} on {table.display} and {role} does not "
                     f"bypass it, so it would see only the rows a policy lets through: "
-                    f"ALTER ROLE {_quote(role)} BYPASSRLS; (pg_read_all_data does not bypass "
+                    f"ALTER ROLE {quote_ident(role)} BYPASSRLS; (pg_read_all_data does not bypass "
                     "row-level security)"
                 )
                 for col in table.columns:
@@ -300,10 +295,7 @@ class ColumnCollector(SessionCollector):
                         ]
                 continue
             if len(readable) < len(table.columns):
-                unreadable[table.display] = (
-                    grant_select(role, table.schema, table.name)
-                    + f" (or GRANT pg_read_all_data TO {_quote(role)};)"
-                )
+                unreadable[table.display] = grant_select(role, table.schema, table.name)
                 for col in table.columns:
                     if col.declared and not (col.readable and table.schema_usable):
                         declared_problems[f"{table.display}.{col.name}"] = (
@@ -379,7 +371,7 @@ class ColumnCollector(SessionCollector):
         for item in declared:
             parts = item.split(".")
             column = parts[-1]
-            name = ".".join(_quote(p) for p in parts[:-1])
+            name = ".".join(quote_ident(p) for p in parts[:-1])
             found = session.rows(
                 "SELECT c.oid, c.relkind::text AS relkind, n.nspname, c.relname, a.attname "
                 "FROM pg_catalog.pg_class c "
