@@ -204,3 +204,17 @@ def test_hostile_names_give_a_grant_that_runs(hostile_cluster: Cluster, markers:
             conn.execute('REVOKE ALL ON SCHEMA "order" FROM auditor')
             conn.execute('REVOKE ALL ON "order"."pay""ments[/]\nx" FROM auditor')
             conn.commit()
+
+
+def test_an_access_log_behind_row_security_is_not_read_through_it(
+    hostile_cluster: Cluster, markers: Path
+) -> None:
+    with psycopg.connect(hostile_cluster.dsn("auditor"), password=AUDITOR_PASSWORD) as conn:
+        conn.execute("SELECT count(*) FROM encrypted_data_access_log")
+    assert _fired(markers) == {"log_rls"}  # the trap is live for a plain read
+    (markers / "log_rls").unlink()
+    facts = _collect(hostile_cluster)
+    assert _fired(markers) == set()
+    active = _results(facts, "audit.access_log_active")["public.encrypted_data_access_log"]
+    assert active.status is Status.SKIP
+    assert "row-level security" in active.message

@@ -220,7 +220,9 @@ class AuditLogCollector(SessionCollector):
         when = sql.Identifier(column).as_string(session.conn)
         ident = f"{quote_ident(t['nspname'])}.{quote_ident(t['relname'])}"
         can_read = session.value(
-            "SELECT pg_catalog.has_table_privilege(%s::pg_catalog.oid, 'SELECT')", (t["oid"],)
+            "SELECT pg_catalog.has_table_privilege(%s::pg_catalog.oid, 'SELECT') "
+            "AND pg_catalog.has_schema_privilege(%s, 'USAGE')",
+            (t["oid"], t["nspname"]),
         )
         if not can_read:
             role = session.value("SELECT current_user")
@@ -231,16 +233,22 @@ class AuditLogCollector(SessionCollector):
             return None, None
         days = policy.access_log_max_age_days
         try:
-            recent = session.value(
-                f"SELECT EXISTS (SELECT 1 FROM {ident} "
-                f"WHERE {when} OPERATOR(pg_catalog.>=) "
-                "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %s)))",
-                (days,),
-            )
-            latest = None
-            if indexed or t["relpages"] <= FULL_READ_MAX_PAGES:
-                value = session.value(f"SELECT pg_catalog.max({when}) FROM {ident}")
-                latest = None if value is None else _iso(value)
+            # Row security off: a policy filtering the scanner (and running its owner's
+            # functions) makes the read fail and say so instead of hiding rows.
+            with session.conn.transaction(), session.conn.cursor() as cur:
+                cur.execute("SET LOCAL row_security = off")
+                cur.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM {ident} "
+                    f"WHERE {when} OPERATOR(pg_catalog.>=) (pg_catalog.now() "
+                    "OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %s))) AS recent",
+                    (days,),
+                )
+                recent = cur.fetchone()["recent"]  # type: ignore[index]
+                latest = None
+                if indexed or t["relpages"] <= FULL_READ_MAX_PAGES:
+                    cur.execute(f"SELECT pg_catalog.max({when}) AS latest FROM {ident}")
+                    value = cur.fetchone()["latest"]  # type: ignore[index]
+                    latest = None if value is None else _iso(value)
         except Exception as exc:  # the log's own failure must not hide the other facts
             unavailable["entries"] = safe_error_text(exc)
             return None, None
