@@ -33,6 +33,7 @@ DECLARED = (
     "remote_people.email",
     "events.email",
     "people.email",
+    "private_notes.note",
 )
 
 
@@ -175,6 +176,8 @@ def test_rls_and_schema_usage_are_named_not_sampled(
         rls.message
     )
     assert "ALTER ROLE auditor BYPASSRLS;" in rls.message
+    declared = _results(facts, "column.sensitive_encrypted")["private_notes.note"]
+    assert declared.status is Status.SKIP and "BYPASSRLS" in declared.message
     locked = pii["locked.contacts"]
     assert locked.status is Status.SKIP
     assert "GRANT USAGE ON SCHEMA locked TO auditor;" in locked.message
