@@ -81,7 +81,16 @@ def test_the_traps_are_live(hostile_cluster: Cluster, markers: Path) -> None:
         conn.execute("SELECT left('abc', 1), format('%s', 'x'::text)")
         conn.execute("SELECT email FROM customers LIMIT 1")
         conn.execute("SELECT note FROM private_notes")
-    assert _fired(markers) == {"left", "format", "view", "rls"}
+        conn.execute("SELECT 'x'::text, 1::float8, 'pg_class'::regclass")
+    assert _fired(markers) == {
+        "left",
+        "format",
+        "view",
+        "rls",
+        "text_domain",
+        "float8_domain",
+        "regclass_domain",
+    }
 
 
 def test_scan_never_runs_the_owners_code(hostile_cluster: Cluster, markers: Path) -> None:

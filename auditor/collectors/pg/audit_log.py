@@ -107,7 +107,7 @@ class AuditLogCollector(SessionCollector):
         schema, _, name = wanted.rpartition(".")
         found = session.rows(
             """SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpages,
-                      c.reltuples::float8 AS reltuples,
+                      c.reltuples::pg_catalog.float8 AS reltuples,
                       pg_catalog.pg_get_userbyid(c.relowner) AS owner, c.relowner
                FROM pg_catalog.pg_class c
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -265,10 +265,10 @@ class AuditLogCollector(SessionCollector):
             return tuple(found)
         for part in session.rows(
             """SELECT c.oid, n.nspname || '.' || c.relname AS name
-               FROM pg_catalog.pg_partition_tree(%s::regclass) t
+               FROM pg_catalog.pg_partition_tree(%s::pg_catalog.regclass) t
                JOIN pg_catalog.pg_class c ON c.oid = t.relid
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               WHERE t.relid <> %s::regclass ORDER BY 2""",
+               WHERE t.relid <> %s::pg_catalog.regclass ORDER BY 2""",
             (oid, oid),
         ):
             found.extend(
@@ -294,7 +294,7 @@ class AuditLogCollector(SessionCollector):
                UNION ALL
                SELECT r.rolname,
                       ARRAY(SELECT p FROM pg_catalog.unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) p
-                            WHERE pg_catalog.has_table_privilege(r.oid, %(oid)s::oid, p)
+                            WHERE pg_catalog.has_table_privilege(r.oid, %(oid)s::pg_catalog.oid, p)
                             ORDER BY 1),
                       CASE WHEN EXISTS (SELECT 1 FROM acl WHERE grantee = r.oid
                                         AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE'))

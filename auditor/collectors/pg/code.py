@@ -22,7 +22,7 @@ from auditor.facts import FactSection
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname !~ '^(pg_toast|pg_temp_|_timescaledb|timescaledb_)'"""
 NOT_EXTENSION_MEMBER = """NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-    WHERE d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')"""
+    WHERE d.classid = '{catalog}'::pg_catalog.regclass AND d.objid = {oid} AND d.deptype = 'e')"""
 # Learning wrappers of wrappers converges fast; this bounds pathological chains.
 WRAPPER_ROUNDS = 4
 # A body is read up to this many characters (the scan stays bounded whatever the owner
@@ -94,7 +94,7 @@ class CodeCollector(SessionCollector):
             f"""SELECT p.oid, n.nspname, p.proname,
                        pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
                        pg_catalog.pg_get_function_arguments(p.oid) AS full_args,
-                       coalesce(p.proargnames, '{{}}'::text[]) AS argnames, p.pronargs,
+                       coalesce(p.proargnames, '{{}}'::pg_catalog.text[]) AS argnames, p.pronargs,
                        pg_catalog.left(CASE WHEN coalesce(p.prosrc, '') = ''
                             THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END,
                             {MAX_BODY_CHARS + 1}) AS src,

@@ -55,7 +55,7 @@ USER_TABLES_FILTER = """
                       'timescaledb_experimental')
     AND n.nspname !~ '^(pg_toast|pg_temp_|_timescaledb)'
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
+                    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
                       AND d.deptype = 'e')"""
 
 
@@ -222,7 +222,7 @@ RELKIND_WORDS = {
 # Every relation a view's rewrite rule reads from, and every function it calls, from the
 # dependencies PostgreSQL recorded when the view was created (nothing of the view runs).
 VIEW_SOURCES = """SELECT DISTINCT 'relation' AS kind, n.nspname AS schema_name, c.relname AS name,
-           c.relkind::text AS relkind
+           c.relkind::pg_catalog.text AS relkind
     FROM pg_catalog.pg_rewrite r
     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
          AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
@@ -245,7 +245,7 @@ DESCENDANTS = """WITH RECURSIVE tree(oid, depth) AS (
         UNION
         SELECT i.inhrelid, t.depth + 1 FROM pg_catalog.pg_inherits i
         JOIN tree t ON i.inhparent = t.oid WHERE t.depth < 64)
-    SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind
+    SELECT c.oid, n.nspname, c.relname, c.relkind::pg_catalog.text AS relkind
     FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     ORDER BY tree.depth, n.nspname, c.relname"""
@@ -373,7 +373,8 @@ class ColumnCollector(SessionCollector):
             column = parts[-1]
             name = ".".join(quote_ident(p) for p in parts[:-1])
             found = session.rows(
-                "SELECT c.oid, c.relkind::text AS relkind, n.nspname, c.relname, a.attname "
+                "SELECT c.oid, c.relkind::pg_catalog.text AS relkind, n.nspname, c.relname, "
+                "a.attname "
                 "FROM pg_catalog.pg_class c "
                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                 "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
@@ -405,7 +406,7 @@ class ColumnCollector(SessionCollector):
             not_executed[item] = f"{rel_name} is " + self._describe(session, rel)
 
         rows = session.rows(
-            f"""SELECT c.oid, n.nspname, c.relname, c.reltuples::float8 AS reltuples,
+            f"""SELECT c.oid, n.nspname, c.relname, c.reltuples::pg_catalog.float8 AS reltuples,
                        (pg_catalog.pg_relation_size(c.oid)
                         / pg_catalog.current_setting('block_size')::int)::bigint AS pages,
                        pg_catalog.pg_table_size(c.oid) AS total_bytes,
