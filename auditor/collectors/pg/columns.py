@@ -623,6 +623,7 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         shapes[pii.shape(value)] += 1
         if key_store and isinstance(value, str) and pii.key_like_value(value):
             key_like += 1
+            continue  # key material: no masked "example" of it may reach the evidence
         if col.declared:
             continue
         for match in _personal_data(col, value):
