@@ -110,6 +110,45 @@ def _check_dsn(value: str) -> str:
     return value
 
 
+# The reference design's access-log columns (auditor.collectors.pg.audit_log has the same).
+ACCESS_LOG_COLUMNS = (
+    "table_name",
+    "column_name",
+    "row_id",
+    "accessed_by",
+    "access_type",
+    "accessed_at",
+    "client_ip",
+)
+
+
+class AccessLogMapping(BaseModel):
+    """An existing audit table standing for the design's access log:
+    `access_log: {table: app.audit_events, columns: {accessed_by: actor, ...}}`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    table: Annotated[str, Field(min_length=1, max_length=200)]  # name or schema.name
+    columns: dict[str, Annotated[str, Field(min_length=1, max_length=63)]] = {}
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        if value.count(".") > 1 or any(not p for p in value.split(".")):
+            raise ValueError(f"{value!r} is not table or schema.table")
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(ACCESS_LOG_COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"unknown access-log column {', '.join(unknown)} "
+                f"(the design's columns are {', '.join(ACCESS_LOG_COLUMNS)})"
+            )
+        return value
+
+
 class PostgresTarget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -123,6 +162,8 @@ class PostgresTarget(BaseModel):
     # A pg_hba.conf to audit offline when the live view is not readable.
     hba_file: str | None = None
     tls_probe: bool = True
+    # An existing audit table and its columns, when it is not the design's access log.
+    access_log: AccessLogMapping | None = None
     connect_timeout_seconds: float = Field(10.0, gt=0)
     statement_timeout_ms: int = Field(5000, ge=100)
     target_timeout_seconds: float = Field(300.0, gt=0)
