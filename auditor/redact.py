@@ -151,7 +151,9 @@ _URL_PARAM = re.compile(
 )
 # A conninfo `key=value`: a single-quoted value (with \' escapes) or up to whitespace.
 _CONNINFO_PARAM = re.compile(
-    r"(?P<head>(?<![?&])(?<![?&]ssl)\b(?:ssl)?password\s*=\s*)" + _NOT_MARKER + r"(?P<pw>'(?:[^'\\]|\\.)*'?|[^\s'\"]+)",
+    r"(?P<head>(?<![?&])(?<![?&]ssl)\b(?:ssl)?password\s*=\s*)"
+    + _NOT_MARKER
+    + r"(?P<pw>'(?:[^'\\]|\\.)*'?|[^\s'\"]+)",
     re.IGNORECASE,
 )
 # A pg_hba option: a double-quoted value ("" escapes a quote) or up to whitespace or a comma.
@@ -250,10 +252,7 @@ def redact_conninfo(value: str) -> str:
             return redact_text(value)
         if not SECRET_CONNINFO_KEYS & {k.lower() for k in params}:
             return redact_text(value)
-        cleaned = {
-            k: (MASK if k.lower() in SECRET_CONNINFO_KEYS else v)
-            for k, v in params.items()
-        }
+        cleaned = {k: (MASK if k.lower() in SECRET_CONNINFO_KEYS else v) for k, v in params.items()}
         return redact_text(make_conninfo("", **cleaned))
     return redact_text(value)
 
