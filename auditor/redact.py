@@ -15,7 +15,8 @@ What is redacted:
 * server settings whose names say they hold a secret (`app.enc_key`, `vault.token`...) and
   custom settings whose values look like machine-made secrets (long high-entropy strings);
 * any value this process was given as a secret (resolved passwords and tokens, inline DSN
-  passwords), wherever it turns up, e.g. quoted back in a driver's error message.
+  passwords), wherever it turns up, e.g. quoted back in a driver's error message (it becomes
+  `***`, like a password inside a DSN, so a redacted DSN reads the same either way).
 """
 
 from __future__ import annotations
@@ -182,9 +183,9 @@ def redact_text(text: str) -> str:
         return text
     with _known_lock:
         known = sorted(_known, key=len, reverse=True)
-    for secret in known:  # first, so the patterns below see markers, not parts of a secret
+    for secret in known:  # first, so the patterns below never leave part of a secret
         if secret in text:
-            text = text.replace(secret, marker("secret", secret))
+            text = text.replace(secret, MASK)
     if "://" in text:
         text = _sub(_URL_USERINFO, text)
     lowered = text.lower()
