@@ -36,7 +36,7 @@ def pick_formatters(names: tuple[str, ...]) -> list[Formatter]:
 
 def _folder_mode(chosen: list[Formatter], out: Path) -> bool:
     machine = [f for f in chosen if f.name != "terminal"]
-    return out.is_dir() or out.is_symlink() or len(machine) > 1 or not out.suffix
+    return out.is_dir() or len(machine) > 1 or not out.suffix
 
 
 def check_output_plan(chosen: list[Formatter], out: Path | None) -> None:
