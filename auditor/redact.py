@@ -157,11 +157,11 @@ _CONNINFO_PARAM = re.compile(
     + r"(?P<pw>'(?:[^'\\]|\\.)*'?|[^\s'\"]+)",
     re.IGNORECASE,
 )
-# A pg_hba option: a double-quoted value ("" escapes a quote) or up to whitespace or a comma.
+# A pg_hba option: a double-quoted value ("" escapes a quote), a {list}, or up to whitespace.
 _HBA_OPTION = re.compile(
     r"(?P<head>\b(?:ldapbindpasswd|radiussecrets)\s*=\s*)"
     + _NOT_MARKER
-    + r"(?P<pw>\"(?:[^\"]|\"\")*\"?|[^\s,\"]+)",
+    + r"(?P<pw>\"(?:[^\"]|\"\")*\"?|\{[^}]*\}?|[^\s\"]+)",
     re.IGNORECASE,
 )
 
