@@ -4,6 +4,7 @@ keeps, that redacting twice changes nothing, and that the config digest covers n
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -138,3 +139,23 @@ def test_config_digest_covers_the_config_but_not_its_secrets() -> None:
     moved = parse_config(CONFIG.format(pw="hunter2").replace("db.example", "db2.example"), "a")
     assert config_digest(moved) != config_digest(one)
     assert config_digest(CONFIG.format(pw="hunter2")) == config_digest(one)  # text form too
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://u:Canary-Cfg-1@h/d?nosuchparam=1",
+        "postgresql://u:Canary-Cfg-1@h:99999999/d",
+        "postgresql://u@h/d?sslpassword=Canary-Cfg-1&sslmode=bogus",
+    ],
+)
+def test_config_errors_never_quote_an_inline_secret(tmp_path: Path, dsn: str) -> None:
+    from click.testing import CliRunner
+
+    from auditor.cli import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"targets:\n  - name: a\n    dsn: '{dsn}'\n")
+    for args in (["validate", "-c", str(path)], ["scan", "-c", str(path)]):
+        done = CliRunner().invoke(main, args)
+        assert done.exit_code == 2 and "Canary-Cfg-1" not in done.output, done.output
