@@ -483,9 +483,12 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _yaml_problem(exc: yaml.YAMLError, source: str) -> ConfigError:
+def _yaml_problem(exc: yaml.YAMLError, source: str, last_line: int | None = None) -> ConfigError:
     mark = getattr(exc, "problem_mark", None)
-    where = f"{source}:{mark.line + 1}" if mark is not None else source
+    line = None if mark is None else mark.line + 1
+    if line is not None and last_line is not None:
+        line = min(line, last_line)  # libyaml places an unexpected end past the last line
+    where = f"{source}:{line}" if line is not None else source
     problem = getattr(exc, "problem", None) or "not valid YAML"
     if isinstance(exc, yaml.reader.ReaderError):
         problem = f"character {exc.character!r} is not allowed"
@@ -522,7 +525,7 @@ def compose_yaml(text: str, source: str) -> yaml.Node | None:
                 depth -= 1
         return yaml.compose(text, Loader=_FAST_LOADER)
     except yaml.YAMLError as exc:
-        raise _yaml_problem(exc, source) from None
+        raise _yaml_problem(exc, source, last_line=text.count("\n") + 1) from None
 
 
 class _Located:
