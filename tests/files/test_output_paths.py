@@ -174,3 +174,32 @@ def test_hostile_target_names_stay_inside_the_facts_folder(
     again = run_cli("evaluate", *map(str, bundles), "--format", "json", cwd=work)
     assert again.returncode in (0, 1), again.stderr
     assert {t["name"] for t in json.loads(again.stdout)["targets"]} == {"../x", "a/b"}
+
+
+# -- history ---------------------------------------------------------------------------------
+
+
+def test_history_files_are_redacted_and_never_written_through_links(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from auditor.history import HistoryStore
+    from auditor.safe_files import UnsafePathError
+
+    base = sample_results()
+    leaky = replace(
+        base,
+        findings=(
+            replace(base.findings[0], message="server said: password=Hist-Canary-1 rejected"),
+            *base.findings[1:],
+        ),
+    )
+    store = HistoryStore(tmp_path / "hist")
+    saved = store.save(leaky)
+    assert "Hist-Canary-1" not in saved.read_text() and "password=***" in saved.read_text()
+    assert store.latest() is not None
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "linked").symlink_to(real, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        HistoryStore(tmp_path / "linked").save(leaky)
+    assert list(real.iterdir()) == []
