@@ -14,7 +14,6 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from auditor.config import ConfigError, _dotted, _explain, _Located
+from auditor.config import ConfigError, _dotted, _explain, yaml_document
 from auditor.model import ControlRef
 
 FRAMEWORK_DIR = Path(__file__).parent
@@ -121,17 +120,8 @@ class Coverage(BaseModel):
 def parse_yaml_model(text: str, source: str, model: type[M], error: type[Exception]) -> M:
     """YAML text -> validated `model`; any problem raises `error('file:line: key: what')`."""
     try:
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise error(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    if node is None:
-        raise error(f"{source}: the file is empty")
-    located = _Located()
-    try:
-        data = located.build(node, (), source)
-    except ConfigError as exc:  # duplicate keys
+        data, located = yaml_document(text, source)  # bounded, merge keys, duplicate keys
+    except ConfigError as exc:
         raise error(str(exc)) from None
     if not isinstance(data, Mapping):
         raise error(f"{source}:1: the top level must be a mapping")
