@@ -35,14 +35,22 @@ from auditor.output import (
     write_outputs,
 )
 from auditor.progress import ScanProgress
+from auditor.redact import redact_text
 from auditor.runner import run_scan
 from auditor.selection import SelectionError, select_checks
+from auditor.safe_files import UnsafePathError, ensure_folder, file_stems, write_file
+from auditor.waivers import WaiverError, load_waivers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _one_line(message: str) -> str:
+    """An error as one line with the redaction policy applied (it may quote a DSN)."""
+    return " ".join(redact_text(message).split())
+
+
 def fail_usage(message: str) -> NoReturn:
-    click.echo(f"auditor: error: {message}", err=True)
+    click.echo(f"auditor: error: {_one_line(message)}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -64,11 +72,19 @@ def _quick_config(
     return parse_config(text, "--dsn"), text
 
 
-def _save_facts(folder: Path, bundles: list[Facts]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+def _save_facts(folder: Path, bundles: list[Facts]) -> list[Path]:
+    """One `<name>.facts.json` per target, the name made a safe file name first (a target
+    called `../x` or `a/b` stays inside the folder); owner-readable only, written through a
+    temporary file and a rename. Bundles are already redacted (Facts.add)."""
+    ensure_folder(folder, "--save-facts folder")
+    stems = file_stems(f.target.name for f in bundles)
+    written = []
     for facts in bundles:
-        path = folder / f"{facts.target.name}.facts.json"
-        path.write_text(json.dumps(facts.to_json(), indent=2, sort_keys=True) + "\n")
+        path = folder / f"{stems[facts.target.name]}.facts.json"
+        body = json.dumps(facts.to_json(), indent=2, sort_keys=True) + "\n"
+        write_file(path, body.encode(), private=True)
+        written.append(path)
+    return written
 
 
 def apply_waivers_file(results: ScanResults, path: Path | None) -> ScanResults:
@@ -87,9 +103,15 @@ def _record_history(folder: Path, results: ScanResults) -> None:
     try:
         previous = store.latest()
     except ResultsFileError as exc:
-        click.echo(f"auditor: warning: previous run unreadable, not compared: {exc}", err=True)
+        click.echo(
+            f"auditor: warning: previous run unreadable, not compared: {_one_line(str(exc))}",
+            err=True,
+        )
         previous = None
-    path = store.save(results)
+    try:
+        path = store.save(results)
+    except (UnsafePathError, OSError) as exc:
+        fail_usage(f"cannot write history: {exc}")
     if previous is not None:
         click.echo(
             "since the last run: " + "\n".join(diff_results(previous, results).lines()), err=True
@@ -224,19 +246,32 @@ def scan(
     try:
         if config_path is not None:
             config = load_config(config_path)
-            digest = config_digest(config_path.read_text(encoding="utf-8"))
             config_dir = config_path.resolve().parent
         else:
             assert dsn is not None
-            config, text = _quick_config(dsn, password_env, columns, name)
-            digest = config_digest(text)
+            config, _ = _quick_config(dsn, password_env, columns, name)
             config_dir = Path.cwd()
+        digest = config_digest(config)  # over the redacted config: no secret in it
         chosen = pick_formatters(formats)
-        check_output_plan(chosen, output)
         if framework is not None:
             get_framework(framework)
         catalog = all_checks()
-    except (ConfigError, OutputError, CatalogError, FrameworkError) as exc:
+        if waivers_path is not None:  # a broken waivers file must not cost a scan
+            load_waivers(waivers_path)
+        # Every path the run will write, checked before anything is scanned.
+        check_output_plan(chosen, output)
+        if save_facts is not None:
+            ensure_folder(save_facts, "--save-facts folder")
+        if history_dir is not None:
+            HistoryStore(history_dir).check()
+    except (
+        ConfigError,
+        OutputError,
+        CatalogError,
+        FrameworkError,
+        UnsafePathError,
+        WaiverError,
+    ) as exc:
         fail_usage(str(exc))
     try:
         selected = select_checks(catalog, check_ids, skip_ids)
@@ -253,8 +288,12 @@ def scan(
             check_ids=selected,
         )
     results = apply_waivers_file(results, waivers_path)
+    facts_problem = None
     if save_facts is not None:
-        _save_facts(save_facts, bundles)
+        try:
+            _save_facts(save_facts, bundles)
+        except (UnsafePathError, OSError) as exc:  # the reports are still written below
+            facts_problem = f"cannot save facts: {exc}"
     try:
         written = write_outputs(
             results, chosen, output, RenderOptions(framework=framework, color=wants_color())
@@ -265,6 +304,8 @@ def scan(
         click.echo(f"wrote {path}", err=True)
     if history_dir is not None:
         _record_history(history_dir, results)
+    if facts_problem is not None:
+        fail_usage(facts_problem)
     sys.exit(exit_code(results, Severity(fail_on), allow_errors))
 
 
@@ -363,7 +404,7 @@ def run() -> None:
         if os.environ.get("AUDITOR_DEBUG"):
             raise
         click.echo(
-            f"auditor: internal error: {type(exc).__name__}: {exc} "
+            f"auditor: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
             "(set AUDITOR_DEBUG=1 for details)",
             err=True,
         )

@@ -7,13 +7,14 @@ scanned, and never part of any model's repr, so they cannot leak into logs or ou
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 from pydantic import (
@@ -25,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from auditor import redact
 from auditor.policy import Policy
 
 
@@ -56,17 +58,22 @@ def resolve_secret(ref: PasswordRef | None, base_dir: Path, target: str, what: s
             raise ConfigError(
                 f"target {target!r}: {what} environment variable {ref.env} is not set"
             )
+        redact.remember_secret(value)  # redacted wherever it turns up (errors, facts...)
         return value
     path = Path(ref.file).expanduser()
     if not path.is_absolute():
         path = base_dir / path
     try:
-        return path.read_text().strip("\r\n")
-    except OSError as exc:
-        raise ConfigError(
-            f"target {target!r}: cannot read {what} file {path}: {exc.strerror}"
-        ) from None
+        value = path.read_text().strip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"target {target!r}: cannot read {what} file {path}: {reason}") from None
+    redact.remember_secret(value)
+    return value
 
+
+# Connection parameters that are credentials: never passed to checks or kept in facts.
+SECRET_DSN_PARAMS = frozenset({"password", "sslpassword"})
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -82,29 +89,77 @@ def _check_dsn(value: str) -> str:
     """A PostgreSQL URL that libpq will accept, judged here so a typo is a config error
     (exit 2) rather than a target that fails later. Messages never repeat the URL: it may
     hold a password."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         parts = urlsplit(value)
-        _ = parts.port  # raises on a non-numeric port
     except ValueError as exc:
         raise ValueError(f"not a valid PostgreSQL URL ({exc})") from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("must start with postgresql://")
-    if not parts.hostname:
-        raise ValueError("names no host")
     params = parse_qsl(parts.query, keep_blank_values=True)
+    # Inline secrets are remembered so they are redacted even where quoted back in parts
+    # (a driver's error message, a server log line).
+    for secret in (parts.password, *(v for k, v in params if k.lower() in SECRET_DSN_PARAMS)):
+        if secret:
+            redact.remember_secret(secret)
+            redact.remember_secret(unquote(secret))
     for key, param in params:
         if key not in _libpq_keywords():
             raise ValueError(f"unknown connection parameter {key!r} in the URL query")
         if key == "sslmode" and param not in SSLMODES:
             raise ValueError(f"sslmode {param!r} is not one of {', '.join(SSLMODES)}")
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
-
     try:
-        conninfo_to_dict(value)
+        # libpq's own reading: ?host=/?port= override the netloc, host lists are allowed.
+        conn = conninfo_to_dict(value)
     except ProgrammingError:
         raise ValueError("not a valid PostgreSQL URL (libpq cannot parse it)") from None
+    if not conn.get("host") and not conn.get("hostaddr"):
+        raise ValueError("names no host")
+    for port in str(conn.get("port") or "").split(","):
+        if port and not port.strip().isdigit():
+            raise ValueError(f"not a valid PostgreSQL URL (port {port!r} is not a number)")
     return value
+
+
+# The reference design's access-log columns (auditor.collectors.pg.audit_log has the same).
+ACCESS_LOG_COLUMNS = (
+    "table_name",
+    "column_name",
+    "row_id",
+    "accessed_by",
+    "access_type",
+    "accessed_at",
+    "client_ip",
+)
+
+
+class AccessLogMapping(BaseModel):
+    """An existing audit table standing for the design's access log:
+    `access_log: {table: app.audit_events, columns: {accessed_by: actor, ...}}`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    table: Annotated[str, Field(min_length=1, max_length=200)]  # name or schema.name
+    columns: dict[str, Annotated[str, Field(min_length=1, max_length=63)]] = {}
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        if value.count(".") > 1 or any(not p for p in value.split(".")):
+            raise ValueError(f"{value!r} is not table or schema.table")
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(ACCESS_LOG_COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"unknown access-log column {', '.join(unknown)} "
+                f"(the design's columns are {', '.join(ACCESS_LOG_COLUMNS)})"
+            )
+        return value
 
 
 class PostgresTarget(BaseModel):
@@ -120,6 +175,8 @@ class PostgresTarget(BaseModel):
     # A pg_hba.conf to audit offline when the live view is not readable.
     hba_file: str | None = None
     tls_probe: bool = True
+    # An existing audit table and its columns, when it is not the design's access log.
+    access_log: AccessLogMapping | None = None
     connect_timeout_seconds: float = Field(10.0, gt=0)
     statement_timeout_ms: int = Field(5000, ge=100)
     target_timeout_seconds: float = Field(300.0, gt=0)
@@ -148,10 +205,16 @@ class PostgresTarget(BaseModel):
 
     @property
     def dsn_parts(self) -> dict[str, Any]:
+        from psycopg.conninfo import conninfo_to_dict
+
         parts = urlsplit(self.dsn)
+        # Host and port as libpq reads them (?host=/?port= win over the netloc; a host list
+        # stays whole, its first port is shown). Where the TLS probe goes: auditor.tls.endpoints.
+        conn = conninfo_to_dict(self.dsn)
+        first_port = str(conn.get("port") or "").split(",")[0].strip()
         return {
-            "host": parts.hostname,
-            "port": parts.port or 5432,
+            "host": conn.get("host") or conn.get("hostaddr"),
+            "port": int(first_port) if first_port.isdigit() else 5432,
             "dbname": parts.path.lstrip("/") or None,
             "user": parts.username,
             "params": dict(parse_qsl(parts.query)),
@@ -186,7 +249,9 @@ class PostgresTarget(BaseModel):
             "port": parts["port"],
             "dbname": parts["dbname"],
             "user": parts["user"],
-            "dsn_params": {k: v for k, v in parts["params"].items() if k != "password"},
+            "dsn_params": {
+                k: v for k, v in parts["params"].items() if k.lower() not in SECRET_DSN_PARAMS
+            },
             "sensitive_columns": list(self.sensitive_columns),
             "application_dsns": [redact_dsn(d) for d in self.application_dsns],
             "hba_file": self.hba_file,
@@ -406,7 +471,10 @@ class VaultTarget(BaseModel):
 
     def resolve_password(self, base_dir: Path) -> str | None:
         token = resolve_secret(self.token, base_dir, self.name, "token")
-        return token if token is not None else os.environ.get("VAULT_TOKEN")
+        if token is None:
+            token = os.environ.get("VAULT_TOKEN")
+            redact.remember_secret(token)
+        return token
 
     def context_options(self) -> dict[str, Any]:
         return {
@@ -445,48 +513,160 @@ class ScanConfig(BaseModel):
 
 
 def redact_dsn(dsn: str) -> str:
-    """The DSN without any inline password (user:secret@ → user:***@; password=... → ***)."""
-    try:
-        parts = urlsplit(dsn)
-    except ValueError:
-        return "<unparseable DSN>"
-    netloc = parts.netloc
-    if parts.password is not None:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{hostinfo}"
-    query = "&".join(
-        f"{k}={'***' if k.lower() in ('password', 'sslpassword') else v}"
-        for k, v in parse_qsl(parts.query)
-    )
-    return parts._replace(netloc=netloc, query=query).geturl()
+    """The DSN without any inline password (auditor.redact's policy: the password part becomes
+    a `<redacted password, N chars>` marker)."""
+    return redact.redact_dsn(dsn)
 
 
 # -- YAML with line numbers ------------------------------------------------------------------
 
+# Bounds on what a config or waivers file may make the loader do. Real files are a few KB; an
+# alias bomb ("billion laughs") is small text that expands exponentially, deep nesting
+# exhausts the recursive composer, and a huge file keeps the pure-Python parser busy.
+MAX_YAML_BYTES = 2 * 1024 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_VALUES = 100_000  # values built, counting every alias expansion
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _yaml_problem(exc: yaml.YAMLError, source: str, last_line: int | None = None) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    line = None if mark is None else mark.line + 1
+    if line is not None and last_line is not None:
+        line = min(line, last_line)  # libyaml places an unexpected end past the last line
+    where = f"{source}:{line}" if line is not None else source
+    problem = getattr(exc, "problem", None) or "not valid YAML"
+    if isinstance(exc, yaml.reader.ReaderError):
+        problem = f"character {exc.character!r} is not allowed"
+    return ConfigError(f"{where}: invalid YAML: {_one_line(problem)}")
+
+
+# libyaml when PyYAML was built with it: the same grammar, about 20 times faster, which keeps
+# a large file from holding the loader for minutes. Its composer recurses in C, so it only
+# ever sees a document whose depth the event pass below has already bounded.
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def compose_yaml(text: str, source: str) -> yaml.Node | None:
+    """The YAML node graph of `text`, refusing huge, too deeply nested or too large documents
+    before the composer runs."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{source}: file is larger than {MAX_YAML_BYTES // 1024} KB")
+    try:
+        depth = values = 0
+        for event in yaml.parse(text, Loader=_FAST_LOADER):  # an iterative state machine
+            if isinstance(event, yaml.CollectionStartEvent | yaml.ScalarEvent):
+                values += 1
+                if values > MAX_YAML_VALUES:
+                    line = event.start_mark.line + 1 if event.start_mark else 0
+                    raise ConfigError(f"{source}:{line}: more than {MAX_YAML_VALUES} values")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark else 0
+                    raise ConfigError(
+                        f"{source}:{line}: nested more than {MAX_YAML_DEPTH} levels deep"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError as exc:
+        raise _yaml_problem(exc, source, last_line=text.count("\n") + 1) from None
+
 
 class _Located:
-    """Maps a path inside the YAML document (keys and list indexes) to its line number."""
+    """Builds plain data from a YAML node graph and maps each path inside it (keys and list
+    indexes) to its line number.
+
+    Merge keys (`<<: *base`, `<<: [*a, *b]`) work as in YAML 1.1: keys written in the mapping
+    win over merged ones, earlier merged mappings over later. Keys written twice are an error
+    naming the line. Alias expansion is bounded by MAX_YAML_VALUES and MAX_YAML_DEPTH, so an
+    alias bomb or a self-referencing alias fails fast instead of hanging."""
 
     def __init__(self) -> None:
         self.lines: dict[tuple[Any, ...], int] = {}
+        self._built = 0
+        self._constructor = yaml.SafeLoader("")
 
-    def build(self, node: yaml.Node, path: tuple[Any, ...], source: str) -> Any:
-        self.lines[path] = node.start_mark.line + 1
+    def build(self, node: yaml.Node, path: tuple[Any, ...], source: str, depth: int = 0) -> Any:
+        line = node.start_mark.line + 1
+        self._built += 1
+        if self._built > MAX_YAML_VALUES:
+            raise ConfigError(
+                f"{source}:{line}: more than {MAX_YAML_VALUES} values once aliases are "
+                "expanded (an alias bomb?)"
+            )
+        if depth > MAX_YAML_DEPTH:
+            raise ConfigError(
+                f"{source}:{line}: nested more than {MAX_YAML_DEPTH} levels deep (through aliases?)"
+            )
+        self.lines.setdefault(path, line)
         if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = yaml.safe_load(yaml.serialize(key_node))
-                if key in out:
-                    line = key_node.start_mark.line + 1
-                    raise ConfigError(f"{source}:{line}: key {key!r} appears twice")
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = self.build(value_node, (*path, key), source)
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-            return out
+            return self._mapping(node, path, source, depth)
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i), source) for i, item in enumerate(node.value)]
-        return yaml.safe_load(yaml.serialize(node))
+            return [
+                self.build(item, (*path, i), source, depth + 1) for i, item in enumerate(node.value)
+            ]
+        return self._scalar(node, source)
+
+    def _scalar(self, node: yaml.Node, source: str) -> Any:
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise _yaml_problem(exc, source) from None
+        except Exception:  # e.g. `!!timestamp nonsense`, `!!int 0x`: PyYAML's own bugs
+            line = node.start_mark.line + 1
+            raise ConfigError(
+                f"{source}:{line}: invalid YAML: cannot read value with tag {node.tag}"
+            ) from None
+
+    def _key(self, node: yaml.Node, source: str) -> Any:
+        line = node.start_mark.line + 1
+        if not isinstance(node, yaml.ScalarNode):
+            raise ConfigError(f"{source}:{line}: a key must be a plain value, not a collection")
+        key = self._scalar(node, source)
+        try:
+            hash(key)
+        except TypeError:
+            raise ConfigError(f"{source}:{line}: a key must be a plain value") from None
+        return key
+
+    def _mapping(
+        self, node: yaml.MappingNode, path: tuple[Any, ...], source: str, depth: int
+    ) -> dict[Any, Any]:
+        if depth > MAX_YAML_DEPTH:  # a mapping that merges itself, directly or not
+            line = node.start_mark.line + 1
+            raise ConfigError(f"{source}:{line}: '<<' merges nest more than {MAX_YAML_DEPTH} deep")
+        merged: dict[Any, Any] = {}
+        written: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                continue
+            sources = (
+                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            )
+            for src in sources:
+                if not isinstance(src, yaml.MappingNode):
+                    line = src.start_mark.line + 1
+                    raise ConfigError(f"{source}:{line}: '<<' can only merge mappings")
+                for key, value in self._mapping(src, path, source, depth + 1).items():
+                    merged.setdefault(key, value)
+                    self._built += 1
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self._key(key_node, source)
+            line = key_node.start_mark.line + 1
+            if key in written:
+                raise ConfigError(f"{source}:{line}: key {_one_line(repr(key))} appears twice")
+            self.lines[(*path, key)] = line
+            written[key] = self.build(value_node, (*path, key), source, depth + 1)
+            self.lines[(*path, key)] = line
+        return {**merged, **written}
 
     def line_for(self, loc: tuple[Any, ...]) -> int | None:
         for cut in range(len(loc), -1, -1):
@@ -494,6 +674,15 @@ class _Located:
             if line is not None:
                 return line
         return None
+
+
+def yaml_document(text: str, source: str) -> tuple[Any, _Located]:
+    """Plain data from YAML text, with line numbers; ConfigError (one line) on any problem."""
+    node = compose_yaml(text, source)
+    if node is None:
+        raise ConfigError(f"{source}: the file is empty")
+    located = _Located()
+    return located.build(node, (), source), located
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -526,22 +715,17 @@ def _explain(error: Mapping[str, Any]) -> str:
 
 
 def parse_config(text: str, source: str = "<config>") -> ScanConfig:
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    if node is None:
-        raise ConfigError(f"{source}: the file is empty")
-    located = _Located()
-    data = located.build(node, (), source)
+    data, located = yaml_document(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the top level must be a mapping with 'targets:'")
-    for target in data.get("targets") or []:
-        if isinstance(target, dict):
-            target.setdefault("kind", "postgres")
+    # Top-level keys starting with `x-` are the user's own (as in Compose files): a place for
+    # anchors that targets merge with `<<: *name`. They are not part of the config.
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    targets = data.get("targets")
+    if isinstance(targets, list):
+        for target in targets:
+            if isinstance(target, dict):
+                target.setdefault("kind", "postgres")
     try:
         return ScanConfig.model_validate(data)
     except ValidationError as exc:
@@ -552,22 +736,47 @@ def parse_config(text: str, source: str = "<config>") -> ScanConfig:
         loc = _clean_loc(tuple(first["loc"]))
         line = located.line_for(loc)
         where = f"{source}:{line}" if line else source
-        raise ConfigError(f"{where}: {_dotted(loc)}: {_explain(first)}") from None
+        raise ConfigError(_one_line(f"{where}: {_dotted(loc)}: {_explain(first)}")) from None
+
+
+def read_text_file(path: Path, what: str, error: type[Exception]) -> str:
+    """A UTF-8 text file of bounded size, or `error` with one line naming the file."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
+    except FileNotFoundError:
+        raise error(f"{path}: {what} file not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a {what} file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} file: {exc.strerror}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise error(f"{path}: {what} file is larger than {MAX_YAML_BYTES // 1024} KB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: {what} file is not UTF-8 text (bad byte at offset {exc.start})"
+        ) from None
 
 
 def load_config(path: Path) -> ScanConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: config file is not UTF-8 text (bad byte at offset {exc.start})"
-        ) from None
-    return parse_config(text, str(path))
+    return parse_config(read_text_file(path, "config", ConfigError), str(path))
 
 
-def config_digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+def redacted_config(config: ScanConfig) -> dict[str, Any]:
+    """The config as parsed (defaults filled in), with every inline secret replaced by its
+    redaction marker (auditor.redact). Password references (`{env: NAME}`, `{file: PATH}`)
+    name where a secret lives, not the secret, and stay."""
+    data: dict[str, Any] = redact.redact_tree(config.model_dump(mode="json"))
+    return data
+
+
+def config_digest(config: ScanConfig | str) -> str:
+    """`sha256:` + SHA-256 of the redacted config (see redacted_config) as canonical JSON
+    (sorted keys, no whitespace). It identifies which targets, options and policy a scan ran
+    with; it covers no secret, so it cannot be used to confirm a guessed password. Text is
+    parsed first (a text that does not parse is an error, as for a scan)."""
+    parsed = parse_config(config, "<config>") if isinstance(config, str) else config
+    canonical = json.dumps(redacted_config(parsed), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

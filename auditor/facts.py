@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from auditor.policy import Policy
+from auditor.redact import redact_text, redact_tree
 
 
 class FactSection(BaseModel):
@@ -83,6 +84,16 @@ class UndeclaredFacts(Exception):
 NOT_COLLECTED = "not collected: the scan was narrowed to checks that do not read it"
 
 
+def redact_section(section: S) -> S:
+    """The section with every secret replaced by a redaction marker (the same object when
+    nothing needed redacting)."""
+    dumped = section.model_dump()
+    cleaned = redact_tree(dumped)
+    if cleaned == dumped:
+        return section
+    return type(section).model_validate(cleaned)
+
+
 @dataclass
 class Facts:
     target: TargetContext
@@ -112,12 +123,24 @@ class Facts:
             raise UndeclaredFacts(f"the check reads the undeclared {model.section} section")
 
     def add(self, section: FactSection) -> None:
-        self.sections[section.section] = section
+        """Store a collector's section, redacted first (auditor.redact): what a bundle holds
+        is what may be saved, so no secret of the scanned server reaches checks, results or
+        `--save-facts` files."""
+        try:
+            clean = redact_section(section)
+        except ValueError as exc:  # fail closed: a section that cannot be redacted is not kept
+            self.sections.pop(section.section, None)
+            self.gaps[section.section] = Gap(
+                GapKind.ERROR,
+                f"{section.section} facts not kept: redaction failed ({type(exc).__name__})",
+            )
+            return
+        self.sections[section.section] = clean
         self.gaps.pop(section.section, None)
 
     def mark_missing(self, section: str, gap: Gap) -> None:
         if section not in self.sections:
-            self.gaps[section] = gap
+            self.gaps[section] = Gap(gap.kind, redact_text(gap.reason))
 
     def has(self, model: type[FactSection]) -> bool:
         self._may_read(model)
@@ -140,7 +163,7 @@ class Facts:
             "target": {
                 "name": self.target.name,
                 "kind": self.target.kind,
-                "options": self.target.options,
+                "options": redact_tree(self.target.options),
                 "policy": self.target.policy.model_dump(mode="json"),
             },
             "requested_sections": None if self.requested is None else sorted(self.requested),

@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from auditor.formatters.json_results import (
+    SCHEMA_ID,
     ResultsFileError,
     results_from_dict,
     results_to_dict,
 )
 from auditor.model import Result, ScanResults, Status
+from auditor.redact import redact_results
+from auditor.safe_files import ensure_folder, write_file
 
 Key = tuple[str, str, str]  # target, check id, resource
 
@@ -109,13 +114,83 @@ def diff_results(old: ScanResults, new: ScanResults) -> ResultsDiff:
     return ResultsDiff(tuple(new_failures), tuple(resolved), tuple(other), unchanged)
 
 
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class _Tool(_Loose):
+    version: str
+
+
+class _Run(_Loose):
+    id: str
+    started_at: str
+    finished_at: str
+    config_digest: str | None = None
+
+
+class _Target(_Loose):
+    name: str
+    kind: str
+    status: str
+    error: str | None = None
+
+
+class _Control(_Loose):
+    framework: str
+    id: str
+
+
+class _Finding(_Loose):
+    check_id: str
+    target: str
+    resource: str | None = None
+    status: str
+    severity: str
+    title: str
+    message: str
+    evidence: dict[str, Any] | None = None
+    remediation: str = ""
+    controls: list[_Control]
+
+
+class _ResultsShape(_Loose):
+    tool: _Tool
+    run: _Run
+    targets: list[_Target]
+    findings: list[_Finding]
+
+
+def parse_results(data: Any) -> ScanResults:
+    """A results document (`auditor/results/v1`) checked for shape first, so a file with the
+    right schema id but wrong types is a one-line error, not a crash in a formatter later."""
+    if not isinstance(data, dict):
+        raise ResultsFileError("not an Auditor results file (top level is not an object)")
+    if data.get("schema") == SCHEMA_ID:
+        try:
+            _ResultsShape.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ResultsFileError(f"malformed results file: {where}: {first['msg']}") from None
+    return results_from_dict(data)
+
+
 def load_results(path: Path) -> ScanResults:
     try:
-        return results_from_dict(json.loads(path.read_text()))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
-        raise ResultsFileError(f"{path}: no such results file") from None
+        raise ResultsFileError(f"{path}: results file not found") from None
+    except OSError as exc:
+        raise ResultsFileError(f"{path}: cannot read results file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsFileError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise ResultsFileError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+        raise ResultsFileError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ResultsFileError(f"{path}: JSON nested too deeply") from None
+    try:
+        return parse_results(data)
     except ResultsFileError as exc:
         raise ResultsFileError(f"{path}: {exc}") from None
 
@@ -133,9 +208,16 @@ class HistoryStore:
         runs = self.runs()
         return load_results(runs[-1]) if runs else None
 
+    def check(self) -> None:
+        """Refuse (UnsafePathError) a history folder that cannot be used, before a scan."""
+        ensure_folder(self.folder, "history folder")
+
     def save(self, results: ScanResults) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Write the run, redacted (auditor.redact), through a temporary file and a rename."""
+        self.check()
         stamp = re.sub(r"[^0-9A-Za-z]", "", results.finished_at)
-        path = self.folder / f"{stamp}-{results.run_id[:8]}.results.json"
-        path.write_text(json.dumps(results_to_dict(results), indent=2) + "\n")
+        run = re.sub(r"[^0-9A-Za-z-]", "", results.run_id[:8])
+        path = self.folder / f"{stamp}-{run}.results.json"
+        body = json.dumps(results_to_dict(redact_results(results)), indent=2) + "\n"
+        write_file(path, body.encode())
         return path

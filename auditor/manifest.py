@@ -22,6 +22,7 @@ from auditor.formatters.json_results import (
     results_from_dict,
 )
 from auditor.model import ScanResults
+from auditor.safe_files import UnsafePathError, ensure_folder, write_file
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = "auditor/manifest/v1"
@@ -101,15 +102,20 @@ def write_report_dir(
 
 
 def write_manifest_files(results: ScanResults, folder: Path, files: dict[str, bytes]) -> list[Path]:
+    """Each file through a temporary file and a rename (auditor.safe_files), so a symlink
+    already in the folder is replaced rather than written through; a symlinked folder is
+    refused."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        ensure_folder(folder, "report folder")
         written = []
         for name, data in sorted(files.items()):
-            (folder / name).write_bytes(data)
+            write_file(folder / name, data)
             written.append(folder / name)
         manifest = build_manifest(results, files)
         path = folder / MANIFEST_NAME
-        path.write_text(json.dumps(manifest, indent=2) + "\n")
+        write_file(path, (json.dumps(manifest, indent=2) + "\n").encode())
+    except UnsafePathError as exc:
+        raise ManifestError(str(exc)) from None
     except OSError as exc:
         raise ManifestError(f"{folder}: cannot write report folder: {exc.strerror}") from None
     return [*written, path]

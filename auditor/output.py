@@ -9,6 +9,13 @@ from pathlib import Path
 from auditor.formatters.base import Formatter, RenderOptions, formatters
 from auditor.manifest import ManifestError, write_report_dir
 from auditor.model import ScanResults
+from auditor.redact import redact_results
+from auditor.safe_files import (
+    UnsafePathError,
+    check_file_destination,
+    ensure_folder,
+    write_file,
+)
 
 
 class OutputError(Exception):
@@ -27,15 +34,30 @@ def pick_formatters(names: tuple[str, ...]) -> list[Formatter]:
     return [available[n] for n in dict.fromkeys(names)]
 
 
+def _folder_mode(chosen: list[Formatter], out: Path) -> bool:
+    machine = [f for f in chosen if f.name != "terminal"]
+    return out.is_dir() or len(machine) > 1 or not out.suffix
+
+
 def check_output_plan(chosen: list[Formatter], out: Path | None) -> None:
-    """Refuse, before anything is scanned, output choices that cannot be written."""
-    if out is not None:
+    """Refuse, before anything is scanned, output choices that cannot be written: several
+    formats without a folder, a binary format on a terminal, and paths that are not usable
+    (a file where a folder is needed, a symlinked folder, nothing writable). A folder is made
+    here if needed, so a scan never runs only to lose its report."""
+    if out is None:
+        if len(chosen) > 1 and any(f.name != "terminal" for f in chosen):
+            raise OutputError("several formats need -o/--output naming a folder")
+        for fmt in chosen:
+            if fmt.binary:
+                raise OutputError(f"format {fmt.name!r} is binary: give -o/--output")
         return
-    if len(chosen) > 1 and any(f.name != "terminal" for f in chosen):
-        raise OutputError("several formats need -o/--output naming a folder")
-    for fmt in chosen:
-        if fmt.binary:
-            raise OutputError(f"format {fmt.name!r} is binary: give -o/--output")
+    try:
+        if _folder_mode(chosen, out):
+            ensure_folder(out, "output folder")
+        elif any(f.name != "terminal" for f in chosen):
+            check_file_destination(out, "output file")
+    except UnsafePathError as exc:
+        raise OutputError(str(exc)) from None
 
 
 def write_outputs(
@@ -46,8 +68,10 @@ def write_outputs(
 ) -> list[Path]:
     """Render each format. With `out` a folder (or several formats) each lands in its own
     file, with results.json and the evidence manifest beside them; with one format and a file
-    path it lands there; otherwise on stdout."""
+    path it lands there; otherwise on stdout. Results pass the redaction policy first, and
+    files are written through a temporary file and a rename (never through a symlink)."""
     check_output_plan(chosen, out)
+    results = redact_results(results)
     written: list[Path] = []
     machine = [f for f in chosen if f.name != "terminal"]
     terminal = [f for f in chosen if f.name == "terminal"]
@@ -61,7 +85,7 @@ def write_outputs(
             sys.stdout.buffer.write(fmt.render(results, opts))
             sys.stdout.flush()
         return written
-    if out.is_dir() or len(machine) > 1 or not out.suffix:
+    if _folder_mode(chosen, out):
         # A folder is an evidence package: results.json and the manifest go beside the
         # formats, so `auditor verify` can prove it later.
         try:
@@ -70,8 +94,10 @@ def write_outputs(
             raise OutputError(str(exc)) from None
     else:
         for fmt in machine:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(fmt.render(results, options))
+            try:
+                write_file(out, fmt.render(results, options))
+            except UnsafePathError as exc:
+                raise OutputError(str(exc)) from None
             written.append(out)
     for fmt in terminal:
         sys.stdout.buffer.write(fmt.render(results, options))

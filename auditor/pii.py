@@ -2,18 +2,27 @@
 low, and the masks under which an example may appear in evidence.
 
 A detector is a pattern plus a validator: card numbers must pass Luhn and start with an
-issuer prefix, IBANs must have their country's length and pass mod 97, US SSNs must follow
-the SSA's area/group/serial rules, phone numbers need a `+` country code or the usual
-punctuation. That is why a SKU, a UUID, an order number or a price is not reported.
+issuer prefix, IBANs must have their country's length and BBAN format and pass mod 97
+(python-stdnum), US SSNs must follow the SSA's area/group/serial rules and not be a number
+known to be invalid (python-stdnum: 078-05-1120, 219-09-9999), phone numbers need a `+`
+country code or the usual punctuation and must be valid for their numbering plan
+(phonenumbers). That is why a SKU, a UUID, an order number or a price is not reported.
+Values of `inet`/`cidr` columns that are host addresses are IP addresses, personal data
+under the GDPR.
 
 Raw values never leave this module: callers get kinds, masked examples and shapes.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from stdnum import iban as stdnum_iban
+from stdnum.us import ssn as stdnum_ssn
 
 EMAIL = "email"
 PHONE = "phone"
@@ -21,7 +30,8 @@ CARD = "card_number"
 SSN = "us_ssn"
 IBAN = "iban"
 WALLET = "wallet_address"
-KINDS = (CARD, EMAIL, PHONE, SSN, IBAN, WALLET)
+IP = "ip_address"
+KINDS = (CARD, EMAIL, PHONE, SSN, IBAN, WALLET, IP)
 
 # Text outside a match must not continue a word, a number or a dashed code (SKU-123-45-6789).
 _L = r"(?<![\w\-.@+])"
@@ -122,7 +132,9 @@ def card_ok(raw: str) -> bool:
 
 def ssn_ok(area: str, group: str, serial: str) -> bool:
     a = int(area)
-    return a not in (0, 666) and a < 900 and group != "00" and serial != "0000"
+    if a in (0, 666) or a >= 900 or group == "00" or serial == "0000":
+        return False
+    return bool(stdnum_ssn.is_valid(f"{area}-{group}-{serial}"))  # also its blacklist
 
 
 def iban_ok(raw: str) -> bool:
@@ -134,14 +146,27 @@ def iban_ok(raw: str) -> bool:
         return False
     moved = iban[4:] + iban[:4]
     number = "".join(str(int(ch, 36)) for ch in moved)
-    return int(number) % 97 == 1
+    return int(number) % 97 == 1 and bool(stdnum_iban.is_valid(iban))
 
 
 def phone_ok(raw: str) -> bool:
     digits = re.sub(r"\D", "", raw)
     if raw.startswith("+"):
-        return 8 <= len(digits) <= 15
-    return len(digits) == 10 and digits[0] not in "01"  # NANP: area code never starts 0/1
+        if not 8 <= len(digits) <= 15:
+            return False
+    elif len(digits) != 10 or digits[0] in "01":  # NANP: area code never starts 0/1
+        return False
+    return _valid_number(raw)
+
+
+def _valid_number(raw: str) -> bool:
+    """Valid for its numbering plan (a number without `+` is read as North American)."""
+    import phonenumbers  # heavy metadata: loaded on the first candidate only
+
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(raw, "US")))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 # -- masks: enough to recognise the kind and tell examples apart, never enough to use -------
@@ -175,6 +200,27 @@ def mask_iban(raw: str) -> str:
 
 def mask_wallet(raw: str) -> str:
     return raw[:4] + "*" * 34 + raw[-4:]
+
+
+def mask_ip(raw: str) -> str:
+    address = raw.partition("/")[0]
+    if ":" in address:
+        return address.split(":")[0] + ":****:****"
+    parts = address.split(".")
+    return ".".join([*parts[:2], "***", "***"]) if len(parts) == 4 else "***"
+
+
+def host_address(raw: str) -> str | None:
+    """The host address an inet/cidr value names, or None for a network (10.0.0.0/8 is not
+    a person's address)."""
+    try:
+        net = ipaddress.ip_interface(raw.strip())
+    except ValueError:
+        return None
+    prefix = net.network.prefixlen
+    if "/" in raw and prefix < net.network.max_prefixlen and net.ip == net.network.network_address:
+        return None
+    return str(net.ip)
 
 
 @dataclass(frozen=True)
@@ -284,3 +330,47 @@ def _plain_shape(text: str) -> str:
     if text[0] in "{[":
         return "json"
     return "text"
+
+
+# -- key-like values (stored keys), judged by name and by shape ------------------------------
+
+KEY_NAME = re.compile(
+    r"(?i)(?<![a-z])(?:enc|crypt|aes|pgp|master|data|secret|private|api|app)?"
+    r"[_.-]?(?:key|secret|passphrase|password|passwd|token|credential)s?"
+    r"(?![a-z])|(?i:secret|passphrase|credential|(?:en|de)?crypt(?:ion)?_?key)"
+)
+NOT_KEY_NAME = re.compile(r"(?i)public|_id$|^id$|key_?id|keyring|key_?name|monkey|turkey")
+
+
+def key_like_name(name: str) -> bool:
+    """A setting, table or column name that says it holds a key or secret."""
+    return bool(KEY_NAME.search(name)) and not NOT_KEY_NAME.search(name)
+
+
+def entropy_bits(text: str) -> float:
+    """Shannon entropy per character."""
+    if not text:
+        return 0.0
+    counts: dict[str, int] = {}
+    for ch in text:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def key_like_value(value: str) -> bool:
+    """A value shaped like key material: long, no spaces, and random-looking (hex, base64 or
+    passphrase-like with high entropy). Sentences, UUIDs and e-mail addresses are not."""
+    text = value.strip()
+    if len(text) < 16 or any(ch.isspace() for ch in text) or "@" in text:
+        return False
+    if _UUID.match(text):
+        return False
+    if re.fullmatch(r"[0-9a-fA-F]{32,}", text):
+        return True
+    return entropy_bits(text) >= 3.5
+
+
+def mask_secret(value: str) -> str:
+    """What evidence may say about a secret: that it is there and how long it is."""
+    return f"'***' ({len(value)} characters)"

@@ -8,13 +8,18 @@ counts as attested) lives here, so HTML, PDF and the other formats cannot disagr
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.frameworks import Control, Framework, frameworks, get_framework
+# Re-exported: waivers.py and the formatters take the control vocabulary from here.
+from auditor.control_verdicts import ATTESTATION_KEY as ATTESTATION_KEY
+from auditor.control_verdicts import ControlStatus as ControlStatus
+from auditor.control_verdicts import ControlVerdict, control_verdicts
+from auditor.control_verdicts import is_attested as is_attested
+from auditor.control_verdicts import roll_up as roll_up
+from auditor.frameworks import Framework, frameworks, get_framework
 from auditor.manifest import EvidenceEntry, evidence_entries, results_digest
 from auditor.model import Result, ScanResults, Severity, Status, TargetOutcome
 
@@ -30,54 +35,7 @@ LAYER_TITLES = {
 # Evidence keys that waivers.py adds beside what the check observed.
 WAIVER_KEY = "waiver"
 EXPIRED_WAIVER_KEY = "expired_waiver"
-ATTESTATION_KEY = "attestation"
 EXPIRED_ATTESTATION_KEY = "expired_attestation"
-
-
-class ControlStatus(enum.StrEnum):
-    FAIL = "fail"
-    ERROR = "error"
-    MANUAL = "manual"
-    WAIVED = "waived"
-    PASS = "pass"
-    NOT_ASSESSED = "not_assessed"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-# Worst first: one failing check fails the control; an unevaluated (error) check hides
-# whether it would pass; an unattested manual check still needs a person; waived failures
-# are accepted risk, which an auditor must see rather than a plain pass.
-ROLL_UP_ORDER = (
-    ControlStatus.FAIL,
-    ControlStatus.ERROR,
-    ControlStatus.MANUAL,
-    ControlStatus.WAIVED,
-    ControlStatus.PASS,
-)
-
-
-def is_attested(result: Result) -> bool:
-    return result.status is Status.MANUAL and ATTESTATION_KEY in result.evidence
-
-
-def effective_status(result: Result) -> ControlStatus | None:
-    """What one result contributes to a roll-up; None for skips (they assess nothing)."""
-    if result.status is Status.SKIP:
-        return None
-    if is_attested(result):
-        return ControlStatus.PASS
-    return ControlStatus(result.status.value)
-
-
-def roll_up(results: Iterable[Result]) -> ControlStatus:
-    seen = {s for s in (effective_status(r) for r in results) if s is not None}
-    for status in ROLL_UP_ORDER:
-        if status in seen:
-            return status
-    return ControlStatus.NOT_ASSESSED
 
 
 def status_counts(results: Iterable[Result]) -> dict[str, int]:
@@ -145,27 +103,9 @@ def _scalar(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class ControlRow:
-    framework_id: str
-    control: Control
-    status: ControlStatus
-    counts: dict[str, int]
-    by_target: dict[str, ControlStatus]
-    by_check: dict[str, ControlStatus]  # in the framework file's order
-    results: tuple[Result, ...]  # every result of the control's checks, sorted
-    unevaluated_checks: tuple[str, ...]  # mapped checks that produced no result at all
-
-    @property
-    def problems(self) -> tuple[Result, ...]:
-        """Results that keep the control from passing, worst first."""
-        bad = (Status.FAIL, Status.ERROR, Status.MANUAL, Status.WAIVED)
-        return tuple(r for r in self.results if r.status in bad and not is_attested(r))
-
-
-@dataclass(frozen=True)
 class FrameworkView:
     framework: Framework
-    rows: tuple[ControlRow, ...]
+    rows: tuple[ControlVerdict, ...]
 
     @property
     def totals(self) -> dict[ControlStatus, int]:
@@ -268,37 +208,14 @@ def _by_severity(
     return tuple(groups)
 
 
-def _control_row(
-    framework: Framework, control: Control, results: list[Result], targets: list[str]
-) -> ControlRow:
-    mine = sorted((r for r in results if r.check_id in control.checks), key=lambda r: r.sort_key)
-    seen_checks = {r.check_id for r in mine}
-    status = roll_up(mine) if control.checks else ControlStatus.MANUAL
-    by_target = {
-        t: (roll_up(r for r in mine if r.target == t) if control.checks else ControlStatus.MANUAL)
-        for t in targets
-    }
-    return ControlRow(
-        framework_id=framework.id,
-        control=control,
-        status=status,
-        counts=status_counts(mine),
-        by_target=by_target,
-        by_check={c: roll_up(r for r in mine if r.check_id == c) for c in control.checks},
-        results=tuple(mine),
-        unevaluated_checks=tuple(c for c in control.checks if c not in seen_checks),
-    )
-
-
 def build_report(results: ScanResults, framework: str | None = None) -> Report:
     """The whole report, once. `framework` restricts control views to one framework id
     (raises FrameworkError when unknown)."""
     chosen = [get_framework(framework)] if framework else list(frameworks().values())
     findings = list(results.findings)
-    target_names = [t.name for t in results.targets]
+    verdicts = control_verdicts(results, chosen)
     views = tuple(
-        FrameworkView(fw, tuple(_control_row(fw, c, findings, target_names) for c in fw.controls))
-        for fw in chosen
+        FrameworkView(fw, tuple(v for v in verdicts if v.framework_id == fw.id)) for fw in chosen
     )
     layer_keys = list(LAYERS) + sorted({layer_of(r.check_id) for r in findings} - set(LAYERS))
     layers = tuple(

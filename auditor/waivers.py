@@ -36,6 +36,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from auditor.config import read_text_file
 from auditor.frameworks import parse_yaml_model
 from auditor.model import Result, ScanResults, Status
 from auditor.report_model import (
@@ -125,13 +126,8 @@ def parse_waivers(text: str, source: str = "<waivers>") -> WaiverFile:
 
 
 def load_waivers(path: Path) -> WaiverFile:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise WaiverError(f"{path}: waivers file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WaiverError(f"{path}: cannot read waivers file: {exc}") from None
-    return parse_waivers(text, str(path))
+    """The waivers file (UTF-8 YAML, bounded in size, nesting and alias expansion)."""
+    return parse_waivers(read_text_file(path, "waivers", WaiverError), str(path))
 
 
 def _waive(result: Result, waivers: WaiverFile, today: dt.date) -> Result:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from auditor.checks.base import Check
-from auditor.collectors.pg.audit_log import AuditLogFacts
+from auditor.collectors.pg.audit_log import DESIGN_LOG_COLUMNS, AuditLogFacts
 from auditor.collectors.pg.server import ServerFacts
 from auditor.facts import Facts
 from auditor.model import Result, Severity
@@ -36,19 +36,13 @@ class ConnectionLogging(Check):
         ]
 
 
-DESIGN_LOG_COLUMNS = (
-    "table_name",
-    "column_name",
-    "row_id",
-    "accessed_by",
-    "access_type",
-    "accessed_at",
-    "client_ip",
-)
-
-
 def _log_location(log: AuditLogFacts) -> str:
     return f"{log.schema_name}.{log.table.rpartition('.')[2]}" if log.found else log.table
+
+
+def _column(log: AuditLogFacts, design: str) -> str:
+    """The log's column standing for a design column (the configured mapping)."""
+    return log.column_map.get(design, design)
 
 
 def _log_missing(check: Check, facts: Facts, log: AuditLogFacts) -> Result:
@@ -70,7 +64,8 @@ class AccessLogPresent(Check):
     remediation = (
         "Create the access-log table (table_name, column_name, row_id, accessed_by, "
         "access_type, accessed_at timestamptz, client_ip inet) and write to it from the "
-        "application's encrypt/decrypt paths; name it in policy.access_log_table if it differs."
+        "application's encrypt/decrypt paths; or map an existing audit table and its columns in "
+        "the target's access_log: {table: schema.table, columns: {accessed_by: actor, ...}}."
     )
     requires = (AuditLogFacts,)
 
@@ -83,13 +78,21 @@ class AccessLogPresent(Check):
                 )
             ]
         where = _log_location(log)
-        missing = [c for c in DESIGN_LOG_COLUMNS if c not in log.columns]
-        evidence = {
+        mapped = {c: _column(log, c) for c in DESIGN_LOG_COLUMNS}
+        renamed = {c: m for c, m in mapped.items() if m != c}
+        missing = [
+            c if c not in renamed else f"{c} (mapped to {renamed[c]})"
+            for c in DESIGN_LOG_COLUMNS
+            if mapped[c] not in log.columns
+        ]
+        evidence: dict[str, Any] = {
             "table": where,
             "owner": log.owner,
             "columns": log.columns,
             "missing_columns": missing,
         }
+        if renamed:
+            evidence["column_map"] = renamed
         if missing:
             return [
                 self.failed(
@@ -99,10 +102,11 @@ class AccessLogPresent(Check):
                     evidence=evidence,
                 )
             ]
+        how = f" ({len(renamed)} mapped by the configuration)" if renamed else ""
         return [
             self.passed(
                 facts,
-                f"{where} exists with all {len(DESIGN_LOG_COLUMNS)} design columns",
+                f"{where} exists with all {len(DESIGN_LOG_COLUMNS)} design columns{how}",
                 resource=where,
                 evidence=evidence,
             )
@@ -152,11 +156,12 @@ class AccessLogActive(Check):
                     evidence=evidence,
                 )
             ]
-        if "accessed_at" not in log.columns:
+        accessed_at = _column(log, "accessed_at")
+        if accessed_at not in log.columns:
             return [
                 self.failed(
                     facts,
-                    f"{where} has no accessed_at column to date entries",
+                    f"{where} has no {accessed_at} column to date entries",
                     resource=where,
                     evidence=evidence,
                 )

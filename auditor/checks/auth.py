@@ -127,6 +127,16 @@ class HbaCheck(Check):
         found = hba_rules(facts)
         if isinstance(found, Unavailable):
             return [self.result(facts, found.status, found.reason)]
+        if not found.rules and not found.problems:
+            # No rule seen is no evidence (a server with none admits nobody, so the scanner
+            # would not be connected): nothing to judge, never a pass.
+            return [
+                self.skipped(
+                    facts,
+                    f"no pg_hba rule was read from {_source_name(found)}: nothing to judge",
+                    evidence={"source": found.source, "path": found.path, "rules": 0},
+                )
+            ]
         results = self.judge(facts, found, HbaAnalysis(found.rules).all())
         if not any(r.status is Status.FAIL for r in results):
             results.append(

@@ -14,6 +14,7 @@ from auditor import pgp
 from auditor.checks.base import Check
 from auditor.collectors.pg.code import CodeFacts
 from auditor.collectors.pg.columns import ColumnFacts, ColumnSample
+from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.server import ServerFacts
 from auditor.facts import Facts
 from auditor.model import Result, Severity, Status
@@ -89,13 +90,16 @@ class SensitiveEncrypted(Check):
             return [self.skipped(facts, "no sensitive_columns are declared for this target")]
         results: list[Result] = []
         for name, problem in sorted(columns.declared_problems.items()):
-            if problem.startswith("no SELECT privilege"):
+            if problem.startswith(("no SELECT privilege", "row-level security")):
                 results.append(self.skipped(facts, problem, resource=name))
             else:
                 results.append(
                     self.errored(facts, f"declared column {name}: {problem}", resource=name)
                 )
+        for name, what in sorted(columns.not_executed.items()):
+            results.append(self.skipped(facts, f"declared column {name}: {what}", resource=name))
         for s in _declared_samples(columns):
+            label = f"{s.name} (under declared {s.declared_as})" if s.declared_as else s.name
             encrypted = s.openpgp - s.plaintext_exposed
             shapes = dict(s.shapes)
             if s.plaintext_exposed:
@@ -103,6 +107,7 @@ class SensitiveEncrypted(Check):
             evidence: dict[str, Any] = {
                 "sampled": s.sampled,
                 "ciphertext": encrypted,
+                **({"declared_as": s.declared_as} if s.declared_as else {}),
                 "sampling": s.method,
                 "estimated_rows": s.estimated_rows,
                 "encodings": s.encodings,
@@ -112,7 +117,7 @@ class SensitiveEncrypted(Check):
                 results.append(
                     self.skipped(
                         facts,
-                        f"{s.name}: no non-null values sampled: nothing to judge",
+                        f"{label}: no non-null values sampled: nothing to judge",
                         resource=s.name,
                         evidence=evidence,
                     )
@@ -123,7 +128,7 @@ class SensitiveEncrypted(Check):
                 results.append(
                     self.failed(
                         facts,
-                        f"{s.name}: {clear} of {s.sampled} sampled values "
+                        f"{label}: {clear} of {s.sampled} sampled values "
                         f"({_pct(clear, s.sampled)}) are not OpenPGP ciphertext ({shape_text})",
                         resource=s.name,
                         evidence=evidence,
@@ -133,7 +138,7 @@ class SensitiveEncrypted(Check):
                 results.append(
                     self.passed(
                         facts,
-                        f"{s.name}: all {s.sampled} sampled values are OpenPGP ciphertext",
+                        f"{label}: all {s.sampled} sampled values are OpenPGP ciphertext",
                         resource=s.name,
                         evidence=evidence,
                     )
@@ -316,10 +321,13 @@ class PlaintextPii(Check):
         threshold = facts.target.policy.pii_min_fraction
         results: list[Result] = []
         scanned = 0
+        with_values = 0  # columns whose sample held any value: what was actually judged
+        audit_trail = [s.name for s in columns.samples if s.audit_trail and not s.declared]
         for s in columns.samples:
-            if s.declared:
+            if s.declared or s.audit_trail:
                 continue
             scanned += 1
+            with_values += s.sampled > 0
             hits = [p for p in s.pii if p.fraction >= threshold]
             if not hits:
                 continue
@@ -345,7 +353,17 @@ class PlaintextPii(Check):
             )
         for table, grant in sorted(columns.unreadable.items()):
             results.append(
-                self.skipped(facts, f"table {table} could not be sampled: {grant}", resource=table)
+                self.skipped(
+                    facts,
+                    f"table {table} could not be sampled: {grant} (or, for every table at once: "
+                    f"GRANT pg_read_all_data TO {quote_ident(columns.current_user)};)",
+                    resource=table,
+                    evidence={"grant": grant},
+                )
+            )
+        for table, why in sorted(columns.rls_filtered.items()):
+            results.append(
+                self.skipped(facts, f"table {table} was not sampled: {why}", resource=table)
             )
         for table, error in sorted(columns.errors.items()):
             results.append(
@@ -360,21 +378,55 @@ class PlaintextPii(Check):
                     evidence={"not_sampled": list(columns.not_sampled)},
                 )
             )
-        if not any(r.status is Status.FAIL for r in results):
+        if any(r.status is Status.FAIL for r in results):
+            return results
+        unread = (
+            len(columns.unreadable)
+            + len(columns.rls_filtered)
+            + len(columns.errors)
+            + len(columns.not_sampled)
+        )
+        evidence: dict[str, Any] = {
+            "columns_scanned": scanned,
+            "min_fraction": threshold,
+            "tables_not_read": unread,
+            "sample_seed": columns.sample_seed,
+        }
+        if audit_trail:
+            # Who accessed and from where is what an access log must record in clear.
+            evidence["audit_trail_columns"] = audit_trail
+        found = (
+            f"no personal data found in {scanned} undeclared text-like columns "
+            f"(at most {columns.rows_per_column} sampled rows each)"
+        )
+        if with_values == 0:
             results.append(
-                self.passed(
+                self.skipped(
                     facts,
-                    f"no personal data found in {scanned} undeclared text-like columns "
-                    f"(at most {columns.rows_per_column} sampled rows each)",
-                    evidence={"columns_scanned": scanned, "min_fraction": threshold},
+                    f"no value could be sampled in {scanned} undeclared text-like columns: "
+                    "nothing to judge"
+                    + (f" ({unread} tables not read, see above)" if unread else ""),
+                    evidence=evidence,
                 )
             )
+        elif unread:
+            # What was read is clean, but a least-privilege or RLS-filtered view of the
+            # database is not a verdict on the tables it could not see.
+            results.append(
+                self.skipped(
+                    facts,
+                    f"{found}, but {unread} tables were not read: not a pass until they are",
+                    evidence=evidence,
+                )
+            )
+        else:
+            results.append(self.passed(facts, found, evidence=evidence))
         return results
 
 
 class KeyInCode(Check):
     id = "column.key_in_code"
-    title = "No encryption key is written into database code"
+    title = "No encryption key is written into database code or kept in the database"
     severity = Severity.CRITICAL
     rationale = (
         "A key in a function, view, default or trigger is readable by every role that can read "
@@ -382,7 +434,9 @@ class KeyInCode(Check):
     )
     remediation = (
         "Pass the key as a parameter from the application (which reads it from its secrets "
-        "manager), as the design's encrypt_text(value, key) does; then rotate the exposed key."
+        "manager), as the design's encrypt_text(value, key) does; remove keys kept in "
+        "settings (ALTER DATABASE/ROLE ... RESET name, postgresql.conf) or key tables; then "
+        "rotate the exposed key."
     )
     requires = (CodeFacts,)
 
@@ -402,17 +456,75 @@ class KeyInCode(Check):
             )
             for use in code.literal_keys
         ]
-        if results:
-            return results
-        return [
-            self.passed(
-                facts,
-                f"no literal key in {code.functions_scanned} functions, "
-                f"{code.views_scanned} views, {code.defaults_scanned} column defaults and "
-                f"{code.triggers_scanned} triggers",
-                evidence={"key_functions": code.key_functions},
+        for key in code.stored_keys:
+            results.append(
+                self.failed(
+                    facts,
+                    f"{key.kind} {key.location} holds a key ({key.why}, value {key.masked}): "
+                    "every session can read it with current_setting()",
+                    resource=key.location,
+                    evidence=key.model_dump(mode="json"),
+                )
             )
+        key_stores = 0
+        if facts.has(ColumnFacts):
+            for s in facts.get(ColumnFacts).samples:
+                if not s.key_like or s.key_like < s.sampled / 2:
+                    continue
+                key_stores += 1
+                results.append(
+                    self.failed(
+                        facts,
+                        f"table column {s.name} stores keys: {s.key_like} of {s.sampled} "
+                        "sampled values are key material in clear",
+                        resource=s.name,
+                        evidence={
+                            "kind": "key table",
+                            "key_like": s.key_like,
+                            "sampled": s.sampled,
+                            "sampling": s.method,
+                        },
+                    )
+                )
+        unread = [
+            self.skipped(
+                facts,
+                f"keys in {item} were not inspected: {grant}",
+                resource=item,
+            )
+            for item, grant in sorted(code.unavailable.items())
         ]
+        if results:
+            return results + unread
+        inspected = (
+            code.functions_scanned
+            + code.views_scanned
+            + code.defaults_scanned
+            + code.triggers_scanned
+        )
+        if not inspected:
+            skipped = self.skipped(
+                facts, "nothing to judge: no function, view, column default or trigger"
+            )
+            return [skipped, *unread]
+        evidence: dict[str, Any] = {"key_functions": code.key_functions, "stored_keys": 0}
+        cut = ""
+        if code.truncated:
+            evidence["truncated"] = list(code.truncated)
+            evidence["max_body_chars"] = code.max_body_chars
+            cut = (
+                f"; {len(code.truncated)} bodies longer than {code.max_body_chars} characters "
+                f"were read only that far: {', '.join(code.truncated[:5])}"
+            )
+        tables = " or key tables" if facts.has(ColumnFacts) else ""
+        passed = self.passed(
+            facts,
+            f"no literal key in {code.functions_scanned} functions, "
+            f"{code.views_scanned} views, {code.defaults_scanned} column defaults and "
+            f"{code.triggers_scanned} triggers{cut}; no key in custom settings{tables}",
+            evidence=evidence,
+        )
+        return [passed, *unread]
 
 
 def _positive(value: str) -> bool:
@@ -422,20 +534,51 @@ def _positive(value: str) -> bool:
         return True  # unreadable: judge it as logging rather than pass it
 
 
+# log_min_error_statement levels that log the text of a failing statement (ERROR and below).
+ERROR_STATEMENT_LEVELS = (
+    "debug5",
+    "debug4",
+    "debug3",
+    "debug2",
+    "debug1",
+    "info",
+    "notice",
+    "warning",
+    "error",
+)
+LOG_SETTINGS = (
+    "log_statement",
+    "log_min_duration_statement",
+    "log_min_duration_sample",
+    "log_statement_sample_rate",
+    "log_transaction_sample_rate",
+    "log_parameter_max_length",
+    "log_min_error_statement",
+    "log_parameter_max_length_on_error",
+    "auto_explain.log_min_duration",  # present only where auto_explain is loaded
+    "pgaudit.log_parameter",
+)
+
+
 class KeyInLogs(Check):
     id = "column.key_in_logs"
     title = "Server logging does not write pgcrypto keys to the log"
     severity = Severity.MEDIUM
     rationale = (
-        "Statements that call pgp_sym_encrypt/decrypt carry the key; logging all statements, "
-        "slow statements or failing statements (log_min_error_statement = error, the default) "
-        "copies keys into log files."
+        "A key reaches the server log in two ways: inside the statement text (a literal key, "
+        "logged by log_statement, duration logging, auto_explain, or on error by "
+        "log_min_error_statement) or as a bind parameter (logged with those statements unless "
+        "log_parameter_max_length = 0, with errors unless log_parameter_max_length_on_error = "
+        "0, and by pgaudit.log_parameter). Error logging itself must stay on (CIS PostgreSQL: "
+        "log_min_error_statement = error)."
     )
     remediation = (
-        "Set log_statement = 'ddl' or 'none', log_min_duration_statement = -1, "
+        "Send keys as bind parameters, never inside SQL text; keep log_min_error_statement = "
+        "'error'; set log_parameter_max_length = 0 and log_parameter_max_length_on_error = 0; "
+        "log_statement = 'ddl' (or 'none'), log_min_duration_statement = -1, "
         "log_min_duration_sample = -1, log_transaction_sample_rate = 0, "
-        "auto_explain.log_min_duration = -1 and log_min_error_statement = 'panic' (or "
-        "'fatal'), and pgaudit.log_parameter = off; then purge old logs."
+        "auto_explain.log_min_duration = -1 and pgaudit.log_parameter = off; then purge old "
+        "logs."
     )
     requires = (ServerFacts,)
     reads = (CodeFacts, ColumnFacts)  # whether pgcrypto is in use at all
@@ -447,55 +590,97 @@ class KeyInLogs(Check):
             used = used or facts.get(CodeFacts).pgcrypto_calls > 0
         if facts.has(ColumnFacts):
             used = used or any(s.openpgp for s in facts.get(ColumnFacts).samples)
-        names = (
-            "log_statement",
-            "log_min_duration_statement",
-            "log_min_duration_sample",
-            "log_min_error_statement",
-            "log_transaction_sample_rate",
-            "auto_explain.log_min_duration",  # present only where auto_explain is loaded
-            "pgaudit.log_parameter",
-        )
-        found = {n: server.setting(n) for n in names}
-        evidence = {n: s.evidence() for n, s in found.items() if s is not None}
+        found = {n: server.setting(n) for n in LOG_SETTINGS}
+        evidence: dict[str, Any] = {n: s.evidence() for n, s in found.items() if s is not None}
         if not used:
-            return [self.passed(facts, "pgcrypto is not used in this database", evidence=evidence)]
-        problems: list[str] = []
+            # Nothing to leak, so nothing to judge: a skip, never a pass over nothing.
+            return [
+                self.skipped(
+                    facts,
+                    "pgcrypto is not used in this database: nothing to judge",
+                    evidence=evidence,
+                )
+            ]
 
-        def bad(name: str, why: str) -> None:
+        def value(name: str, default: str) -> str:
             s = found[name]
-            assert s is not None
-            problems.append(f"{name} = {s.value} ({s.where}): {why}")
+            return s.value if s is not None else default
 
-        st = found["log_statement"]
-        if st is not None and st.value in ("all", "mod"):
-            bad("log_statement", "every encrypting statement is logged with its key")
-        for name in ("log_min_duration_statement", "log_min_duration_sample"):
+        def shown(name: str) -> str:
             s = found[name]
-            if s is not None and s.value != "-1":
-                bad(name, "statements over the threshold are logged with their keys")
-        ts = found["log_transaction_sample_rate"]
-        if ts is not None and _positive(ts.value):
-            bad(
-                "log_transaction_sample_rate",
-                "every statement of a sampled transaction is logged with its key",
+            return f"{name} = {s.value} ({s.where})" if s else f"{name} (not reported)"
+
+        # Which settings log statements routinely (not only on error), with their text.
+        routine: list[tuple[str, str]] = []
+        if value("log_statement", "none") in ("all", "mod"):
+            routine.append(("log_statement", "every encrypting statement is logged"))
+        if value("log_min_duration_statement", "-1") != "-1":
+            routine.append(
+                ("log_min_duration_statement", "statements over the threshold are logged")
             )
-        ae = found["auto_explain.log_min_duration"]
-        if ae is not None and ae.value != "-1":
-            bad("auto_explain.log_min_duration", "auto_explain logs slow statements' text")
-        es = found["log_min_error_statement"]
-        if es is not None and es.value not in ("log", "fatal", "panic"):
-            bad("log_min_error_statement", "a failed decrypt logs the statement with its key")
-        pa = found["pgaudit.log_parameter"]
-        if pa is not None and pa.value == "on":
-            bad("pgaudit.log_parameter", "pgaudit logs bind parameters, keys included")
+        if value("log_min_duration_sample", "-1") != "-1" and _positive(
+            value("log_statement_sample_rate", "1")
+        ):
+            routine.append(("log_min_duration_sample", "statements over the threshold are logged"))
+        if _positive(value("log_transaction_sample_rate", "0")):
+            routine.append(
+                (
+                    "log_transaction_sample_rate",
+                    "every statement of a sampled transaction is logged",
+                )
+            )
+        if value("auto_explain.log_min_duration", "-1") != "-1":
+            routine.append(
+                ("auto_explain.log_min_duration", "auto_explain logs slow statements' text")
+            )
+        params_routine = value("log_parameter_max_length", "-1") != "0"
+        params_on_error = value("log_parameter_max_length_on_error", "0") != "0"
+        error_text = value("log_min_error_statement", "error") in ERROR_STATEMENT_LEVELS
+
+        problems: list[str] = []
+        statement_text: list[str] = []
+        bind_parameters: list[str] = []
+        for name, why in routine:
+            statement_text.append(name)
+            text = f"{shown(name)}: {why} with its text (literal keys)"
+            if params_routine:
+                bind_parameters.append(name)
+                text += " and its bind parameters (keys sent as parameters)"
+            problems.append(text)
+        if routine and params_routine:
+            problems.append(
+                f"{shown('log_parameter_max_length')}: bind parameters of logged statements "
+                "are written (set it to 0)"
+            )
+        if params_on_error:
+            bind_parameters.append("log_parameter_max_length_on_error")
+            problems.append(
+                f"{shown('log_parameter_max_length_on_error')}: a failed decrypt writes its bind "
+                "parameters, keys included, to the log (set it to 0)"
+            )
+        if value("pgaudit.log_parameter", "off") == "on":
+            bind_parameters.append("pgaudit.log_parameter")
+            problems.append(
+                f"{shown('pgaudit.log_parameter')}: pgaudit logs bind parameters, keys included"
+            )
+        if error_text:
+            statement_text.append("log_min_error_statement")
+        evidence["reaches_log"] = {
+            "statement_text": statement_text,
+            "bind_parameters": bind_parameters,
+        }
         if problems:
             return [self.failed(facts, "; ".join(problems), evidence=evidence)]
-        return [
-            self.passed(
-                facts, "no statement logging setting writes pgcrypto keys", evidence=evidence
+        if error_text:
+            message = (
+                f"bind parameters never reach the log; {shown('log_min_error_statement')} "
+                "logs the text of failing statements (as CIS recommends), so keys must be "
+                "sent as bind parameters, never inside SQL text"
             )
-        ]
+        else:
+            message = "no logging setting writes statement text or bind parameters with keys"
+        evidence["assumes"] = "keys are sent as bind parameters"
+        return [self.passed(facts, message, evidence=evidence)]
 
 
 class CryptoFunctionPrivileges(Check):
@@ -531,6 +716,8 @@ class CryptoFunctionPrivileges(Check):
         ]
         if results:
             return results
+        if not code.decrypt_functions:
+            return [self.skipped(facts, "nothing to judge: no function decrypts with pgcrypto")]
         return [
             self.passed(
                 facts,

@@ -55,6 +55,8 @@ class LuksDataDirectory(Check):
 
     def run(self, facts: Facts) -> list[Result]:
         host = facts.get(HostFacts)
+        if not host.paths:
+            return [self.skipped(facts, "nothing to judge: no storage path was inspected")]
         results = []
         for p in host.paths:
             resource = f"{p.role}:{p.path}"

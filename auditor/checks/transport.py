@@ -9,12 +9,20 @@ the two (a failed SSL reload keeps the old TLS setup live) is reported.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from auditor.checks.base import Check
+from auditor.checks.transport_suite_classes import (
+    class_rank,
+    legacy_asks,
+    suite_class,
+    tls13_control,
+)
 from auditor.collectors.pg.server import ServerFacts, Setting
 from auditor.facts import Facts, GapKind
 from auditor.model import Result, Severity
+from auditor.tls.endpoints import NO_TLS_ON_SOCKETS
 from auditor.tls.facts import AcceptedSuite, LegacySuiteProbe, TlsFacts
 from auditor.tls.profiles import profile_for, version_rank
 from auditor.tls.suites import expand_cipher_string
@@ -40,11 +48,14 @@ def listed(items: list[str]) -> str:
 
 
 def probe_evidence(tls: TlsFacts) -> dict[str, Any]:
-    return {
+    evidence: dict[str, Any] = {
         "endpoint": f"{tls.host}:{tls.port}",
         "accepted_versions": tls.accepted_versions(),
         "refused_versions": {p.version: p.failure for p in tls.protocols if not p.accepted},
     }
+    if tls.attempts:  # a multi-host DSN: which of libpq's attempts was judged, and why
+        evidence["libpq_attempts"] = list(tls.attempts)
+    return evidence
 
 
 class LiveTlsCheck(Check):
@@ -135,6 +146,10 @@ class SslEnabled(Check):
         evidence["judged_on"] = f"the ssl setting only: {reason}"
         if ssl.value != "on":
             return self.failed(facts, configured, evidence=evidence)
+        if NO_TLS_ON_SOCKETS in reason:
+            # The scan's own path has no TLS at all: the setting is not proof that TCP clients
+            # are offered TLS, and nothing was probed.
+            return self.skipped(facts, f"{configured}, but {reason}", evidence=evidence)
         return self.passed(
             facts, f"{configured}; judged on the setting only: {reason}", evidence=evidence
         )
@@ -149,8 +164,8 @@ class TlsMinVersion(LiveTlsCheck):
         "PCI DSS and NIST SP 800-52r2 require TLS 1.2 or newer."
     )
     remediation = (
-        "Set ssl_min_protocol_version = 'TLSv1.2' in postgresql.conf and reload; check the "
-        "server log for 'SSL configuration was not reloaded'."
+        "Set ssl_min_protocol_version = 'TLSv1.2' (or 'TLSv1.3') in postgresql.conf and reload; "
+        "check the server log for 'SSL configuration was not reloaded' and probe again."
     )
 
     def judge(self, facts: Facts, tls: TlsFacts) -> list[Result]:
@@ -169,26 +184,50 @@ class TlsMinVersion(LiveTlsCheck):
             "profile": profile.name,
             "profile_protocols": list(profile.protocols),
             "required_min_version": floor,
+            # Two separate questions, answered separately: what the running server accepts,
+            # and what its configuration allows (a latent weakness OpenSSL may hide today).
+            "live_accepts_below_floor": below,
         }
-        problems: list[str] = []
+        # Statement 1: the live server.
         if below:
-            problems.append(f"the live server accepts {', '.join(below)} (policy: {label})")
-        if setting is not None:
+            live = f"the live server accepts {', '.join(below)} (policy: {label})"
+        else:
+            live = (
+                f"the live server accepts nothing below {floor} "
+                f"(accepted: {', '.join(tls.accepted_versions())})"
+            )
+        # Statement 2: the setting.
+        setting_low = False
+        if setting is None:
+            configured = "ssl_min_protocol_version was not read (no SQL session facts)"
+            evidence["setting_allows_below_floor"] = None
+        else:
             evidence["ssl_min_protocol_version"] = setting.evidence()
-            configured = f"ssl_min_protocol_version = {setting.value} ({setting.where})"
-            setting_low = version_rank(setting.value) < version_rank(floor)
+            value = f"ssl_min_protocol_version = {setting.value} ({setting.where})"
+            allowed = [
+                v
+                for v in ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+                if version_rank(setting.value) <= version_rank(v) < version_rank(floor)
+            ]
+            evidence["setting_allows_below_floor"] = allowed
+            setting_low = bool(allowed)
             if setting_low:
-                problems.append(f"{configured} (policy: {label})" if not below else configured)
-            elif below:
-                problems.append(
-                    f"{configured} disagrees with the live server: the running TLS setup is "
-                    "older than the settings (a failed SSL reload?)"
-                )
-        if problems:
-            return [self.failed(facts, "; ".join(problems), evidence=evidence)]
-        message = f"the live server accepts only {', '.join(tls.accepted_versions())}"
-        if setting is not None:
-            message += f"; ssl_min_protocol_version = {setting.value} ({setting.where})"
+                configured = f"the setting allows {', '.join(allowed)}: {value}"
+            else:
+                configured = f"the setting allows nothing below {floor}: {value}"
+        if below and setting is not None and not setting_low:
+            configured += (
+                " - it disagrees with the live server: the running TLS setup is older than the "
+                "settings (a failed SSL reload?)"
+            )
+        elif setting_low and not below:
+            configured += (
+                " - not accepted live today (OpenSSL's security level or the suites refuse "
+                "them), but a change of either would enable them"
+            )
+        message = f"{live}; {configured}"
+        if below or setting_low:
+            return [self.failed(facts, message, evidence=evidence)]
         return [self.passed(facts, message, evidence=evidence)]
 
 
@@ -248,6 +287,18 @@ def _beyond_setting(ssl_ciphers: str, tls: TlsFacts) -> list[str]:
         if not s.legacy_families
     }
     return sorted(live - allowed)
+
+
+def _by_class(offenders: list[dict[str, Any]]) -> str:
+    """'class: suite (versions), ...; class: ...' in the (already sorted) offenders' order."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for o in offenders:
+        groups.setdefault(o["class"], {}).setdefault(o["suite"], []).append(o["version"])
+    parts = []
+    for name, suites in groups.items():
+        named = [f"{suite} ({', '.join(versions)})" for suite, versions in suites.items()]
+        parts.append(f"{name}: {listed(named)}")
+    return "; ".join(parts)
 
 
 def _legacy_evidence(tested: LegacySuiteProbe) -> dict[str, Any]:
@@ -314,9 +365,12 @@ class CipherSuites(LiveTlsCheck):
                         "version": probe.version,
                         "suite": suite.iana_name,
                         "openssl_name": suite.openssl_name,
+                        "class": suite_class(suite),
                         "reasons": reasons,
                     }
                 )
+        # Worst class first; within a class the oldest protocol first.
+        offenders.sort(key=lambda o: (class_rank(o["class"]), version_rank(o["version"])))
         evidence: dict[str, Any] = {
             "profile": profile.name,
             "accepted_suites": accepted,
@@ -339,16 +393,33 @@ class CipherSuites(LiveTlsCheck):
                     f" - which would not allow {listed(beyond)}: SHOW and the live server "
                     "disagree (a rejected SSL reload?)"
                 )
-        if offenders:
-            named = [f"{o['version']} {o['suite']} ({', '.join(o['reasons'])})" for o in offenders]
-            return [
-                self.failed(
-                    facts,
-                    f"{len(offenders)} accepted suite(s) outside the {profile.name} profile: "
-                    f"{listed(named)}{configured}",
-                    evidence=evidence,
+            asks = legacy_asks(setting.value, tls)
+            if asks:
+                evidence["legacy_asked_in_ssl_ciphers"] = {a.word: list(a.offered) for a in asks}
+            unanswered = [a.word for a in asks if not a.offered]
+            if unanswered:
+                configured += (
+                    f"; it asks for {', '.join(unanswered)} but the live server offers no such "
+                    "suite (the server's OpenSSL lacks or refuses them)"
                 )
-            ]
+        tls13 = self._tls13(facts, tls, offenders, evidence)
+        if offenders:
+            message = (
+                f"{len(offenders)} accepted suite(s) outside the {profile.name} profile, worst "
+                f"first - {_by_class(offenders)}{configured}"
+            )
+            result = self.failed(facts, message, evidence=evidence)
+            if tls13 is not None:
+                # Only the TLS 1.3 suites need more than ssl_ciphers: say what can be done.
+                note = tls13 if any(o["version"] != "TLSv1.3" for o in offenders) else ""
+                result = replace(
+                    result,
+                    message=f"{message}; TLS 1.3: {tls13}",
+                    remediation=(
+                        f"{self.remediation} For TLS 1.3: {tls13}." if note else f"{tls13}."
+                    ),
+                )
+            return [result]
         if incomplete:
             return [
                 self.errored(
@@ -366,3 +437,24 @@ class CipherSuites(LiveTlsCheck):
                 evidence=evidence,
             )
         ]
+
+    def _tls13(
+        self,
+        facts: Facts,
+        tls: TlsFacts,
+        offenders: list[dict[str, Any]],
+        evidence: dict[str, Any],
+    ) -> str | None:
+        """Who controls the TLS 1.3 suites (with the server version in evidence); the advice
+        when a TLS 1.3 suite is an offender, else None."""
+        if "TLSv1.3" not in tls.accepted_versions():
+            return None
+        server = server_facts(facts)
+        version = server.server_version if server is not None else None
+        control = tls13_control(server.server_version_num if server else None, version)
+        evidence["tls13_suites"] = {"server_version": version, "controlled_by": control}
+        if server is not None and (own := server.setting("ssl_tls13_ciphers")) is not None:
+            evidence["tls13_suites"]["ssl_tls13_ciphers"] = own.evidence()
+        if not any(o["version"] == "TLSv1.3" for o in offenders):
+            return None
+        return control

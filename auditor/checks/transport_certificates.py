@@ -65,40 +65,72 @@ class CertificateTrust(_CertificateCheck):
             "store": trust.store,
             "chain_valid": trust.chain_valid,
             "chain_error": trust.chain_error,
+            "verified_by": trust.verified_by,
+            "security_level": trust.security_level,
+            "openssl_verify_code": trust.openssl_verify_code,
+            "openssl_reason": trust.openssl_reason,
             "host": trust.host,
             "hostname_matches": trust.hostname_matches,
             "hostname_detail": trust.hostname_detail,
         }
-        if trust.store_problem is not None and trust.hostname_matches:
-            # Not the server's fault: the scanner was given no usable CA to judge against.
+        if trust.relaxed_because is not None:
+            evidence["libpq_defaults_could_not_connect"] = trust.relaxed_because
+        unjudged = trust.store_problem or trust.not_verified
+        if unjudged is not None and trust.hostname_matches:
+            # Not (shown to be) the server's fault: no usable CA, or no verification answer.
+            hint = " (fix the target's sslrootcert)" if trust.store_problem else ""
             return [
                 self.errored(
                     facts,
-                    f"chain of {leaf.subject} not judged: {trust.store_problem} (fix the "
-                    f"target's sslrootcert); {trust.hostname_detail}",
+                    f"chain of {leaf.subject} not judged: {unjudged}{hint}; "
+                    f"{trust.hostname_detail}",
+                    resource=leaf.subject,
+                    evidence=evidence,
+                )
+            ]
+        legacy_bundle = trust.verified_by is None and trust.store_problem is None
+        if legacy_bundle and trust.chain_valid and trust.hostname_matches:
+            # A bundle saved before chains were verified in a handshake: its "valid" came from
+            # other rules than libpq's, so it is not repeated as a PASS (its failures stand).
+            return [
+                self.errored(
+                    facts,
+                    "these saved facts predate libpq-exact chain verification: scan again",
                     resource=leaf.subject,
                     evidence=evidence,
                 )
             ]
         problems: list[str] = []
-        if trust.store_problem is not None:
-            problems.append(f"chain not judged: {trust.store_problem}")
+        issued = "" if leaf.self_signed else f" issued by {leaf.issuer}"
+        if unjudged is not None:
+            problems.append(f"chain not judged: {unjudged}")
         elif not trust.chain_valid:
             kind = "self-signed certificate" if leaf.self_signed else "certificate"
             problems.append(
-                f"{kind} {leaf.subject} does not validate against {trust.store}: "
+                f"{kind} {leaf.subject}{issued} is refused against {trust.store}: "
                 f"{trust.chain_error}"
             )
         if not trust.hostname_matches:
             problems.append(f"hostname check failed: {trust.hostname_detail}")
+        relaxed = ""
+        if trust.relaxed_because is not None:
+            relaxed = (
+                f" (libpq with its defaults could not connect at all - {trust.relaxed_because} - "
+                "so the chain was verified in a TLS 1.0+ handshake at security level 0 and the "
+                f"key and digest rules of level {trust.security_level} were applied to it)"
+            )
         if problems:
             return [
-                self.failed(facts, "; ".join(problems), resource=leaf.subject, evidence=evidence)
+                self.failed(
+                    facts, "; ".join(problems) + relaxed, resource=leaf.subject, evidence=evidence
+                )
             ]
         return [
             self.passed(
                 facts,
-                f"{leaf.subject} chains to {trust.store} and {trust.hostname_detail}",
+                f"{leaf.subject}{issued} is accepted against {trust.store} by OpenSSL at "
+                f"security level {trust.security_level}, as libpq verify-full would, and "
+                f"{trust.hostname_detail}{relaxed}",
                 resource=leaf.subject,
                 evidence=evidence,
             )

@@ -79,10 +79,12 @@ class ClientConnectionsEncrypted(Check):
                 )
             ]
         if not tcp:
+            # No client to judge is no evidence either way: skip, never a pass over nothing.
             return [
-                self.passed(
+                self.skipped(
                     facts,
-                    "no TCP client connection besides the scanner's own at scan time",
+                    "nothing to judge: no TCP client connection besides the scanner's own at "
+                    "scan time",
                     evidence=evidence,
                 )
             ]

@@ -9,6 +9,7 @@ import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -19,7 +20,7 @@ from auditor.collectors.postgres import session_collectors
 from auditor.facts import Facts
 from auditor.formatters.base import RenderOptions
 from auditor.frameworks import controls_for
-from auditor.gate import exit_code
+from auditor.gate import EXIT_USAGE, exit_code
 from auditor.model import ScanResults, Severity, TargetOutcome, TargetStatus
 from auditor.output import (
     OutputError,
@@ -28,17 +29,34 @@ from auditor.output import (
     wants_color,
     write_outputs,
 )
+from auditor.redact import redact_text
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"auditor: error: {' '.join(redact_text(message).split())}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 def _load(path: Path) -> Facts:
+    """A saved bundle, or exit 2 with one line naming the file (never a traceback)."""
     try:
-        return Facts.from_json(json.loads(path.read_text()))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
-        raise click.ClickException(f"{path}: no such facts bundle") from None
+        _fail(f"{path}: no such facts bundle")
     except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read facts bundle: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise click.ClickException(f"{path}: unreadable facts bundle: {exc}") from None
+        _fail(f"{path}: cannot read facts bundle: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        _fail(f"{path}: facts bundle is not UTF-8 text (bad byte at offset {exc.start})")
+    except json.JSONDecodeError as exc:
+        _fail(f"{path}:{exc.lineno}: facts bundle is not valid JSON: {exc.msg}")
+    except RecursionError:
+        _fail(f"{path}: facts bundle nests too deeply")
+    if not isinstance(data, dict):
+        _fail(f"{path}: not an Auditor facts bundle (top level is not an object)")
+    try:
+        return Facts.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        _fail(f"{path}: unreadable facts bundle: {type(exc).__name__}: {exc}")
 
 
 def _outcome(facts: Facts) -> TargetOutcome:

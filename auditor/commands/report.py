@@ -7,15 +7,15 @@ not match its manifest.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
+from auditor import history
 from auditor.formatters.base import RenderOptions
-from auditor.formatters.json_results import ResultsFileError, results_from_dict
+from auditor.formatters.json_results import ResultsFileError
 from auditor.frameworks import FrameworkError, frameworks, get_framework
 from auditor.manifest import ManifestError, verify_report_dir
 from auditor.model import ScanResults
@@ -35,19 +35,9 @@ def _fail(message: str) -> NoReturn:
 def load_results(path: Path) -> ScanResults:
     """A saved results JSON, or a one-line error naming the file."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        _fail(f"{path}: results file not found")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"{path}: cannot read results file: {exc}")
-    except json.JSONDecodeError as exc:
-        _fail(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}")
-    if not isinstance(data, dict):
-        _fail(f"{path}: not an Auditor results file (top level is not an object)")
-    try:
-        return results_from_dict(data)
+        return history.load_results(path)
     except ResultsFileError as exc:
-        _fail(f"{path}: {exc}")
+        _fail(str(exc))
 
 
 @click.command("report")

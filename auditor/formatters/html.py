@@ -37,6 +37,7 @@ STATUS_COLORS = {
     "manual": "#6a1b9a",
     "waived": "#78909c",
     "pass": "#2e7d32",
+    "partial": "#f9a825",
     "not_assessed": "#bdbdbd",
     "skip": "#bdbdbd",
 }

@@ -1,6 +1,7 @@
 """The results JSON contract (`auditor/results/v1`), which CI pipelines and history rely on.
 
-`results_to_dict` / `results_from_dict` round-trip, so saved results can be re-rendered.
+`results_to_dict` / `results_from_dict` round-trip, so saved results can be re-rendered. The
+`controls` list is derived (auditor/control_verdicts.py) and recomputed on every render.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from auditor.control_verdicts import control_verdicts, verdict_to_dict
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.model import (
     ControlRef,
@@ -52,6 +54,9 @@ def results_to_dict(results: ScanResults) -> dict[str, Any]:
             for t in results.targets
         ],
         "findings": [finding_to_dict(f) for f in results.findings],
+        # Derived from the findings and the framework files (so a re-render recomputes it;
+        # results_from_dict ignores it): control verdicts CI and GRC tools read directly.
+        "controls": [verdict_to_dict(v) for v in control_verdicts(results)],
         "summary": results.summary(),
     }
 

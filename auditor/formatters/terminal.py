@@ -9,7 +9,9 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
+from auditor.control_verdicts import ControlStatus, ControlVerdict, control_verdicts, is_attested
 from auditor.formatters.base import Formatter, RenderOptions
+from auditor.frameworks import frameworks, get_framework
 from auditor.model import Result, ScanResults, Status
 
 _STATUS_ORDER = {
@@ -45,7 +47,38 @@ def _location(f: Result) -> str:
     return f"{f.target}" + (f" / {f.resource}" if f.resource else "")
 
 
-def _plain(results: ScanResults) -> str:
+def _message(f: Result) -> str:
+    # The status stays MANUAL in every output; the attestation is a qualifier beside it.
+    return f"(attested) {f.message}" if is_attested(f) else f.message
+
+
+# Controls listed one per line in the control view; the others are only counted.
+_LISTED = (ControlStatus.FAIL, ControlStatus.PARTIAL, ControlStatus.NOT_ASSESSED)
+
+
+def _control_lines(results: ScanResults, framework: str | None) -> list[str]:
+    """Per framework: counts by control status, then each control that failed or was not
+    (fully) assessed, naming the failing targets and what was not assessed."""
+    chosen = [get_framework(framework)] if framework else list(frameworks().values())
+    verdicts = control_verdicts(results, chosen)
+    out: list[str] = []
+    for fw in chosen:
+        mine = [v for v in verdicts if v.framework_id == fw.id]
+        counts = ", ".join(f"{sum(v.status is s for v in mine)} {s.label}" for s in ControlStatus)
+        out.append(f"controls {fw.label}: {counts}")
+        out.extend(_verdict_line(v) for v in mine if v.status in _LISTED)
+    return out
+
+
+def _verdict_line(v: ControlVerdict) -> str:
+    parts = [f"fails on {t.target}: {t.text}" for t in v.failing_targets]
+    missing = sorted({g.check_id + (f" ({g.target})" if g.target else "") for g in v.not_assessed})
+    if missing:
+        parts.append("not assessed: " + ", ".join(missing))
+    return f"  {v.status.label.upper():12} {v.control.id:14} " + "; ".join(parts)
+
+
+def _plain(results: ScanResults, framework: str | None = None) -> str:
     out: list[str] = []
     for t in results.targets:
         line = f"target {t.name} ({t.kind}): {t.status.value}"
@@ -54,8 +87,10 @@ def _plain(results: ScanResults) -> str:
     for f in _ordered(results.findings):
         sev = f.severity.value if f.status in (Status.FAIL, Status.WAIVED) else "-"
         out.append(
-            f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: {f.message}"
+            f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: {_message(f)}"
         )
+    out.append("")
+    out.extend(_control_lines(results, framework))
     out.append("")
     out.append(_summary_line(results))
     return "\n".join(out) + "\n"
@@ -72,7 +107,7 @@ def _summary_line(results: ScanResults) -> str:
     )
 
 
-def _rich(results: ScanResults) -> str:
+def _rich(results: ScanResults, framework: str | None = None) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=160, color_system="standard")
     targets = Table(title="Targets", show_lines=False)
@@ -91,9 +126,11 @@ def _rich(results: ScanResults) -> str:
             f.severity.value,
             f.check_id,
             _location(f),
-            f.message,
+            _message(f),
         )
     console.print(findings)
+    for line in _control_lines(results, framework):
+        console.print(line, markup=False, highlight=False)
     console.print(_summary_line(results))
     return buffer.getvalue()
 
@@ -104,4 +141,5 @@ class TerminalFormatter(Formatter):
     description = "human summary (colour table on a TTY, plain text otherwise)"
 
     def render(self, results: ScanResults, options: RenderOptions) -> bytes:
-        return (_rich(results) if options.color else _plain(results)).encode()
+        render = _rich if options.color else _plain
+        return render(results, options.framework).encode()

@@ -14,10 +14,16 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from auditor.config import ConfigError, _dotted, _explain, _Located
+from auditor.config import ConfigError, _dotted, _explain, yaml_document
 from auditor.model import ControlRef
 
 FRAMEWORK_DIR = Path(__file__).parent
@@ -40,8 +46,22 @@ class Control(BaseModel):
     id: Annotated[str, Field(min_length=1)]
     title: Annotated[str, Field(min_length=1)]
     checks: tuple[CheckId, ...] = ()
+    # Groups of `checks` that evidence one requirement on different platforms (storage
+    # encryption on RDS, Azure, Cloud SQL or LUKS): a member that did not run is not missing
+    # evidence when another member of its group ran (see auditor/control_verdicts.py).
+    alternatives: tuple[tuple[CheckId, ...], ...] = ()
     # What the scan cannot evidence: the part an assessor reviews by hand.
     not_covered: str = ""
+
+    @model_validator(mode="after")
+    def _alternatives_are_mapped(self) -> Control:
+        for group in self.alternatives:
+            if len(group) < 2:
+                raise ValueError("an alternatives group needs at least two checks")
+            stray = [c for c in group if c not in self.checks]
+            if stray:
+                raise ValueError(f"alternatives name checks not in checks: {', '.join(stray)}")
+        return self
 
     @field_validator("id", mode="before")
     @classmethod
@@ -100,17 +120,8 @@ class Coverage(BaseModel):
 def parse_yaml_model(text: str, source: str, model: type[M], error: type[Exception]) -> M:
     """YAML text -> validated `model`; any problem raises `error('file:line: key: what')`."""
     try:
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise error(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    if node is None:
-        raise error(f"{source}: the file is empty")
-    located = _Located()
-    try:
-        data = located.build(node, (), source)
-    except ConfigError as exc:  # duplicate keys
+        data, located = yaml_document(text, source)  # bounded, merge keys, duplicate keys
+    except ConfigError as exc:
         raise error(str(exc)) from None
     if not isinstance(data, Mapping):
         raise error(f"{source}:1: the top level must be a mapping")

@@ -1,4 +1,4 @@
-"""Test and demo certificates: a CA and a server certificate signed by it.
+"""Test and demo certificates: a CA and a server certificate signed by it (and CRLs).
 
 The SAN is non-critical on purpose: sslyze's validation rejects a critical SAN (trustme's
 default). RSA by default so that RSA key-exchange suites can be produced for weak fixtures.
@@ -39,6 +39,33 @@ class IssuedCerts:
     server_cert: Path
     server_key: Path
     spec: CertSpec = field(default_factory=CertSpec)
+    ca_key: Path | None = None  # kept so a test can sign a CRL with the same CA
+
+
+def write_crl(issued: IssuedCerts, path: Path, *, revoke_server: bool) -> Path:
+    """A CRL from the test CA (valid for a day), listing the server certificate or nothing."""
+    assert issued.ca_key is not None
+    ca_key = serialization.load_pem_private_key(issued.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    ca = x509.load_pem_x509_certificate(issued.ca_cert.read_bytes())
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(now - dt.timedelta(hours=1))
+        .next_update(now + dt.timedelta(days=1))
+    )
+    if revoke_server:
+        server = x509.load_pem_x509_certificate(issued.server_cert.read_bytes())
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(server.serial_number)
+            .revocation_date(now - dt.timedelta(minutes=5))
+            .build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())
+    path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    return path
 
 
 def _key(key_type: str, bits: int) -> PrivateKey:
@@ -133,6 +160,15 @@ def issue(directory: Path, spec: CertSpec | None = None) -> IssuedCerts:
     # Even for a self-signed server the CA file holds the real CA: clients that trust it must
     # then fail to validate the server, which is what the weak fixture is about.
     ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    ca_key_path = directory / "ca.key"
+    ca_key_path.write_bytes(
+        ca_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    ca_key_path.chmod(0o600)
     cert_path.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         server_key.private_bytes(
@@ -142,4 +178,6 @@ def issue(directory: Path, spec: CertSpec | None = None) -> IssuedCerts:
         )
     )
     key_path.chmod(0o600)
-    return IssuedCerts(ca_cert=ca_path, server_cert=cert_path, server_key=key_path, spec=spec)
+    return IssuedCerts(
+        ca_cert=ca_path, server_cert=cert_path, server_key=key_path, spec=spec, ca_key=ca_key_path
+    )

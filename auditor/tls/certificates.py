@@ -1,14 +1,15 @@
 """Certificate facts and chain validation, computed offline from the chain the server sent.
 
-Trust is split in two questions so evidence can say which one failed: does the chain build to
-the client's root store (sslrootcert, or the system store for `sslrootcert=system` / none), and
-does the certificate name the DSN host the way libpq's verify-full compares names.
+Trust is split in two questions so evidence can say which one failed: does OpenSSL accept the
+chain against the client's root store (sslrootcert, or the system store for
+`sslrootcert=system` / none) in a handshake like libpq's, and does the certificate name the DSN
+host the way libpq's verify-full compares names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
+import re
 import ssl
 import warnings
 from pathlib import Path
@@ -18,10 +19,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtensionOID, NameOID
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from auditor.tls.facts import CertificateFacts, TrustFacts
-from auditor.tls.hostname import match_host
+from auditor.tls.hostname import NameMatch, match_host
+from auditor.tls.starttls import Endpoint
+from auditor.tls.verify import ChainVerdict, verify_chain
 
 # Debian's system bundle (and sslyze's stores) hold a root with a non-positive serial number;
 # cryptography warns on every load, which is only noise in a scan's output.
@@ -105,30 +107,42 @@ def system_store_path() -> Path | None:
     return None
 
 
-def _subject(name: str) -> x509.DNSName | x509.IPAddress:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(name.strip("[]")))
-    except ValueError:
-        return x509.DNSName(name)
+def _openssl_words(exc: ssl.SSLError) -> str:
+    """'no certificate or crl found' out of '[X509: NO_...] no certificate or crl found
+    (_ssl.c:4154)'."""
+    found = re.search(r"\]\s*(.*?)\s*\(_ssl\.c:\d+\)", str(exc))
+    return found.group(1) if found else str(exc.reason or "unusable").replace("_", " ").lower()
 
 
 def validate(
-    chain: list[x509.Certificate], host: str, root_file: Path | None, now: dt.datetime
+    endpoint: Endpoint,
+    chain: tuple[CertificateFacts, ...],
+    host: str,
+    root_file: Path | None,
+    crl_file: Path | None = None,
+    *,
+    host_named: bool = True,
 ) -> TrustFacts:
-    """Chain to the store (judged for a name the certificate does carry) plus libpq name rules."""
+    """libpq's verify-full verdict: OpenSSL verifies the chain in a handshake (see `verify`),
+    then the host name is compared the way libpq compares it (see `hostname`)."""
     leaf = chain[0]
-    dns, ips = _sans(leaf)
-    name = match_host(host, dns, ips, _common_name(leaf))
+    name = match_host(host, leaf.san_dns, leaf.san_ip, leaf.common_name)
+    if not host_named:
+        name = NameMatch(
+            False,
+            f"no host name was given, only hostaddr {host}: libpq's verify-full refuses to "
+            "connect ('host name must be specified for a verified SSL connection')",
+        )
     if root_file is None:
-        root_file = system_store_path()
-        label = f"system store {root_file}" if root_file else "system store (not found)"
+        found = system_store_path()
+        label = f"system store {found}" if found else "system store (OpenSSL default paths)"
     else:
         label = f"sslrootcert {root_file}"
-    chain_error: str | None = None
+    if crl_file is not None:
+        label += f" with sslcrl {crl_file}"
     store_problem: str | None = None
-    if root_file is None:
-        store_problem = "no root certificate store to validate against"
-    else:
+    verdict: ChainVerdict | None = None
+    if root_file is not None:
         try:
             roots = x509.load_pem_x509_certificates(root_file.read_bytes())
         except OSError as exc:
@@ -137,28 +151,40 @@ def validate(
         except ValueError:
             roots = []
             store_problem = f"{root_file} holds no PEM certificate"
-        if roots:
-            # Validate the chain itself for the DSN host when the names agree, otherwise for a
-            # name the certificate carries, so a wrong name does not hide a good chain.
-            subject_name = host if name.matches else next(iter(dns + ips), host)
-            verifier = (
-                PolicyBuilder()
-                .store(Store(roots))
-                .time(now)
-                .build_server_verifier(_subject(subject_name))
-            )
-            try:
-                verifier.verify(leaf, chain[1:])
-            except VerificationError as exc:
-                # Drop the "(encountered processing <Certificate(...)>)" repr tail.
-                chain_error = str(exc.args[0] if exc.args else exc).split(" (encountered")[0]
-            except ValueError as exc:
-                chain_error = str(exc)
+        if not roots and store_problem is None:
+            store_problem = f"{root_file} holds no PEM certificate"
+    if store_problem is None and crl_file is not None and not crl_file.is_file():
+        store_problem = f"cannot read the CRL {crl_file} (sslcrl): no such file"
+    if store_problem is None:
+        try:
+            verdict = verify_chain(endpoint, root_file, chain, crl_file)
+        except ssl.SSLError as exc:  # OpenSSL's reason, without its "[X509: ...] (_ssl.c:...)"
+            store_problem = f"OpenSSL cannot use {label}: {_openssl_words(exc)}"
+        except OSError as exc:
+            store_problem = f"cannot read {label}: {exc.strerror or type(exc).__name__}"
+    chain_error: str | None = store_problem
+    not_verified: str | None = None
+    if verdict is not None and verdict.handshake_failure is not None:
+        not_verified = f"the verification handshake failed: {verdict.handshake_failure}"
+        chain_error = not_verified
+    elif verdict is not None and not verdict.valid:
+        chain_error = verdict.reason
     return TrustFacts(
         store=label,
-        chain_valid=chain_error is None and store_problem is None,
-        chain_error=chain_error or store_problem,
+        chain_valid=verdict is not None and verdict.valid,
+        chain_error=chain_error,
+        verified_by=(
+            f"{ssl.OPENSSL_VERSION} in a handshake, security level {verdict.security_level}"
+            if verdict is not None
+            else None
+        ),
+        security_level=verdict.security_level if verdict is not None else None,
+        openssl_verify_code=verdict.verify_code if verdict is not None else None,
+        openssl_reason=verdict.verify_message if verdict is not None else None,
+        relaxed_because=verdict.relaxed_because if verdict is not None else None,
+        verification_handshakes=verdict.handshakes if verdict is not None else 0,
         store_problem=store_problem,
+        not_verified=not_verified,
         host=host,
         hostname_matches=name.matches,
         hostname_detail=name.detail,

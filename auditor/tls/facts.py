@@ -79,7 +79,18 @@ class TrustFacts(_Row):
 
     store: str  # "sslrootcert <path>" or "system store <path>"
     chain_valid: bool  # the received chain builds to the store (name not considered)
-    chain_error: str | None = None
+    chain_error: str | None = None  # why not, in words naming the certificate and issuer
+    # Who verified: OpenSSL in a handshake (its version and security level), as libpq does.
+    verified_by: str | None = None
+    security_level: int | None = None
+    openssl_verify_code: int | None = None  # X509_V_ERR_* when OpenSSL refused the chain
+    openssl_reason: str | None = None  # OpenSSL's own one-line wording
+    # Set when libpq's defaults (TLS 1.2+, default suites) could not connect at all, so the
+    # chain was verified at security level 0 and the level's key/digest rules applied here.
+    relaxed_because: str | None = None
+    verification_handshakes: int = 0  # counted in TlsFacts.handshakes too
+    # The verification handshake itself failed (hang-up, timeout): the chain is not judged.
+    not_verified: str | None = None
     host: str  # the host the client connects to (from the DSN)
     hostname_matches: bool
     hostname_detail: str  # which SAN/CN matched, or what the certificate names instead
@@ -93,6 +104,9 @@ class TlsFacts(FactSection):
 
     host: str
     port: int
+    # libpq's connection attempts for the DSN, in order, with what the probe found at each
+    # one it passed over ("db1:5432 (hostaddr 10.0.0.1): cannot connect ..."); empty for one.
+    attempts: tuple[str, ...] = ()
     # 'S' (TLS offered), 'N' (TLS refused: ssl = off) or None when the server said neither.
     ssl_request_answer: str | None
     protocols: tuple[ProtocolProbe, ...] = ()

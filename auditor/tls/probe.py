@@ -59,7 +59,9 @@ class ProbeRequest:
     port: int
     timeout: float = 10.0
     root_file: Path | None = None  # sslrootcert; None means the system store
+    crl_file: Path | None = None  # sslcrl: libpq then requires a CRL for every chain certificate
     address: str | None = None  # connect here instead of resolving host (libpq hostaddr)
+    host_named: bool = True  # False: only hostaddr was given, no name to verify against
     use_sslyze: bool = True
 
 
@@ -359,7 +361,14 @@ def probe(request: ProbeRequest) -> TlsFacts:
             if chain:
                 now = dt.datetime.now(dt.UTC)
                 chain_facts = tuple(certificates.describe(c, now) for c in chain)
-                trust = certificates.validate(list(chain), request.host, request.root_file, now)
+                trust = certificates.validate(
+                    shake.endpoint,
+                    chain_facts,
+                    request.host,
+                    request.root_file,
+                    request.crl_file,
+                    host_named=request.host_named,
+                )
         else:
             not_tested += ["SSLv3", f"legacy suites ({', '.join(_legacy_family_list())})"]
             problems.append("the certificate chain was not fetched (probe without sslyze)")
@@ -371,7 +380,7 @@ def probe(request: ProbeRequest) -> TlsFacts:
             "certificate_chain": chain_facts,
             "trust": trust,
             "problems": tuple(problems),
-            "handshakes": shake.count + extra,
+            "handshakes": shake.count + extra + (trust.verification_handshakes if trust else 0),
             "sslyze_commands": tuple(done),
             "not_tested": tuple(not_tested),
             "duration_seconds": round(time.monotonic() - started, 3),

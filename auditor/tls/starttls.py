@@ -60,12 +60,16 @@ class Handshake:
     # The server completed the exchange with an alert: it has nothing in common with the offer
     # (as opposed to hanging up or timing out, which prove nothing).
     refused: bool = False
+    # Set when the client itself refused the server's certificate (verification handshakes):
+    # OpenSSL's X509_V_ERR_* code and its one-line reason.
+    verify_code: int | None = None
+    verify_message: str | None = None
 
 
 def _context(version: str, ciphers: str | None) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # trust is judged offline on the received chain
+    ctx.verify_mode = ssl.CERT_NONE  # trust is judged in its own handshake (verify.py)
     with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: probing them is the point
         warnings.simplefilter("ignore", DeprecationWarning)
         ctx.minimum_version = OPENSSL_VERSIONS[version]
@@ -77,7 +81,11 @@ def _context(version: str, ciphers: str | None) -> ssl.SSLContext:
 
 def handshake(endpoint: Endpoint, version: str, ciphers: str | None) -> Handshake:
     """One STARTTLS handshake offering only `version` and the suites in `ciphers`."""
-    ctx = _context(version, ciphers)
+    return handshake_with(endpoint, _context(version, ciphers))
+
+
+def handshake_with(endpoint: Endpoint, ctx: ssl.SSLContext) -> Handshake:
+    """One STARTTLS handshake with a context the caller prepared (e.g. one that verifies)."""
     sock = endpoint.connect()
     try:
         address = str(sock.getpeername()[0])
@@ -118,6 +126,15 @@ def _tls(ctx: ssl.SSLContext, sock: socket.socket, endpoint: Endpoint, address: 
         tls = ctx.wrap_socket(sock, server_hostname=endpoint.host)
     except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
         return Handshake(False, failure=hung_up.format("closed"), server_closed=True)
+    except ssl.SSLCertVerificationError as exc:
+        # Our side refused the certificate: not the server refusing the offer.
+        return Handshake(
+            False,
+            failure=f"certificate verify failed: {exc.verify_message}",
+            address=address,
+            verify_code=exc.verify_code,
+            verify_message=str(exc.verify_message),
+        )
     except ssl.SSLError as exc:
         reason = exc.reason or exc.strerror
         return Handshake(False, failure=f"handshake refused: {reason}", refused=True)

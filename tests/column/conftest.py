@@ -75,3 +75,8 @@ def design_scan(design_cluster: Cluster) -> tuple[ScanResults, Facts]:
 @pytest.fixture(scope="session")
 def weak_scan(column_weak_cluster: Cluster) -> tuple[ScanResults, Facts]:
     return scan(column_weak_cluster, WEAK_COLUMNS)
+
+
+@pytest.fixture(scope="session")
+def hostile_cluster(start_cluster: ClusterFactory) -> Cluster:
+    return start_cluster("column-hostile")

@@ -75,6 +75,15 @@ def test_design_fixture_passes_every_column_check(design_scan: Scan) -> None:
         assert strength.evidence["s2k_digests"] == {"sha256": 40}
     failure = _find(results, "column.cipher_failure_plaintext")
     assert failure.evidence["messages_inspected"] == 120
+    # The access log's identity columns (addresses, who accessed) are audit data, not PII
+    # to encrypt: they are set aside by name, on every partition.
+    pii = _find(results, "column.plaintext_pii")
+    assert sorted(pii.evidence["audit_trail_columns"]) == [
+        "encrypted_data_access_log_current.accessed_by",
+        "encrypted_data_access_log_current.client_ip",
+        "encrypted_data_access_log_old.accessed_by",
+        "encrypted_data_access_log_old.client_ip",
+    ]
 
 
 def test_design_security_definer_decryptor_is_examined_and_passes(design_scan: Scan) -> None:
@@ -297,7 +306,23 @@ def test_plaintext_pii_in_undeclared_columns(weak_scan: Scan) -> None:
         "legacy_payments.wallet",
         "legacy_payments.note",
         "support_tickets.body",
+        "profiles.aliases",
+        "profiles.prefs",
+        "profiles.card",
+        "profiles.home",
+        "profiles.raw",
+        "profiles.last_ip",
     }
+    for column in ("aliases", "prefs", "card", "home", "raw"):
+        (kind,) = failing[f"profiles.{column}"].evidence["pii"]
+        assert kind["kind"] == "email" and kind["count"] == 12, column
+    (ip,) = failing["profiles.last_ip"].evidence["pii"]
+    assert ip["kind"] == "ip_address" and set(ip["examples"]) == {"198.51.***.***"}
+    # A network is not an address, and a known-invalid SSN is not personal data.
+    columns = weak_scan[1].get(ColumnFacts)
+    for name in ("profiles.office_net", "profiles.reviewer_ssn"):
+        sample = columns.sample(name)
+        assert sample is not None and sample.sampled == 12 and sample.pii == (), name
     card = failing["legacy_payments.card_number"]
     assert card.severity is Severity.CRITICAL
     (kind,) = card.evidence["pii"]
@@ -345,7 +370,16 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
         "trigger users_encrypt on public.users",
         "function public.encrypt_note(p_note text, p_key text)",
         "column default public.api_tokens.token",
+        "function public.store_note(p_note text)",
+        "function public.seal(p_x text)",
+        "ALTER DATABASE app SET app.encryption_key",
+        "ALTER ROLE app SET app.role_key",
+        "app.master_secret (" + _conf_location(failing) + ")",
+        "key_store.secret",
     }
+    wrapped = failing["function public.store_note(p_note text)"]
+    assert wrapped.evidence["call"] == "pgp_wrap_encrypt"
+    assert wrapped.evidence["snippet"] == "pgp_wrap_encrypt(p_note, '***', '***')"
     assert all(
         r.status is Status.FAIL and r.severity is Severity.CRITICAL for r in failing.values()
     )
@@ -367,15 +401,81 @@ def test_literal_keys_cite_function_view_and_trigger(weak_scan: Scan) -> None:
     assert not any("encrypt_text(plaintext" in (r or "") for r in failing)
 
 
+def _conf_location(failing: dict[str | None, Result]) -> str:
+    (name,) = [r for r in failing if r and r.startswith("app.master_secret (")]
+    return name.removeprefix("app.master_secret (").removesuffix(")")
+
+
+def test_keys_kept_in_settings_and_key_tables_fail_masked(weak_scan: Scan) -> None:
+    results, _ = weak_scan
+    db = _find(results, "column.key_in_code", "ALTER DATABASE app SET app.encryption_key")
+    assert db.status is Status.FAIL
+    assert db.message == (
+        "database setting ALTER DATABASE app SET app.encryption_key holds a key (key-like "
+        "name, value '***' (25 characters)): every session can read it with current_setting()"
+    )
+    role = _find(results, "column.key_in_code", "ALTER ROLE app SET app.role_key")
+    assert role.evidence["kind"] == "role setting"
+    conf = [r for r in results.findings if (r.resource or "").startswith("app.master_secret (")]
+    assert len(conf) == 1 and conf[0].evidence["kind"] == "server setting"
+    assert conf[0].resource.endswith("postgresql.conf:" + conf[0].resource.rsplit(":")[-1])
+    table = _find(results, "column.key_in_code", "key_store.secret")
+    assert table.evidence["key_like"] == table.evidence["sampled"] == 8
+    # The label column of the same table and ordinary text columns are not key stores.
+    assert not any(
+        r.resource == "key_store.label"
+        for r in results.findings
+        if r.check_id == "column.key_in_code"
+    )
+
+
 def test_key_in_logs(weak_scan: Scan, design_scan: Scan) -> None:
     weak = _find(weak_scan[0], "column.key_in_logs")
     assert weak.status is Status.FAIL
-    assert "log_statement = all (" in weak.message
-    assert "log_min_error_statement = error (default)" in weak.message
+    assert weak.message.startswith("log_statement = all (")
+    assert "with its text (literal keys) and its bind parameters" in weak.message
+    assert "log_parameter_max_length = -1 (default): bind parameters of logged" in weak.message
+    # Error logging as CIS wants it is not a problem in itself.
+    assert "log_min_error_statement = error" not in weak.message
     assert weak.evidence["log_statement"]["value"] == "all"
+    assert weak.evidence["reaches_log"] == {
+        "statement_text": ["log_statement", "log_min_error_statement"],
+        "bind_parameters": ["log_statement"],
+    }
     design = _find(design_scan[0], "column.key_in_logs")
     assert design.status is Status.PASS
-    assert design.evidence["log_min_error_statement"]["value"] == "panic"
+    assert design.evidence["log_min_error_statement"]["value"] == "error"
+    assert design.evidence["log_parameter_max_length_on_error"]["value"] == "0"
+    assert design.evidence["log_parameter_max_length"]["value"] == "0"
+    assert design.evidence["reaches_log"]["bind_parameters"] == []
+    assert "logs the text of failing statements (as CIS recommends)" in design.message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("log_parameter_max_length_on_error", "-1", "a failed decrypt writes its bind"),
+        ("log_parameter_max_length_on_error", "64", "a failed decrypt writes its bind"),
+        ("pgaudit.log_parameter", "on", "pgaudit logs bind parameters"),
+    ],
+)
+def test_bind_parameters_written_on_error_fail(
+    design_scan: Scan, name: str, value: str, words: str
+) -> None:
+    (after,) = _run(_with_setting(design_scan[1], name, value), "column.key_in_logs")
+    assert after.status is Status.FAIL
+    assert after.message.startswith(f"{name} = {value} (/etc/postgresql/postgresql.conf:12): ")
+    assert words in after.message
+    assert name in after.evidence["reaches_log"]["bind_parameters"]
+
+
+def test_statement_logging_with_parameters_cut_still_logs_literal_keys(design_scan: Scan) -> None:
+    facts = _with_setting(design_scan[1], "log_statement", "mod")
+    (result,) = _run(facts, "column.key_in_logs")
+    assert result.status is Status.FAIL
+    assert "with its text (literal keys)" in result.message
+    assert "bind parameters" not in result.message  # log_parameter_max_length = 0 there
+    assert result.evidence["reaches_log"]["bind_parameters"] == []
 
 
 def test_public_security_definer_decryptor(weak_scan: Scan) -> None:
@@ -394,9 +494,22 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
     for location in (
         "function public.register_user(p_email text)",
         "column default public.api_tokens.token",
+        "function public.store_note(p_note text)",
     ):
         assert _find(results, "column.key_in_code", location).status is Status.FAIL
     outputs = json.dumps(results_to_dict(results)) + json.dumps(facts.to_json())
+    # Server settings in the facts are redacted by the server collector's own policy; the
+    # results and this layer's sections never carry a stored key.
+    ours = json.dumps(results_to_dict(results)) + "".join(
+        json.dumps(facts.get(m).model_dump(mode="json"))
+        for m in (ColumnFacts, CodeFacts, AuditLogFacts)
+    )
+    for stored in (
+        "conf-canary-secret-1618",
+        "dbsetting-canary-key-2718",
+        "rolesetting-canary-key-3141",
+    ):
+        assert stored not in ours
     for canary in (
         CANARY_EMAIL,
         CANARY_CARD,
@@ -406,6 +519,8 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
         "default-inline-key",
         CANARY_DEFAULT_KEY,
         "trigger-inline-key",
+        "pgpwrap-canary-key-5150",
+        "cast-canary-key-1414",
         "secret value 1",
         "user1@example.com",
         "customer2@mail.example.org",
@@ -415,10 +530,16 @@ def test_canary_value_and_key_never_leave_the_scan(weak_scan: Scan) -> None:
 
 
 def test_sampling_plan_scales_with_the_sample_not_the_table() -> None:
-    assert sample_plan(1_000, 200) == (None, "LIMIT 200")
-    pct, method = sample_plan(10_000_000, 200)
+    assert sample_plan(1_000, 200, 500_000, seed=42) == (
+        None,
+        "all rows in random order (seed 42) LIMIT 200",
+    )
+    pct, method = sample_plan(10_000_000, 200, 2_000_000_000, seed=42)
     assert pct is not None and pct < 0.01
-    assert method.startswith("TABLESAMPLE SYSTEM (")
+    assert method.startswith("TABLESAMPLE SYSTEM (") and "REPEATABLE (42)" in method
+    # A stale row estimate cannot make a big table look small: its pages count too.
+    pct, _ = sample_plan(10, 200, 2_000_000_000, seed=1, pages=250_000)
+    assert pct is not None and pct < 0.1
 
 
 @dataclass(frozen=True)
@@ -454,8 +575,44 @@ def test_big_table_is_sampled_with_tablesample(column_weak_cluster: Cluster) -> 
     sample = facts.sample("bulk.events.label")
     assert sample is not None
     assert sample.method.startswith("TABLESAMPLE SYSTEM (")
+    assert f"REPEATABLE ({facts.sample_seed})" in sample.method
     assert 0 < sample.sampled <= 50 and sample.estimated_rows == 200000
     assert facts.rows_per_column == 50
+
+
+def test_each_scan_draws_a_fresh_seed_and_reads_rows_the_owner_cannot_choose(
+    column_weak_cluster: Cluster, weak_scan: Scan
+) -> None:
+    """The owner put 50 ciphertext rows first and 450 plaintext e-mails after them: a plain
+    LIMIT read the ciphertext only; a random order finds the e-mails."""
+    with column_weak_cluster.admin_connection() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS gamed (id int, note text)")
+        conn.execute("TRUNCATE gamed")
+        conn.execute(
+            "INSERT INTO gamed SELECT g, encrypt_text('n' || g, 'k') FROM generate_series(1, 50) g"
+        )
+        conn.execute(
+            "INSERT INTO gamed SELECT g, 'gamed' || g || '@mail.example.org' "
+            "FROM generate_series(51, 500) g"
+        )
+        conn.execute("GRANT SELECT ON gamed TO auditor")
+        conn.commit()
+    seeds = set()
+    for _ in range(2):
+        facts = _collect_with(
+            column_weak_cluster, Policy(sample_rows_per_column=50), ColumnCollector()
+        )
+        assert isinstance(facts, ColumnFacts) and facts.sample_seed is not None
+        seeds.add(facts.sample_seed)
+        sample = facts.sample("gamed.note")
+        assert sample is not None and sample.sampled == 50
+        assert sample.method == f"all rows in random order (seed {facts.sample_seed}) LIMIT 50"
+        (email,) = sample.pii
+        assert email.kind == "email" and email.count > 25
+    assert len(seeds) == 2
+    with column_weak_cluster.admin_connection() as conn:
+        conn.execute("DROP TABLE gamed")  # the shared cluster's other verdicts stay as seeded
+        conn.commit()
 
 
 def test_time_budget_leaves_tables_out_and_says_so(column_weak_cluster: Cluster) -> None:
@@ -513,3 +670,34 @@ def test_a_grant_on_a_log_partition_is_found(column_weak_cluster: Cluster) -> No
             "how": "granted directly on partition audit2.access_log_all",
         }
     ]
+
+
+def test_rls_filtered_table_skips_instead_of_passing(weak_scan: Scan) -> None:
+    results, facts = weak_scan
+    skip = _find(results, "column.plaintext_pii", "rls_contacts")
+    assert skip.status is Status.SKIP
+    assert "ALTER ROLE auditor BYPASSRLS;" in skip.message
+    assert "pg_read_all_data does not bypass row-level security" in skip.message
+    # The filtered table was not sampled at all (its visible rows are the encrypted ones).
+    assert facts.get(ColumnFacts).sample("rls_contacts.contact") is None
+
+
+def test_plaintext_pii_never_passes_on_what_it_could_not_read() -> None:
+    clean = _sample("notes", 10).model_copy(update={"declared": False})
+    read_all = _column_facts("1.3", clean)
+    (passed,) = _run(_offline(read_all), "column.plaintext_pii")
+    assert passed.status is Status.PASS
+    assert passed.message.startswith("no personal data found in 1 undeclared")
+    partial = read_all.model_copy(
+        update={"unreadable": {"hr": "GRANT SELECT ON public.hr TO auditor;"}}
+    )
+    results = _run(_offline(partial), "column.plaintext_pii")
+    assert [r.status for r in results] == [Status.SKIP, Status.SKIP]
+    assert results[0].resource == "hr"
+    assert results[1].message.endswith("but 1 tables were not read: not a pass until they are")
+    nothing = _column_facts("1.3").model_copy(
+        update={"rls_filtered": {"t": "row-level security is enabled on t"}}
+    )
+    summary = _run(_offline(nothing), "column.plaintext_pii")[-1]
+    assert summary.status is Status.SKIP
+    assert summary.message.startswith("no undeclared text-like column could be sampled")

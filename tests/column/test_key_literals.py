@@ -4,6 +4,8 @@ never repeat a literal."""
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -115,3 +117,87 @@ def test_snippets_never_repeat_a_literal_key(key: str) -> None:
     src = f"SELECT pgp_sym_encrypt(col, '{key}', 'cipher-algo=aes256') FROM t"
     (finding,) = kl.literal_keys(src, KEYS)
     assert key not in finding.snippet or key in "pgp_sym_encrypt(col, '***', 'cipher-algo=aes256')"
+
+
+def _generated_body(chars: int) -> str:
+    """A PL/pgSQL body of about `chars` characters: many statements calling pgcrypto and a
+    wrapper, parameters as keys (nothing to find), comments and quoted strings."""
+    line = (
+        "  x := encrypt_text(p_a || 'abc', p_key); "
+        "y := pgp_sym_encrypt(z, p_key, 'cipher-algo=aes256'); -- note\n"
+    )
+    return "BEGIN\n" + line * (chars // len(line)) + "END"
+
+
+def _cost(src: str) -> float:
+    best = float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        kl.literal_keys(src, KEYS, ("p_a", "p_key"))
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_scan_cost_grows_linearly_with_body_size() -> None:
+    """A 500 KB body costs about 10x a 50 KB one (quadratic was ~100x; the bound is generous
+    for a loaded machine)."""
+    small, big = _generated_body(50_000), _generated_body(500_000)
+    ratio = _cost(big) / _cost(small)
+    assert ratio < 30, ratio
+
+
+def test_deeply_nested_calls_stay_linear() -> None:
+    """Each nested call's arguments are split without walking the inner calls again."""
+
+    def nested(depth: int) -> str:
+        return "pgp_sym_encrypt(" * depth + "x" + ", p_key)" * depth
+
+    ratio = _cost(nested(8_000)) / _cost(nested(800))
+    assert ratio < 30, ratio
+    # A long argument is cut but never taken for a literal.
+    found = kl.literal_keys("pgp_sym_encrypt(x, " + "'a' || " * 400 + "p_key)", KEYS)
+    assert found == []
+
+
+def test_a_key_in_a_pgp_named_wrapper_third_argument_is_masked() -> None:
+    keys = {**KEYS, "pgp_wrap_encrypt": 2}
+    src = "SELECT pgp_wrap_encrypt(p_note, 'cipher-algo=aes256', 'wrapper-canary-key')"
+    (finding,) = kl.literal_keys(src, keys)
+    assert "wrapper-canary-key" not in finding.snippet
+    assert finding.snippet == "pgp_wrap_encrypt(p_note, '***', '***')"
+    # pgcrypto's own options string is still shown, and only one that reads as options.
+    (own,) = kl.literal_keys("pgp_sym_encrypt(d, 'k1', 'cipher-algo=aes256')", KEYS)
+    assert own.snippet == "pgp_sym_encrypt(d, '***', 'cipher-algo=aes256')"
+    (odd,) = kl.literal_keys("pgp_sym_encrypt(d, 'k1', 'not options at all')", KEYS)
+    assert odd.snippet == "pgp_sym_encrypt(d, '***', '***')"
+
+
+def test_every_literal_spelling_of_a_key_is_found() -> None:
+    spellings = [
+        "CAST('k1' AS text)",
+        "CAST('k1' AS character varying(64))",
+        "text 'k1'",
+        "pg_catalog.text 'k1'",
+        "(SELECT 'k1')",
+        "format('%s', 'k1')",
+        "'k1'::text",
+        "'k' || '1'",
+        "concat('k', '1')",
+        "convert_to('k1', 'utf8')",
+    ]
+    for spelling in spellings:
+        found = kl.literal_keys(f"SELECT pgp_sym_encrypt(d, {spelling})", KEYS)
+        assert [(f.call, f.via) for f in found] == [("pgp_sym_encrypt", "literal")], spelling
+        assert "k1" not in found[0].snippet and "'1'" not in found[0].snippet
+    not_literals = [
+        "CAST(p_key AS text)",
+        "(SELECT key FROM app.keys)",
+        "(SELECT 'k1' FROM app.keys)",
+        "format('%s', p_key)",
+        "current_setting('app.key')",
+        "users.key",
+        "p_key || 'suffix'",
+    ]
+    for spelling in not_literals:
+        found = kl.literal_keys(f"SELECT pgp_sym_encrypt(d, {spelling})", KEYS, ("p_key",))
+        assert found == [], spelling

@@ -19,8 +19,8 @@ from auditor import pii
         ("4111 1111 1111 1111", pii.CARD, "411111******1111"),
         ("5500-0000-0000-0004", pii.CARD, "550000******0004"),
         ("amex 378282246310005", pii.CARD, "378282*****0005"),
-        ("+1 555 010 1234", pii.PHONE, "+1********34"),
-        ("(555) 123-4567", pii.PHONE, "********67"),
+        ("+1 212 555 0134", pii.PHONE, "+1********34"),
+        ("(415) 555-2671", pii.PHONE, "********71"),
         ("+44 20 7946 0958", pii.PHONE, "+4*********58"),
         ("123-45-6789", pii.SSN, "***-**-**89"),
         ("DE89370400440532013000", pii.IBAN, "DE******************00"),
@@ -65,6 +65,12 @@ def test_personal_data_is_found_and_masked(text: str, kind: str, masked: str) ->
         "user at example dot com",
         "12345678901234",
         "1234567890",  # bare ten digits: an order number as often as a phone
+        # Stricter than the hand-written rules (python-stdnum, phonenumbers):
+        "078-05-1120",  # the SSN printed on a wallet insert, known invalid
+        "219-09-9999",  # an SSN used in advertising, known invalid
+        "+1 555 010 1234",  # no North American area code 555
+        "(555) 123-4567",
+        "GB82 WEST 1234 5698 7654 33",  # mod 97 fails
     ],
 )
 def test_look_alikes_are_not_personal_data(text: str) -> None:
@@ -107,3 +113,18 @@ def test_masks_never_contain_the_value(text: str) -> None:
 def test_masked_card_keeps_only_bin_and_last_four() -> None:
     assert pii.mask_card("4242 4242 4242 4242") == "424242******4242"
     assert pii.mask_email("zq-canary-4242@canary-mail.test") == "z***@c***.test"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("192.168.12.34", "192.168.***.***"),
+        ("192.168.12.34/32", "192.168.***.***"),
+        ("2001:db8::1", "2001:****:****"),
+        ("10.0.0.0/8", None),  # a network, not somebody's address
+        ("not an address", None),
+    ],
+)
+def test_inet_host_addresses_are_personal_data(raw: str, expected: str | None) -> None:
+    host = pii.host_address(raw)
+    assert (pii.mask_ip(host) if host else None) == expected

@@ -9,11 +9,14 @@ from auditor.model import Result, Severity, Status
 from auditor.report_model import (
     ATTESTATION_KEY,
     ControlStatus,
+    FrameworkView,
+    Report,
     build_report,
     evidence_lines,
     roll_up,
 )
-from tests.report.sample import sample_results
+from auditor.waivers import apply_waivers, parse_waivers
+from tests.report.sample import WAIVERS_YAML, sample_results
 
 
 def _res(status: Status, evidence: dict[str, object] | None = None) -> Result:
@@ -22,18 +25,26 @@ def _res(status: Status, evidence: dict[str, object] | None = None) -> Result:
     )
 
 
+def _view(report: Report, framework_id: str) -> FrameworkView:
+    return next(v for v in report.frameworks if v.framework.id == framework_id)
+
+
 @pytest.mark.parametrize(
     ("statuses", "expected"),
     [
         ([Status.PASS, Status.MANUAL, Status.FAIL], ControlStatus.FAIL),
         ([Status.PASS, Status.MANUAL], ControlStatus.MANUAL),
-        ([Status.PASS, Status.SKIP], ControlStatus.PASS),
+        # One resource proven, another skipped: not proven, but not nothing either.
+        ([Status.PASS, Status.SKIP], ControlStatus.PARTIAL),
         ([Status.SKIP, Status.SKIP], ControlStatus.NOT_ASSESSED),
+        ([Status.ERROR], ControlStatus.NOT_ASSESSED),
         ([], ControlStatus.NOT_ASSESSED),
-        ([Status.PASS, Status.ERROR, Status.MANUAL], ControlStatus.ERROR),
+        ([Status.PASS, Status.ERROR, Status.MANUAL], ControlStatus.PARTIAL),
         ([Status.FAIL, Status.ERROR], ControlStatus.FAIL),
-        ([Status.PASS, Status.WAIVED], ControlStatus.WAIVED),
-        ([Status.WAIVED, Status.MANUAL], ControlStatus.MANUAL),
+        # A waiver accepts the risk of a failure; it does not prove the control.
+        ([Status.PASS, Status.WAIVED], ControlStatus.FAIL),
+        ([Status.WAIVED, Status.MANUAL], ControlStatus.FAIL),
+        ([Status.PASS, Status.PASS], ControlStatus.PASS),
     ],
 )
 def test_roll_up_order(statuses: list[Status], expected: ControlStatus) -> None:
@@ -46,31 +57,72 @@ def test_an_attested_manual_result_counts_as_met() -> None:
     assert roll_up([_res(Status.MANUAL), _res(Status.PASS)]) is ControlStatus.MANUAL
 
 
-def test_control_rows_roll_up_their_own_checks_per_target() -> None:
+def test_control_rows_name_failing_targets_and_what_was_not_assessed() -> None:
     report = build_report(sample_results())
-    pci4 = next(v for v in report.frameworks if v.framework.id == "pci-dss-4.0.1")
+    pci4 = _view(report, "pci-dss-4.0.1")
     rows = {r.control.id: r for r in pci4.rows}
-    # 4.2.1: tls_min_version fails on app-db; legacy-db could not be scanned at all.
-    assert rows["4.2.1"].status is ControlStatus.FAIL
-    assert rows["4.2.1"].by_target == {
-        "app-db": ControlStatus.FAIL,
-        "legacy-db": ControlStatus.ERROR,
-    }
-    assert rows["4.2.1"].by_check["transport.tls13_supported"] is ControlStatus.NOT_ASSESSED
+    # 4.2.1: tls_min_version and cipher_suites fail on app-db only; legacy-db could not be
+    # scanned, so nothing is proven there and its errors are listed as not assessed.
+    row = rows["4.2.1"]
+    assert row.status is ControlStatus.FAIL
+    assert [(t.target, t.status, t.failing_checks) for t in row.targets] == [
+        ("app-db", ControlStatus.FAIL, ("transport.tls_min_version", "transport.cipher_suites")),
+        ("legacy-db", ControlStatus.NOT_ASSESSED, ()),
+    ]
+    assert [t.target for t in row.failing_targets] == ["app-db"]
+    # A waived failure still fails the control, named apart from the unwaived ones.
+    waived = apply_waivers(sample_results(), parse_waivers(WAIVERS_YAML))
+    (app,) = [
+        t
+        for t in {r.control.id: r for r in _view(build_report(waived), "pci-dss-4.0.1").rows}[
+            "8.3.2"
+        ].targets
+        if t.target == "app-db"
+    ]
+    assert app.status is ControlStatus.FAIL
+    assert app.failing_checks == ("auth.hba_strong_methods",)
+    assert app.waived_checks == ("auth.password_encryption",)
+    assert app.text == "auth.hba_strong_methods (waived: auth.password_encryption)"
+    gaps = {(g.check_id, g.target, g.status) for g in row.not_assessed}
+    assert ("transport.ssl_enabled", "legacy-db", "error") in gaps
+    assert ("transport.tls13_supported", None, "not_run") in gaps
+    checks = {e.check_id: e for e in row.checks}
+    assert checks["transport.ssl_enabled"].label == "app-db: pass · legacy-db: error"
     # 10.2.2 rests on the access-log check alone, which passed.
     assert rows["10.2.2"].status is ControlStatus.PASS
-    # 3.7.4: none of its checks produced a result.
+    assert rows["10.2.2"].not_assessed == ()
+    # 3.7.4: none of its checks produced a result; the reason names the platforms.
     assert rows["3.7.4"].status is ControlStatus.NOT_ASSESSED
-    assert set(rows["3.7.4"].unevaluated_checks) == {
+    reasons = {g.check_id: g.reason for g in rows["3.7.4"].not_assessed}
+    assert set(reasons) == {
         "keys.secret_rotation_age",
         "keys.auto_rotation_enabled",
         "keys.kms_key_rotation",
     }
-    # 3.6.1 includes the manual key-cache check (not attested in the bare sample).
-    assert rows["3.6.1"].status is ControlStatus.MANUAL
-    gdpr = next(v for v in report.frameworks if v.framework.id == "gdpr")
+    assert "aws-rds" in reasons["keys.kms_key_rotation"]
+    assert "none is in scope" in reasons["keys.kms_key_rotation"]
+    # 3.6.1: the manual key-cache check waits for a person, but key_in_logs and the function
+    # privileges check did not run, so the missing evidence is what the row says.
+    assert rows["3.6.1"].status is ControlStatus.PARTIAL
+    gdpr = {r.control.id: r for r in _view(report, "gdpr").rows}
     # A control no check can evidence is manual, not silently passed.
-    assert {r.control.id: r.status for r in gdpr.rows}["Art. 32(1)(d)"] is ControlStatus.MANUAL
+    assert gdpr["Art. 32(1)(d)"].status is ControlStatus.MANUAL
+    assert gdpr["Art. 30"].status is ControlStatus.MANUAL
+
+
+def test_platform_alternatives_are_not_gaps_when_one_of_them_ran() -> None:
+    report = build_report(sample_results())
+    gdpr = {r.control.id: r for r in _view(report, "gdpr").rows}
+    row = gdpr["Art. 32(1)(a)"]
+    checks = {e.check_id: e for e in row.checks}
+    # LUKS ran (and errored) on the sample's host: the RDS, Azure and Cloud SQL checks do not
+    # apply, and are shown as such; the LUKS error itself is a gap.
+    assert checks["storage.aws_rds_encrypted"].excused
+    assert "storage.luks_data_directory" in (checks["storage.aws_rds_encrypted"].excused or "")
+    assert checks["storage.aws_rds_encrypted"].label == "not applicable (other platform)"
+    gaps = {g.check_id for g in row.not_assessed}
+    assert "storage.luks_data_directory" in gaps
+    assert not gaps & {"storage.aws_rds_encrypted", "storage.gcp_cloudsql_encrypted"}
 
 
 def test_layers_targets_and_findings_groups() -> None:
@@ -79,9 +131,9 @@ def test_layers_targets_and_findings_groups() -> None:
     assert list(layers) == ["transport", "auth", "column", "audit", "storage", "keys"]
     assert layers["column"].status is ControlStatus.FAIL
     assert layers["keys"].status is ControlStatus.MANUAL
-    assert layers["storage"].status is ControlStatus.ERROR
+    assert layers["storage"].status is ControlStatus.NOT_ASSESSED
     targets = {g.key: g for g in report.targets}
-    assert targets["legacy-db"].status is ControlStatus.ERROR
+    assert targets["legacy-db"].status is ControlStatus.NOT_ASSESSED
     assert targets["app-db"].counts["fail"] == 8
     severities = [g.severity for g in report.failures]
     assert severities == [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM]
@@ -131,3 +183,15 @@ def test_long_evidence_is_cut_in_listings_with_a_pointer_to_the_full_block() -> 
     text = evidence_text({"suites": ["TLS_X"] * 500}, limit=50)
     assert text.startswith("suites: TLS_X, TLS_X") and len(text) < 120
     assert text.endswith("more characters in results.json)")
+
+
+def test_a_failure_on_an_unlisted_target_still_fails_its_controls() -> None:
+    from dataclasses import replace
+
+    results = sample_results()
+    (tls,) = [f for f in results.findings if f.check_id == "transport.tls_min_version"]
+    stray = replace(tls, target="not-in-targets")
+    assert stray.status is Status.FAIL
+    report = build_report(replace(results, findings=(*results.findings, stray)))
+    row = {r.control.id: r for r in _view(report, "pci-dss-4.0.1").rows}["4.2.1"]
+    assert "not-in-targets" in {t.target for t in row.failing_targets}

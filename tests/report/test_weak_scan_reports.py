@@ -109,8 +109,13 @@ def test_weak_scan_renders_every_format_without_leaking(
     sarif_schema = json.loads((FIXTURES / "sarif" / "sarif-2.1.0-rtm.5.json").read_text())
     jsonschema.Draft4Validator(sarif_schema).validate(json.loads(files["results.sarif"]))
     for name, text in texts.items():
-        for secret in (CANARY_PASSWORD, CANARY_KEY, AUDITOR_PASSWORD, "app-test-pw",
-                       *CANARY_VALUES):
+        for secret in (
+            CANARY_PASSWORD,
+            CANARY_KEY,
+            AUDITOR_PASSWORD,
+            "app-test-pw",
+            *CANARY_VALUES,
+        ):
             assert secret not in text, f"{secret!r} leaked into {name}"
 
     for document in (texts["report.html"], texts["report.pdf (text)"]):

@@ -55,7 +55,7 @@ def test_diff_command_exit_code_follows_new_failures(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     proc = run_cli("diff", str(broken), str(new))
-    assert proc.returncode == 2 and "broken.json:1: not JSON" in proc.stderr
+    assert proc.returncode == 2 and "broken.json:1: not valid JSON" in proc.stderr
 
 
 def test_scan_history_keeps_runs_and_reports_changes(compliant_cluster: Cluster,

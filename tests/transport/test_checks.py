@@ -16,6 +16,8 @@ from auditor.lab.cluster import Cluster
 from auditor.model import Result, ScanResults, Severity, Status, TargetStatus
 from auditor.runner import evaluate, run_scan
 from auditor.tls.probe import _suite
+from auditor.tls.starttls import Endpoint
+from auditor.tls.verify import verify_chain
 from tests.transport.conftest import config_text, target
 
 TRANSPORT = {
@@ -93,7 +95,11 @@ def test_compliant_server_passes_every_transport_check(
 ) -> None:
     found = _by_id(main_scan, "good")
     statuses = {cid: {r.status for r in rs} for cid, rs in found.items()}
-    assert statuses == {cid: {Status.PASS} for cid in TRANSPORT}
+    # No client but the scanner is connected: nothing to judge, so a skip, never a pass.
+    clients = "transport.client_connections_encrypted"
+    assert statuses == {cid: {Status.PASS} for cid in TRANSPORT - {clients}} | {
+        clients: {Status.SKIP}
+    }
     ciphers = _one(found, "transport.cipher_suites")
     assert ciphers.evidence["offenders"] == []
     assert "accepted_beyond_ssl_ciphers" not in ciphers.evidence
@@ -166,6 +172,7 @@ def test_weak_certificates_fail_with_the_reason(main_scan: ScanResults) -> None:
         "DNS:db.example.com)"
     ) in trust.message
     assert trust.evidence["chain_valid"] is False  # expired: a verify-full client refuses it
+    assert "issued by CN=Auditor Test CA" in trust.message and "expired on" in trust.message
     assert _one(weak, "transport.certificate_strength").status is Status.PASS
 
     cert = _by_id(main_scan, "weak-cert")
@@ -227,8 +234,9 @@ def test_modern_profile_fails_tls12_suites_and_protocol(compliant: Cluster) -> N
     minimum = _one(found, "transport.tls_min_version")
     assert minimum.status is Status.FAIL
     assert minimum.message.startswith(
-        "the live server accepts TLSv1.2 (policy: TLSv1.3+ from the modern profile); "
-        f"ssl_min_protocol_version = TLSv1.2 ({_conf_line(compliant, 'ssl_min_protocol_version')})"
+        "the live server accepts TLSv1.2 (policy: TLSv1.3+ from the modern profile); the setting "
+        "allows TLSv1.2: ssl_min_protocol_version = TLSv1.2 "
+        f"({_conf_line(compliant, 'ssl_min_protocol_version')})"
     )
     assert minimum.evidence["policy_min_version"] == "TLSv1.2"
     assert minimum.evidence["required_min_version"] == "TLSv1.3"
@@ -255,7 +263,8 @@ def test_broken_servers_give_clear_results_and_spare_the_others(
         r.status is Status.PASS
         for rs in good.values()
         for r in rs
-        if r.check_id != "transport.client_sslmode"
+        # no application DSN declared / no client but the scanner: nothing to judge
+        if r.check_id not in ("transport.client_sslmode", "transport.client_connections_encrypted")
     )
 
     off = _by_id(results, "ssl-off")
@@ -267,7 +276,7 @@ def test_broken_servers_give_clear_results_and_spare_the_others(
     assert _one(off, "transport.tls_min_version").status is Status.ERROR
     assert "answered 'N'" in _one(off, "transport.cipher_suites").message
     clients = _one(off, "transport.client_connections_encrypted")
-    assert clients.status is Status.PASS  # only the scanner is connected, and it is excluded
+    assert clients.status is Status.SKIP  # only the scanner is connected, and it is excluded
 
     hang = _by_id(results, "hang-up")
     for check_id in (
@@ -335,11 +344,14 @@ def test_failed_probe_is_not_a_pass_on_the_setting_alone(
         target("ssl-off", ssl_off.dsn("auditor").replace(f":{ssl_off.port}/", f":{off}/")),
     )
     found = _by_id(results, "good")
-    assert found["transport.client_connections_encrypted"][0].status is Status.PASS  # SQL: ok
+    # SQL got through: no error; no client but the scanner, so nothing to judge.
+    assert found["transport.client_connections_encrypted"][0].status is Status.SKIP
     # The SQL session got through, so the target was scanned: a lost probe is not the
     # target's verdict, only its TLS checks'.
     assert {t.name: t.status for t in results.targets} == {
-        "good": TargetStatus.SCANNED, "ssl-off": TargetStatus.SCANNED}
+        "good": TargetStatus.SCANNED,
+        "ssl-off": TargetStatus.SCANNED,
+    }
     enabled = _one(found, "transport.ssl_enabled")
     assert enabled.status is Status.ERROR
     assert enabled.message == (
@@ -476,3 +488,54 @@ def test_unusable_sslrootcert_is_an_error_not_a_failing_server(
     assert junk.status is Status.ERROR and f"{garbage} holds no PEM certificate" in junk.message
     # The same server with its real CA passes: the error was the scanner's setup.
     assert _one(_by_id(results, "good"), "transport.certificate_trust").status is Status.PASS
+
+
+def test_saved_facts_from_before_libpq_exact_verification_cannot_pass(
+    main_run: tuple[ScanResults, list[Facts]],
+) -> None:
+    bundle = _good_bundle(main_run)
+    trust = bundle["sections"]["tls"]["trust"]
+    for key in ("verified_by", "security_level", "openssl_verify_code", "openssl_reason"):
+        trust.pop(key, None)
+    old = _evaluate(bundle, "transport.certificate_trust")
+    assert old.status is Status.ERROR and "predate libpq-exact chain verification" in old.message
+    # A failure such a bundle recorded still stands.
+    trust["hostname_matches"] = False
+    trust["hostname_detail"] = "db.example.test is not named by the certificate"
+    assert _evaluate(bundle, "transport.certificate_trust").status is Status.FAIL
+
+
+def test_unusable_sslcrl_is_an_error_in_words(compliant: Cluster, tmp_path: Path) -> None:
+    garbage = tmp_path / "not-a.crl"
+    garbage.write_text("this is no CRL\n")
+    missing = tmp_path / "missing.crl"
+    results = _scan(
+        target("junk-crl", compliant.dsn("auditor", sslmode="require", sslcrl=str(garbage))),
+        target("no-crl", compliant.dsn("auditor", sslmode="require", sslcrl=str(missing))),
+    )
+    junk = _one(_by_id(results, "junk-crl"), "transport.certificate_trust")
+    assert junk.status is Status.ERROR
+    assert f"with sslcrl {garbage}: no certificate or crl found" in junk.message
+    assert "_ssl.c" not in junk.message and "[X509" not in junk.message
+    gone = _one(_by_id(results, "no-crl"), "transport.certificate_trust")
+    assert gone.status is Status.ERROR
+    assert f"cannot read the CRL {missing} (sslcrl): no such file" in gone.message
+
+
+def test_a_verification_handshake_without_answer_is_not_a_verdict(
+    main_run: tuple[ScanResults, list[Facts]], hang_up_port: int
+) -> None:
+    # A server that hangs up mid-handshake: OpenSSL never got to judge the chain.
+    verdict = verify_chain(Endpoint("127.0.0.1", hang_up_port, 5.0), None, ())
+    assert not verdict.valid and verdict.verify_code is None
+    assert (verdict.handshake_failure or "").startswith("server ")  # closed or reset
+    assert verdict.handshakes == 1  # no relaxed retry: a hang-up is no refusal
+    bundle = _good_bundle(main_run)
+    trust = bundle["sections"]["tls"]["trust"]
+    trust |= {
+        "chain_valid": False,
+        "not_verified": f"the verification handshake failed: {verdict.handshake_failure}",
+    }
+    result = _evaluate(bundle, "transport.certificate_trust")
+    assert result.status is Status.ERROR
+    assert "not judged: the verification handshake failed: server " in result.message

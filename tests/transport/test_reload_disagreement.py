@@ -48,6 +48,12 @@ def test_failed_ssl_reload_is_reported_as_a_disagreement(start_cluster: ClusterF
     assert result.evidence["accepted_versions"] == ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
     assert "the live server accepts TLSv1, TLSv1.1 (policy: TLSv1.2+)" in result.message
     assert "disagrees with the live server" in result.message
+    # The live server accepts old versions, the setting allows none: two separate statements.
+    assert result.evidence["live_accepts_below_floor"] == ["TLSv1", "TLSv1.1"]
+    assert result.evidence["setting_allows_below_floor"] == []
+    assert "the setting allows nothing below TLSv1.2: ssl_min_protocol_version = TLSv1.2" in (
+        result.message
+    )
 
     assert ciphers.check_id == "transport.cipher_suites" and ciphers.status is Status.FAIL
     assert ciphers.evidence["ssl_ciphers"]["value"] == "ECDHE+AESGCM"

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.base import CollectContext
+from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
 from auditor.policy import Policy
@@ -39,6 +41,8 @@ class AuditLogFacts(FactSection):
 
     table: str  # the name looked for
     found: bool
+    # design column -> this table's column (the config's access_log mapping, else identity)
+    column_map: dict[str, str] = {}
     schema_name: str | None = None
     owner: str | None = None
     columns: dict[str, str] = {}  # name -> type
@@ -61,10 +65,35 @@ def _policy(ctx: CollectContext) -> Policy:
     return found if isinstance(found, Policy) else Policy()
 
 
-def _quote(name: str) -> str:
-    if name.isidentifier() and name == name.lower():
-        return name
-    return '"' + name.replace('"', '""') + '"'
+# The reference design's access-log columns, and those naming who accessed and from where.
+DESIGN_LOG_COLUMNS = (
+    "table_name",
+    "column_name",
+    "row_id",
+    "accessed_by",
+    "access_type",
+    "accessed_at",
+    "client_ip",
+)
+IDENTITY_COLUMNS = ("accessed_by", "client_ip")
+
+
+def access_log_mapping(ctx: CollectContext) -> tuple[str, dict[str, str]]:
+    """The access-log table to look for and design column -> its column there.
+
+    The target's `access_log: {table, columns}` maps an existing audit table; without it the
+    policy's table name and the design's column names are used."""
+    configured = getattr(ctx.target, "access_log", None)
+    table = getattr(configured, "table", None) or _policy(ctx).access_log_table
+    columns = {c: c for c in DESIGN_LOG_COLUMNS}
+    columns.update(dict(getattr(configured, "columns", None) or {}))
+    return table, columns
+
+
+def access_log_identity(ctx: CollectContext) -> tuple[str, tuple[str, ...]]:
+    """The access-log table and its identity columns (audit data, not PII to encrypt)."""
+    table, columns = access_log_mapping(ctx)
+    return table, tuple(columns[c] for c in IDENTITY_COLUMNS)
 
 
 class AuditLogCollector(SessionCollector):
@@ -73,11 +102,12 @@ class AuditLogCollector(SessionCollector):
 
     def collect(self, session: PgSession, ctx: CollectContext) -> AuditLogFacts:
         policy = _policy(ctx)
-        wanted = policy.access_log_table
+        wanted, column_map = access_log_mapping(ctx)
+        accessed_at = column_map["accessed_at"]
         schema, _, name = wanted.rpartition(".")
         found = session.rows(
             """SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpages,
-                      c.reltuples::float8 AS reltuples,
+                      c.reltuples::pg_catalog.float8 AS reltuples,
                       pg_catalog.pg_get_userbyid(c.relowner) AS owner, c.relowner
                FROM pg_catalog.pg_class c
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -86,7 +116,11 @@ class AuditLogCollector(SessionCollector):
                ORDER BY n.nspname <> 'public', n.nspname LIMIT 1""",
             (name, schema, schema),
         )
-        base: dict[str, Any] = {"table": wanted, "max_age_days": policy.access_log_max_age_days}
+        base: dict[str, Any] = {
+            "table": wanted,
+            "max_age_days": policy.access_log_max_age_days,
+            "column_map": column_map,
+        }
         if not found:
             return AuditLogFacts(found=False, **base)
         t = found[0]
@@ -101,7 +135,7 @@ class AuditLogCollector(SessionCollector):
             )
         }
         partitions = session.value(
-            "SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhparent = %s", (oid,)
+            "SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits WHERE inhparent = %s", (oid,)
         )
         unavailable: dict[str, str] = {}
         hypertable = self._hypertable(session, t["nspname"], t["relname"], unavailable)
@@ -110,12 +144,17 @@ class AuditLogCollector(SessionCollector):
                 """SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid
                                    AND a.attnum = i.indkey[0]
-                              WHERE i.indrelid = %s AND a.attname = 'accessed_at')""",
-                (oid,),
+                              WHERE i.indrelid = %s AND a.attname = %s)""",
+                (oid, accessed_at),
             )
         )
         latest, recent = self._recency(
-            session, t, indexed, "accessed_at" in columns, policy, unavailable
+            session,
+            t,
+            indexed,
+            accessed_at if accessed_at in columns else None,
+            policy,
+            unavailable,
         )
         return AuditLogFacts(
             found=True,
@@ -149,7 +188,7 @@ class AuditLogCollector(SessionCollector):
         session: PgSession, schema: str, table: str, unavailable: dict[str, str]
     ) -> bool | None:
         has_tsdb = session.value(
-            "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'"
+            "SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'"
         )
         if not has_tsdb:
             return None
@@ -172,32 +211,44 @@ class AuditLogCollector(SessionCollector):
         session: PgSession,
         t: dict[str, Any],
         indexed: bool,
-        has_column: bool,
+        column: str | None,
         policy: Policy,
         unavailable: dict[str, str],
     ) -> tuple[str | None, bool | None]:
-        if not has_column:
+        if column is None:
             return None, None
-        ident = f"{_quote(t['nspname'])}.{_quote(t['relname'])}"
-        can_read = session.value("SELECT has_table_privilege(%s::oid, 'SELECT')", (t["oid"],))
+        when = sql.Identifier(column).as_string(session.conn)
+        ident = f"{quote_ident(t['nspname'])}.{quote_ident(t['relname'])}"
+        can_read = session.value(
+            "SELECT pg_catalog.has_table_privilege(%s::pg_catalog.oid, 'SELECT') "
+            "AND pg_catalog.has_schema_privilege(%s, 'USAGE')",
+            (t["oid"], t["nspname"]),
+        )
         if not can_read:
             role = session.value("SELECT current_user")
             unavailable["entries"] = (
-                f"GRANT USAGE ON SCHEMA {_quote(t['nspname'])} TO {_quote(role)}; "
-                f"GRANT SELECT ON {ident} TO {_quote(role)};"
+                f"GRANT USAGE ON SCHEMA {quote_ident(t['nspname'])} TO {quote_ident(role)}; "
+                f"GRANT SELECT ON {ident} TO {quote_ident(role)};"
             )
             return None, None
         days = policy.access_log_max_age_days
         try:
-            recent = session.value(
-                f"SELECT EXISTS (SELECT 1 FROM {ident} "
-                "WHERE accessed_at >= now() - make_interval(days => %s))",
-                (days,),
-            )
-            latest = None
-            if indexed or t["relpages"] <= FULL_READ_MAX_PAGES:
-                value = session.value(f"SELECT max(accessed_at) FROM {ident}")
-                latest = None if value is None else _iso(value)
+            # Row security off: a policy filtering the scanner (and running its owner's
+            # functions) makes the read fail and say so instead of hiding rows.
+            with session.conn.transaction(), session.conn.cursor() as cur:
+                cur.execute("SET LOCAL row_security = off")
+                cur.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM {ident} "
+                    f"WHERE {when} OPERATOR(pg_catalog.>=) (pg_catalog.now() "
+                    "OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %s))) AS recent",
+                    (days,),
+                )
+                recent = cur.fetchone()["recent"]  # type: ignore[index]
+                latest = None
+                if indexed or t["relpages"] <= FULL_READ_MAX_PAGES:
+                    cur.execute(f"SELECT pg_catalog.max({when}) AS latest FROM {ident}")
+                    value = cur.fetchone()["latest"]  # type: ignore[index]
+                    latest = None if value is None else _iso(value)
         except Exception as exc:  # the log's own failure must not hide the other facts
             unavailable["entries"] = safe_error_text(exc)
             return None, None
@@ -214,10 +265,10 @@ class AuditLogCollector(SessionCollector):
             return tuple(found)
         for part in session.rows(
             """SELECT c.oid, n.nspname || '.' || c.relname AS name
-               FROM pg_catalog.pg_partition_tree(%s::regclass) t
+               FROM pg_catalog.pg_partition_tree(%s::pg_catalog.regclass) t
                JOIN pg_catalog.pg_class c ON c.oid = t.relid
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               WHERE t.relid <> %s::regclass ORDER BY 2""",
+               WHERE t.relid <> %s::pg_catalog.regclass ORDER BY 2""",
             (oid, oid),
         ):
             found.extend(
@@ -242,8 +293,8 @@ class AuditLogCollector(SessionCollector):
                       'granted to PUBLIC' AS how
                UNION ALL
                SELECT r.rolname,
-                      ARRAY(SELECT p FROM unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) p
-                            WHERE pg_catalog.has_table_privilege(r.oid, %(oid)s::oid, p)
+                      ARRAY(SELECT p FROM pg_catalog.unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) p
+                            WHERE pg_catalog.has_table_privilege(r.oid, %(oid)s::pg_catalog.oid, p)
                             ORDER BY 1),
                       CASE WHEN EXISTS (SELECT 1 FROM acl WHERE grantee = r.oid
                                         AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE'))

@@ -12,17 +12,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from auditor import pii
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg import key_literals as kl
+from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector
 from auditor.facts import FactSection
 
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname !~ '^(pg_toast|pg_temp_|_timescaledb|timescaledb_)'"""
 NOT_EXTENSION_MEMBER = """NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-    WHERE d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e')"""
+    WHERE d.classid = '{catalog}'::pg_catalog.regclass AND d.objid = {oid} AND d.deptype = 'e')"""
 # Learning wrappers of wrappers converges fast; this bounds pathological chains.
 WRAPPER_ROUNDS = 4
+# A body is read up to this many characters (the scan stays bounded whatever the owner
+# writes); longer bodies are listed in the facts as truncated.
+MAX_BODY_CHARS = 256 * 1024
 
 
 class _Row(BaseModel):
@@ -37,6 +42,16 @@ class KeyUse(_Row):
     call: str  # the function receiving the key
     via: str  # "literal", "constant variable k", "trigger argument 0"
     snippet: str  # the call with every literal except options replaced by '***'
+
+
+class StoredKey(_Row):
+    """A key kept in the database's settings: never the value, only where and how long."""
+
+    kind: str  # database setting | role setting | server setting
+    location: str  # e.g. "ALTER DATABASE app SET app.enc_key", "postgresql.conf:12"
+    setting: str
+    masked: str  # "'***' (32 characters)"
+    why: str  # "key-like name" | "key-like value"
 
 
 class DecryptFunction(_Row):
@@ -58,6 +73,12 @@ class CodeFacts(FactSection):
     literal_keys: tuple[KeyUse, ...]
     decrypt_functions: tuple[DecryptFunction, ...]
     pgcrypto_calls: int  # objects whose SQL calls pgcrypto's functions
+    # objects whose SQL was longer than max_body_chars and was read only that far
+    truncated: tuple[str, ...] = ()
+    max_body_chars: int = MAX_BODY_CHARS
+    stored_keys: tuple[StoredKey, ...] = ()
+    # item -> what would make it readable (pg_file_settings needs a grant)
+    unavailable: dict[str, str] = {}
 
 
 def _user_filter(catalog: str, oid: str) -> str:
@@ -73,9 +94,10 @@ class CodeCollector(SessionCollector):
             f"""SELECT p.oid, n.nspname, p.proname,
                        pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
                        pg_catalog.pg_get_function_arguments(p.oid) AS full_args,
-                       coalesce(p.proargnames, '{{}}'::text[]) AS argnames, p.pronargs,
-                       CASE WHEN coalesce(p.prosrc, '') = ''
-                            THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END AS src,
+                       coalesce(p.proargnames, '{{}}'::pg_catalog.text[]) AS argnames, p.pronargs,
+                       pg_catalog.left(CASE WHEN coalesce(p.prosrc, '') = ''
+                            THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END,
+                            {MAX_BODY_CHARS + 1}) AS src,
                        p.prosecdef, pg_catalog.pg_get_userbyid(p.proowner) AS owner,
                        ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
                                    ELSE pg_catalog.pg_get_userbyid(a.grantee) END
@@ -89,6 +111,10 @@ class CodeCollector(SessionCollector):
                   AND {_user_filter("pg_catalog.pg_proc", "p.oid")}
                 ORDER BY n.nspname, p.proname, p.oid"""
         )
+        truncated: list[str] = []
+        for f in functions:
+            where = f"function {f['nspname']}.{f['proname']}({f['args']})"
+            f["toks"] = _tokens(f["src"], where, truncated)
         key_args = dict(kl.PGCRYPTO_KEY_ARGS) | dict(kl.DESIGN_WRAPPERS)
         decryptors = set(kl.DECRYPT_FUNCTIONS) | {"decrypt_text"}
         self._learn_wrappers(functions, key_args, decryptors)
@@ -99,7 +125,7 @@ class CodeCollector(SessionCollector):
         decrypt_functions: list[DecryptFunction] = []
         trigger_keys: dict[int, set[int]] = {}
         for f in functions:
-            src = f["src"] or ""
+            src = f["toks"]
             params = _params(f)
             where = f"function {f['nspname']}.{f['proname']}({f['args']})"
             uses.extend(
@@ -125,7 +151,8 @@ class CodeCollector(SessionCollector):
 
         views = session.rows(
             f"""SELECT n.nspname, c.relname, c.relkind,
-                       pg_catalog.pg_get_viewdef(c.oid) AS src
+                       pg_catalog.left(pg_catalog.pg_get_viewdef(c.oid), {MAX_BODY_CHARS + 1})
+                           AS src
                 FROM pg_catalog.pg_class c
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('v', 'm') AND {_user_filter("pg_catalog.pg_class", "c.oid")}
@@ -134,7 +161,7 @@ class CodeCollector(SessionCollector):
         for v in views:
             kind = "materialized view" if v["relkind"] == "m" else "view"
             where = f"{kind} {v['nspname']}.{v['relname']}"
-            src = v["src"] or ""
+            src = _tokens(v["src"], where, truncated)
             pgcrypto_calls += kl.calls_any(src, core)
             uses.extend(
                 KeyUse(kind="view", location=where, call=k.call, via=k.via, snippet=k.snippet)
@@ -143,7 +170,8 @@ class CodeCollector(SessionCollector):
 
         defaults = session.rows(
             f"""SELECT n.nspname, c.relname, a.attname,
-                       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS src
+                       pg_catalog.left(pg_catalog.pg_get_expr(d.adbin, d.adrelid),
+                                       {MAX_BODY_CHARS + 1}) AS src
                 FROM pg_catalog.pg_attrdef d
                 JOIN pg_catalog.pg_class c ON c.oid = d.adrelid
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -153,7 +181,7 @@ class CodeCollector(SessionCollector):
         )
         for d in defaults:
             where = f"column default {d['nspname']}.{d['relname']}.{d['attname']}"
-            src = d["src"] or ""
+            src = _tokens(d["src"], where, truncated)
             pgcrypto_calls += kl.calls_any(src, core)
             uses.extend(
                 KeyUse(
@@ -176,7 +204,8 @@ class CodeCollector(SessionCollector):
             positions = {k for k in trigger_keys.get(t["tgfoid"], set()) if k < t["tgnargs"]}
             if not positions:
                 continue
-            call = next(iter(kl.calls(kl.tokens(t["src"] or ""), {t["proname"].lower()})), None)
+            trigger_src = (t["src"] or "")[:MAX_BODY_CHARS]
+            call = next(iter(kl.calls(trigger_src, {t["proname"].lower()})), None)
             snippet = kl.redacted(call, min(positions)) if call else t["proname"] + "(...)"
             for k in sorted(positions):
                 uses.append(
@@ -189,6 +218,8 @@ class CodeCollector(SessionCollector):
                     )
                 )
 
+        unavailable: dict[str, str] = {}
+        stored = _stored_keys(session, unavailable)
         return CodeFacts(
             functions_scanned=len(functions),
             views_scanned=len(views),
@@ -198,13 +229,16 @@ class CodeCollector(SessionCollector):
             literal_keys=tuple(uses),
             decrypt_functions=tuple(decrypt_functions),
             pgcrypto_calls=pgcrypto_calls,
+            truncated=tuple(truncated),
+            stored_keys=tuple(stored),
+            unavailable=unavailable,
         )
 
     @staticmethod
     def _key_defaults(f: dict[str, Any], key_args: dict[str, int], where: str) -> list[KeyUse]:
         """A key parameter with a constant DEFAULT: callers that omit it use a stored key."""
         params = _params(f)
-        reaching = kl.key_parameters(f["src"] or "", key_args, params)
+        reaching = kl.key_parameters(f["toks"], key_args, params)
         defaults = kl.literal_defaults(f["full_args"] or "")
         return [
             KeyUse(
@@ -228,16 +262,115 @@ class CodeCollector(SessionCollector):
                 name = f["proname"].lower()
                 if name in key_args:
                     continue
-                positions = kl.key_parameters(f["src"] or "", key_args, _params(f))
+                positions = kl.key_parameters(f["toks"], key_args, _params(f))
                 if positions:
                     key_args[name] = min(positions)
-                    if kl.calls_any(f["src"] or "", decryptors):
+                    if kl.calls_any(f["toks"], decryptors):
                         decryptors.add(name)
                     changed = True
             if not changed:
                 return
 
 
+def _tokens(src: str | None, where: str, truncated: list[str]) -> list[kl.Token]:
+    """The tokens of a body read up to MAX_BODY_CHARS (noting the cut in `truncated`)."""
+    text = src or ""
+    if len(text) > MAX_BODY_CHARS:
+        truncated.append(where)
+        text = text[:MAX_BODY_CHARS]
+    return kl.tokens(text)
+
+
 def _params(f: dict[str, Any]) -> tuple[str, ...]:
     names = list(f["argnames"] or ())
     return tuple(str(n) for n in names[: f["pronargs"]])
+
+
+def _stored_setting(name: str, value: str | None) -> str | None:
+    """Why a custom setting looks like a stored key, or None."""
+    if not value or "." not in name:
+        return None
+    if pii.key_like_name(name.rpartition(".")[2]):
+        return "key-like name"
+    if pii.key_like_value(value):
+        return "key-like value"
+    return None
+
+
+def _stored_keys(session: PgSession, unavailable: dict[str, str]) -> list[StoredKey]:
+    """Custom settings holding keys: per database or role (ALTER DATABASE/ROLE ... SET, read
+    back by current_setting), in postgresql.conf or in effect for this session."""
+    found: list[StoredKey] = []
+    rows = session.rows_or_none(
+        """SELECT d.datname, r.rolname, s.setconfig
+           FROM pg_catalog.pg_db_role_setting s
+           LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+           LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+           ORDER BY 1 NULLS FIRST, 2 NULLS FIRST"""
+    )
+    if rows is None:
+        unavailable["pg_db_role_setting"] = "GRANT SELECT ON pg_catalog.pg_db_role_setting"
+    for r in rows or ():
+        for item in r["setconfig"] or ():
+            name, _, value = str(item).partition("=")
+            why = _stored_setting(name, value)
+            if why is None:
+                continue
+            role, db = quote_ident(r["rolname"] or ""), quote_ident(r["datname"] or "")
+            if r["rolname"] and r["datname"]:
+                where = f"ALTER ROLE {role} IN DATABASE {db} SET {name}"
+                kind = "role setting"
+            elif r["rolname"]:
+                where, kind = f"ALTER ROLE {role} SET {name}", "role setting"
+            else:
+                where, kind = f"ALTER DATABASE {db} SET {name}", "database setting"
+            found.append(
+                StoredKey(
+                    kind=kind, location=where, setting=name, masked=pii.mask_secret(value), why=why
+                )
+            )
+    seen = {k.setting for k in found}
+    for r in session.rows(
+        """SELECT name, setting, source, sourcefile, sourceline FROM pg_catalog.pg_settings
+           WHERE name OPERATOR(pg_catalog.~) '[.]' AND source NOT IN ('database', 'user',
+                 'database user', 'session', 'client')
+           ORDER BY name"""
+    ):
+        why = _stored_setting(r["name"], r["setting"])
+        if why is None or r["name"] in seen:
+            continue
+        where = f"{r['sourcefile']}:{r['sourceline']}" if r["sourcefile"] else str(r["source"])
+        found.append(
+            StoredKey(
+                kind="server setting",
+                location=f"{r['name']} ({where})",
+                setting=r["name"],
+                masked=pii.mask_secret(r["setting"]),
+                why=why,
+            )
+        )
+        seen.add(r["name"])
+    files = session.rows_or_none(
+        """SELECT name, setting, sourcefile, sourceline FROM pg_catalog.pg_file_settings
+           WHERE name OPERATOR(pg_catalog.~) '[.]' ORDER BY sourcefile, sourceline"""
+    )
+    if files is None:
+        unavailable["pg_file_settings"] = (
+            "GRANT SELECT ON pg_catalog.pg_file_settings; GRANT EXECUTE ON FUNCTION "
+            "pg_catalog.pg_show_all_file_settings()"
+        )
+    for r in files or ():
+        why = _stored_setting(r["name"], r["setting"])
+        if why is None or r["name"] in seen:
+            continue
+        found.append(
+            StoredKey(
+                kind="server setting",
+                location=f"{r['name']} ({r['sourcefile']}:{r['sourceline']})",
+                setting=r["name"],
+                masked=pii.mask_secret(r["setting"]),
+                why=why,
+            )
+        )
+        seen.add(r["name"])
+    return found

@@ -1,10 +1,13 @@
 """Column facts: what the declared sensitive columns really hold (OpenPGP headers, cipher,
 S2K, integrity) and which other text-like columns hold plaintext personal data.
 
-Sampling stays cheap on big tables: one query per table reads at most
-`policy.sample_rows_per_column` rows, through `TABLESAMPLE SYSTEM` (whole random pages, so
-the cost follows the sample size, not the table size) with a percentage sized from
-`reltuples`; small tables are read with a plain LIMIT. Only the head of each value is
+Sampling stays cheap on big tables and cannot be predicted by the table's owner: one query
+per table reads at most `policy.sample_rows_per_column` rows. A table of at most 1 MiB
+(TOAST included) is read in a random row order; a bigger one through `TABLESAMPLE SYSTEM`
+(whole random pages, so the cost follows the sample size, not the table size) with a
+percentage sized from its row estimate. Both draw from a fresh random seed per scan, recorded
+in the facts and in each sample's method, so the same rows are not read every time (a fixed
+seed let an owner keep plaintext off the sampled pages). Only the head of each value is
 fetched. Tables are visited until `policy.sample_budget_seconds` runs out, declared columns
 first; what was left out is recorded.
 
@@ -14,6 +17,7 @@ Sampled values live only in this module's local variables: the facts hold counts
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,15 +28,25 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor import pgp, pii
 from auditor.collectors.base import CollectContext
+from auditor.collectors.pg.audit_log import access_log_identity
+from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
 from auditor.policy import Policy
 
-# Characters of a text value and bytes of a bytea value worth reading (headers, PII).
+# Characters of a text value and bytes of a bytea value worth reading (headers, PII);
+# structured values (json, xml, arrays, composites) nest PII deeper, so more of them is read.
 TEXT_HEAD_CHARS = 1024
+STRUCTURED_HEAD_CHARS = 4096
 BYTEA_HEAD_BYTES = pgp.HEAD_BYTES
-# Below this many estimated rows per wanted row, a LIMIT read is as cheap as a sample.
-SMALL_TABLE_FACTOR = 20
+# Up to this size (TOAST included) a table is read whole in a random order: as cheap as a
+# sample, and every row has the same chance (a plain LIMIT would read the first rows only).
+SMALL_TABLE_BYTES = 1024 * 1024
+# A page holds at least this many rows when the row estimate is missing or stale.
+MIN_ROWS_PER_PAGE = 4
+# SYSTEM picks each page independently: ask for at least this many pages on average, so that
+# a random seed never leaves a sample empty (P = e^-16) on a table of short rows.
+MIN_EXPECTED_PAGES = 16
 # TABLESAMPLE picks pages, and NULLs or dead tuples thin them out: ask for a few times more.
 OVERSAMPLE = 4
 EXAMPLES_PER_KIND = 3
@@ -41,7 +55,7 @@ USER_TABLES_FILTER = """
                       'timescaledb_experimental')
     AND n.nspname !~ '^(pg_toast|pg_temp_|_timescaledb)'
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
+                    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
                       AND d.deptype = 'e')"""
 
 
@@ -64,6 +78,9 @@ class ColumnSample(_Row):
     column: str
     data_type: str
     declared: bool
+    # The declared name when this table inherits the declared column (a partition or an
+    # inheritance child of the declared table); None when declared (or found) as itself.
+    declared_as: str | None = None
     estimated_rows: int
     method: str  # how the rows were chosen, e.g. "TABLESAMPLE SYSTEM (0.0040%) LIMIT 200"
     sampled: int  # non-null values analysed
@@ -77,6 +94,11 @@ class ColumnSample(_Row):
     plaintext_exposed: int = 0  # bf/cast5 failure: readable literal data under a header
     shapes: dict[str, int] = {}  # non-ciphertext values by shape
     pii: tuple[PiiSummary, ...] = ()
+    # an identity column of the access log (who accessed, from where): the audit trail must
+    # name them, so they are not plaintext personal data to encrypt
+    audit_trail: bool = False
+    # values shaped like key material in a column or table named like a key store
+    key_like: int = 0
 
     @property
     def name(self) -> str:
@@ -94,10 +116,18 @@ class ColumnFacts(FactSection):
     declared: tuple[str, ...]
     samples: tuple[ColumnSample, ...]
     rows_per_column: int
+    # the random seed of this scan's sample (TABLESAMPLE REPEATABLE and setseed)
+    sample_seed: int | None = None
     # declared column -> why it was not sampled (missing, or the exact GRANT)
     declared_problems: dict[str, str] = {}
     # table -> the GRANT that would let the scan read it
     unreadable: dict[str, str] = {}
+    # table -> why row-level security would filter what the scan sees, and what lets it read
+    # every row (such tables are not sampled: a filtered sample would over-claim)
+    rls_filtered: dict[str, str] = {}
+    # declared column -> what its relation is and what it reads from, for relations that are
+    # never read because reading them runs their owner's code (views, foreign tables)
+    not_executed: dict[str, str] = {}
     # table -> one-line error (never a value)
     errors: dict[str, str] = {}
     not_sampled: tuple[str, ...] = ()  # tables left out when the time budget ran out
@@ -118,6 +148,9 @@ class _Column:
     is_bytea: bool
     declared: bool
     readable: bool
+    declared_as: str | None = None
+    kind: str = "text"  # text | bytea | inet | structured (json, xml, array, composite)
+    audit_trail: bool = False
 
 
 @dataclass
@@ -127,6 +160,10 @@ class _Table:
     name: str
     reltuples: float
     pages: int
+    children: int = 0  # inheritance children or partitions (sampled on their own)
+    total_bytes: int = 0  # pg_table_size: heap, TOAST and maps
+    schema_usable: bool = True
+    rls: str | None = None  # "enabled" / "forced" when row-level security filters the scan
     columns: list[_Column] = field(default_factory=list)
 
     @property
@@ -147,25 +184,71 @@ def _policy(ctx: CollectContext) -> Policy:
 
 
 def grant_select(role: str, schema: str, table: str) -> str:
-    ident = f"{_quote(schema)}.{_quote(table)}"
+    ident = f"{quote_ident(schema)}.{quote_ident(table)}"
     return (
-        f"GRANT USAGE ON SCHEMA {_quote(schema)} TO {_quote(role)}; "
-        f"GRANT SELECT ON {ident} TO {_quote(role)};"
+        f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {quote_ident(role)}; "
+        f"GRANT SELECT ON {ident} TO {quote_ident(role)};"
     )
 
 
-def _quote(name: str) -> str:
-    if name.isidentifier() and name == name.lower():
-        return name
-    return '"' + name.replace('"', '""') + '"'
+def _display(schema: str, name: str) -> str:
+    return name if schema == "public" else f"{schema}.{name}"
 
 
-def sample_plan(estimated_rows: int, wanted: int) -> tuple[float | None, str]:
-    """The TABLESAMPLE SYSTEM percentage for a table (None: read with a plain LIMIT)."""
-    if estimated_rows <= wanted * SMALL_TABLE_FACTOR:
-        return None, f"LIMIT {wanted}"
-    pct = min(100.0, max(0.0001, 100.0 * wanted * OVERSAMPLE / estimated_rows))
-    return pct, f"TABLESAMPLE SYSTEM ({pct:.4f}%) LIMIT {wanted}"
+def sample_plan(
+    estimated_rows: int, wanted: int, total_bytes: int = 0, seed: int = 0, pages: int = 0
+) -> tuple[float | None, str]:
+    """The TABLESAMPLE SYSTEM percentage for a table (None: read in a random row order), and
+    the method as evidence states it."""
+    if total_bytes <= SMALL_TABLE_BYTES:
+        return None, f"all rows in random order (seed {seed}) LIMIT {wanted}"
+    rows = max(estimated_rows, pages * MIN_ROWS_PER_PAGE, 1)
+    by_pages = 100.0 * MIN_EXPECTED_PAGES / pages if pages else 0.0
+    pct = min(100.0, max(0.0001, 100.0 * wanted * OVERSAMPLE / rows, by_pages))
+    return pct, f"TABLESAMPLE SYSTEM ({pct:.4f}%) REPEATABLE ({seed}) LIMIT {wanted}"
+
+
+# What each relkind is, for relations that are declared but never read.
+RELKIND_WORDS = {
+    "v": "a view",
+    "f": "a foreign table",
+    "S": "a sequence",
+    "i": "an index",
+    "I": "a partitioned index",
+    "c": "a composite type",
+    "t": "a TOAST table",
+}
+
+# Every relation a view's rewrite rule reads from, and every function it calls, from the
+# dependencies PostgreSQL recorded when the view was created (nothing of the view runs).
+VIEW_SOURCES = """SELECT DISTINCT 'relation' AS kind, n.nspname AS schema_name, c.relname AS name,
+           c.relkind::pg_catalog.text AS relkind
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+         AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+    JOIN pg_catalog.pg_class c ON c.oid = d.refobjid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE r.ev_class = %(oid)s AND d.refobjid <> %(oid)s
+    UNION
+    SELECT DISTINCT 'function', n.nspname, p.proname, NULL
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+         AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+    JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    WHERE r.ev_class = %(oid)s AND n.nspname <> 'pg_catalog'
+    ORDER BY 1, 2, 3"""
+
+# The declared relation and, for partitioned or inheritance parents, every descendant.
+DESCENDANTS = """WITH RECURSIVE tree(oid, depth) AS (
+        SELECT %s::pg_catalog.oid, 0
+        UNION
+        SELECT i.inhrelid, t.depth + 1 FROM pg_catalog.pg_inherits i
+        JOIN tree t ON i.inhparent = t.oid WHERE t.depth < 64)
+    SELECT c.oid, n.nspname, c.relname, c.relkind::pg_catalog.text AS relkind
+    FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    ORDER BY tree.depth, n.nspname, c.relname"""
 
 
 class ColumnCollector(SessionCollector):
@@ -177,23 +260,44 @@ class ColumnCollector(SessionCollector):
         policy = _policy(ctx)
         wanted = policy.sample_rows_per_column
         who = session.rows(
-            "SELECT current_user AS u, current_setting('server_version_num')::int AS v, "
+            "SELECT current_user AS u, "
+            "pg_catalog.current_setting('server_version_num')::int AS v, "
             "(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgcrypto') AS pc"
         )[0]
         role = who["u"]
         declared = tuple(getattr(ctx.target, "sensitive_columns", ()))
-        tables, declared_problems = self._tables(session, declared, role)
+        # Fresh per scan: the owner cannot know which pages or rows will be read.
+        seed = secrets.randbelow(2**31 - 1)
+        log_table, log_identity = access_log_identity(ctx)
+        audit_columns = self._audit_columns(session, log_table, log_identity)
+        tables, declared_problems, not_executed = self._tables(
+            session, declared, role, audit_columns
+        )
 
         samples: list[ColumnSample] = []
         unreadable: dict[str, str] = {}
         errors: dict[str, str] = {}
         not_sampled: list[str] = []
+        rls_filtered: dict[str, str] = {}
         for table in tables:
-            readable = [c for c in table.columns if c.readable]
+            readable = [c for c in table.columns if c.readable and table.schema_usable]
+            if table.rls is not None:
+                rls_filtered[table.display] = (
+                    f"row-level security is {table.rls} on {table.display} and {role} does not "
+                    f"bypass it, so it would see only the rows a policy lets through: "
+                    f"ALTER ROLE {quote_ident(role)} BYPASSRLS; (pg_read_all_data does not bypass "
+                    "row-level security)"
+                )
+                for col in table.columns:
+                    if col.declared:
+                        declared_problems[f"{table.display}.{col.name}"] = rls_filtered[
+                            table.display
+                        ]
+                continue
             if len(readable) < len(table.columns):
                 unreadable[table.display] = grant_select(role, table.schema, table.name)
                 for col in table.columns:
-                    if col.declared and not col.readable:
+                    if col.declared and not (col.readable and table.schema_usable):
                         declared_problems[f"{table.display}.{col.name}"] = (
                             f"no SELECT privilege: {unreadable[table.display]}"
                         )
@@ -203,7 +307,7 @@ class ColumnCollector(SessionCollector):
                 not_sampled.append(table.display)
                 continue
             try:
-                samples.extend(self._sample(session, table, readable, wanted))
+                samples.extend(self._sample(session, table, readable, wanted, seed))
             except Exception as exc:  # one table's failure never stops the others
                 errors[table.display] = safe_error_text(exc)
 
@@ -214,8 +318,11 @@ class ColumnCollector(SessionCollector):
             declared=declared,
             samples=tuple(samples),
             rows_per_column=wanted,
+            sample_seed=seed,
             declared_problems=declared_problems,
+            not_executed=not_executed,
             unreadable=unreadable,
+            rls_filtered=rls_filtered,
             errors=errors,
             not_sampled=tuple(not_sampled),
             budget_seconds=policy.sample_budget_seconds,
@@ -224,17 +331,52 @@ class ColumnCollector(SessionCollector):
 
     # -- which tables and columns ------------------------------------------------------------
 
+    @staticmethod
+    def _audit_columns(
+        session: PgSession, table: str, identity: tuple[str, ...]
+    ) -> dict[int, set[str]]:
+        """The access log's identity columns, on the log and on each of its partitions."""
+        schema, _, name = table.rpartition(".")
+        found = session.rows(
+            "SELECT c.oid FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND (%s = '' OR n.nspname = %s) "
+            "AND NOT c.relispartition",
+            (name, schema, schema),
+        )
+        out: dict[int, set[str]] = {}
+        for log in found:
+            for leaf in session.rows(DESCENDANTS, (log["oid"],)):
+                out[leaf["oid"]] = set(identity)
+        return out
+
     def _tables(
-        self, session: PgSession, declared: tuple[str, ...], role: str
-    ) -> tuple[list[_Table], dict[str, str]]:
+        self,
+        session: PgSession,
+        declared: tuple[str, ...],
+        role: str,
+        audit_columns: dict[int, set[str]],
+    ) -> tuple[list[_Table], dict[str, str], dict[str, str]]:
+        """The base tables and materialized views to sample, with their columns.
+
+        Only relations whose rows are stored are read: a view, a foreign table or anything
+        else declared is described from the catalog (what it reads from) and never run,
+        because reading it would run its owner's code with the scanner's rights. A declared
+        partitioned or inheritance parent stands for its leaves, which carry the column.
+        """
         problems: dict[str, str] = {}
+        not_executed: dict[str, str] = {}
         wanted: dict[int, set[str]] = {}
+        inherited: dict[tuple[int, str], str] = {}  # (leaf oid, column) -> declared name
         for item in declared:
             parts = item.split(".")
             column = parts[-1]
-            name = ".".join(_quote(p) for p in parts[:-1])
+            name = ".".join(quote_ident(p) for p in parts[:-1])
             found = session.rows(
-                "SELECT c.oid, a.attname FROM pg_catalog.pg_class c "
+                "SELECT c.oid, c.relkind::pg_catalog.text AS relkind, n.nspname, c.relname, "
+                "a.attname "
+                "FROM pg_catalog.pg_class c "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                 "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
                 "  AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped "
                 "WHERE c.oid = pg_catalog.to_regclass(%s)",
@@ -242,78 +384,181 @@ class ColumnCollector(SessionCollector):
             )
             if not found:
                 problems[item] = f"table {'.'.join(parts[:-1])} not found"
-            elif found[0]["attname"] is None:
+                continue
+            rel = found[0]
+            if rel["attname"] is None:
                 problems[item] = f"table {'.'.join(parts[:-1])} has no column {column}"
-            else:
-                wanted.setdefault(found[0]["oid"], set()).add(column)
+                continue
+            if rel["relkind"] in ("r", "m", "p"):
+                for leaf in session.rows(DESCENDANTS, (rel["oid"],)):
+                    if leaf["relkind"] in ("r", "m"):
+                        wanted.setdefault(leaf["oid"], set()).add(column)
+                        if leaf["oid"] != rel["oid"]:
+                            inherited[(leaf["oid"], column)] = item
+                    elif leaf["relkind"] != "p":
+                        leaf_name = _display(leaf["nspname"], leaf["relname"])
+                        not_executed[f"{leaf_name}.{column}"] = (
+                            f"{leaf_name} (under declared {item}) is "
+                            + self._describe(session, leaf)
+                        )
+                continue
+            rel_name = _display(rel["nspname"], rel["relname"])
+            not_executed[item] = f"{rel_name} is " + self._describe(session, rel)
 
         rows = session.rows(
-            f"""SELECT c.oid, n.nspname, c.relname, c.reltuples::float8 AS reltuples,
+            f"""SELECT c.oid, n.nspname, c.relname, c.reltuples::pg_catalog.float8 AS reltuples,
                        (pg_catalog.pg_relation_size(c.oid)
-                        / current_setting('block_size')::int)::bigint AS pages,
+                        / pg_catalog.current_setting('block_size')::int)::bigint AS pages,
+                       pg_catalog.pg_table_size(c.oid) AS total_bytes,
+                       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits i
+                        WHERE i.inhparent = c.oid) AS children,
                        a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
-                       a.atttypid = 'bytea'::regtype AS is_bytea,
-                       (t.typcategory = 'S' OR t.typname IN ('json', 'jsonb')) AS text_like,
-                       pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT') AS readable
+                       CASE WHEN bt.typname = 'bytea' AND bt.typnamespace = n_cat.oid
+                                 THEN 'bytea'
+                            WHEN bt.typcategory = 'S' THEN 'text'
+                            WHEN bt.typname IN ('json', 'jsonb', 'xml')
+                                 AND bt.typnamespace = n_cat.oid THEN 'structured'
+                            WHEN bt.typcategory = 'I' THEN 'inet'
+                            WHEN bt.typtype = 'c' THEN 'structured'
+                            WHEN et.typcategory IN ('S', 'I') OR et.typtype = 'c'
+                                 OR et.typname IN ('json', 'jsonb', 'xml') THEN 'structured'
+                       END AS sample_kind,
+                       pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT') AS readable,
+                       pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS schema_usable,
+                       c.relrowsecurity, c.relforcerowsecurity,
+                       pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owns
                 FROM pg_catalog.pg_class c
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
                      AND a.attnum > 0 AND NOT a.attisdropped
                 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-                WHERE (c.relkind IN ('r', 'm') AND {USER_TABLES_FILTER})
-                   OR c.oid = ANY(%s::oid[])
+                JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd'
+                     THEN t.typbasetype ELSE t.oid END
+                LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+                CROSS JOIN (SELECT oid FROM pg_catalog.pg_namespace
+                            WHERE nspname = 'pg_catalog') n_cat
+                WHERE c.relkind IN ('r', 'm')
+                  AND ({USER_TABLES_FILTER} OR c.oid = ANY(%s::pg_catalog.oid[]))
                 ORDER BY n.nspname, c.relname, a.attnum""",
             (list(wanted),),
         )
+        me = session.rows(
+            "SELECT rolsuper, rolbypassrls FROM pg_catalog.pg_roles "
+            "WHERE rolname OPERATOR(pg_catalog.=) current_user"
+        )
+        bypass = bool(me and (me[0]["rolsuper"] or me[0]["rolbypassrls"]))
         tables: dict[int, _Table] = {}
         for r in rows:
             is_declared = r["attname"] in wanted.get(r["oid"], set())
-            if not (is_declared or r["text_like"]):
+            if not (is_declared or r["sample_kind"]):
                 continue
             entry = tables.get(r["oid"])
             if entry is None:
                 entry = tables[r["oid"]] = _Table(
-                    r["oid"], r["nspname"], r["relname"], r["reltuples"], r["pages"]
+                    r["oid"],
+                    r["nspname"],
+                    r["relname"],
+                    r["reltuples"],
+                    r["pages"],
+                    children=int(r["children"] or 0),
+                    total_bytes=int(r["total_bytes"] or 0),
+                    schema_usable=bool(r["schema_usable"]),
+                    rls=_rls(r, bypass),
                 )
             entry.columns.append(
                 _Column(
-                    r["attname"], r["type"], bool(r["is_bytea"]), is_declared, bool(r["readable"])
+                    r["attname"],
+                    r["type"],
+                    r["sample_kind"] == "bytea",
+                    is_declared,
+                    bool(r["readable"]),
+                    declared_as=inherited.get((r["oid"], r["attname"])),
+                    kind=r["sample_kind"] or "text",
+                    audit_trail=r["attname"] in audit_columns.get(r["oid"], set()),
                 )
             )
         # Tables holding declared columns first: they matter most if the budget runs out.
         ordered = sorted(tables.values(), key=lambda t: (t.oid not in wanted, t.schema, t.name))
-        return ordered, problems
+        return ordered, problems, not_executed
+
+    @staticmethod
+    def _describe(session: PgSession, rel: dict[str, Any]) -> str:
+        """What a relation that is not read is, and what it reads from (from the catalog)."""
+        what = RELKIND_WORDS.get(rel["relkind"], f"a relation of kind {rel['relkind']!r}")
+        if rel["relkind"] == "v":
+            sources = session.rows(VIEW_SOURCES, {"oid": rel["oid"]})
+            relations = [
+                _display(s["schema_name"], s["name"]) for s in sources if s["kind"] == "relation"
+            ]
+            functions = [
+                f"{s['schema_name']}.{s['name']}()" for s in sources if s["kind"] == "function"
+            ]
+            reads = f" reading from {', '.join(relations)}" if relations else ""
+            calls = f" and calling {', '.join(functions)}" if functions else ""
+            return (
+                f"{what}{reads}{calls}: not sampled, because reading a view runs its "
+                "owner's code; declare the base table's column instead"
+            )
+        if rel["relkind"] == "f":
+            server = session.rows(
+                "SELECT s.srvname, w.fdwname FROM pg_catalog.pg_foreign_table f "
+                "JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver "
+                "JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw "
+                "WHERE f.ftrelid = %s",
+                (rel["oid"],),
+            )
+            via = f" on server {server[0]['srvname']} ({server[0]['fdwname']})" if server else ""
+            return (
+                f"{what}{via}: not sampled, because reading it runs its wrapper's code against "
+                "another server; audit the server that stores the rows"
+            )
+        return f"{what}: holds no sampled rows"
 
     # -- sampling and analysis ---------------------------------------------------------------
 
     def _sample(
-        self, session: PgSession, table: _Table, columns: list[_Column], wanted: int
+        self, session: PgSession, table: _Table, columns: list[_Column], wanted: int, seed: int
     ) -> list[ColumnSample]:
         exprs = []
         for i, col in enumerate(columns):
             ident = sql.Identifier(col.name)
+            head = STRUCTURED_HEAD_CHARS if col.kind == "structured" else TEXT_HEAD_CHARS
             if col.is_bytea:
-                expr = sql.SQL("substring({} FROM 1 FOR {})").format(
+                expr = sql.SQL("pg_catalog.substr({}, 1, {})").format(
                     ident, sql.Literal(BYTEA_HEAD_BYTES)
                 )
             else:
-                expr = sql.SQL("left({}::text, {})").format(ident, sql.Literal(TEXT_HEAD_CHARS))
+                # format('%s') renders through the type's output function: a `::text` cast
+                # could call a CREATE CAST function of the table owner's.
+                # format('%s', NULL) is '': keep NULLs NULL.
+                expr = sql.SQL(
+                    "CASE WHEN {0} IS NULL THEN NULL "
+                    "ELSE pg_catalog.left(pg_catalog.format('%s', {0}), {1}) END"
+                ).format(ident, sql.Literal(head))
             exprs.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(f"c{i}")))
-        pct, method = sample_plan(table.estimated_rows, wanted)
+        pct, method = sample_plan(
+            table.estimated_rows, wanted, table.total_bytes, seed, table.pages
+        )
         sampling: sql.Composable = sql.SQL("")
+        order: sql.Composable = sql.SQL("")
         if pct is not None:
-            # REPEATABLE keeps repeated scans of an unchanged table comparable.
-            sampling = sql.SQL(" TABLESAMPLE SYSTEM ({}) REPEATABLE (7)").format(
-                sql.Literal(round(pct, 6))
+            sampling = sql.SQL(" TABLESAMPLE pg_catalog.system ({}) REPEATABLE ({})").format(
+                sql.Literal(round(pct, 6)), sql.Literal(seed)
             )
-        query = sql.SQL("SELECT {} FROM {}.{}{} LIMIT {}").format(
+        else:
+            order = sql.SQL(" ORDER BY pg_catalog.random()")
+        if table.children:
+            # ONLY: a parent's own rows; its children and partitions are sampled on their own.
+            method += f" (ONLY the table's own rows; {table.children} child tables sampled apart)"
+        query = sql.SQL("SELECT {} FROM ONLY {}.{}{}{} LIMIT {}").format(
             sql.SQL(", ").join(exprs),
             sql.Identifier(table.schema),
             sql.Identifier(table.name),
             sampling,
+            order,
             sql.Literal(wanted),
         )
-        rows = session.rows(query.as_string(session.conn))
+        rows = _read_stored_rows(session, query.as_string(session.conn), seed)
         out = []
         for i, col in enumerate(columns):
             values = [r[f"c{i}"] for r in rows if r[f"c{i}"] is not None]
@@ -321,6 +566,28 @@ class ColumnCollector(SessionCollector):
             del values
         del rows
         return out
+
+
+def _rls(row: dict[str, Any], bypass: bool) -> str | None:
+    """How row-level security filters the scanner's view of a table (None: it does not).
+    Superusers and BYPASSRLS roles are never filtered; the owner only when it is FORCEd."""
+    if not row["relrowsecurity"] or bypass:
+        return None
+    if row["relforcerowsecurity"]:
+        return "forced"
+    return None if row["owns"] else "enabled"
+
+
+def _read_stored_rows(session: PgSession, query: str, seed: int) -> list[dict[str, Any]]:
+    """Run a sampling query with row security off for its transaction: a table whose
+    row-level security would filter (and run policy expressions for) the scanner then
+    raises an error instead of silently returning only the rows the policy lets through.
+    The scan's seed drives random() for the random row order."""
+    with session.conn.transaction(), session.conn.cursor() as cur:
+        cur.execute("SET LOCAL row_security = off")
+        cur.execute("SELECT pg_catalog.setseed(%s)", (seed / (2**31 - 1),))
+        cur.execute(query)
+        return list(cur.fetchall())
 
 
 def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> ColumnSample:
@@ -332,8 +599,9 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
     shapes: Counter[str] = Counter()
     pii_counts: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
-    openpgp = exposed = 0
+    openpgp = exposed = key_like = 0
     min_count: int | None = None
+    key_store = not col.declared and (pii.key_like_name(col.name) or pii.key_like_name(table.name))
     for value in values:
         try:
             message = pgp.inspect_value(value)
@@ -354,9 +622,14 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
             continue
         label, matches = pii.analyse(value)
         shapes[label] += 1
-        if col.declared or col.is_bytea or not isinstance(value, str):
+        if key_store and isinstance(value, str) and pii.key_like_value(value):
+            key_like += 1
+            continue  # key material: no masked "example" of it may reach the evidence
+        if col.declared:
             continue
-        for match in matches:
+        # Text was searched once already for its shape; other kinds are searched their way.
+        plain_text = isinstance(value, str) and col.kind != "inet"
+        for match in matches if plain_text else _personal_data(col, value):
             pii_counts[match.kind] += 1
             seen = examples.setdefault(match.kind, [])
             if match.masked not in seen and len(seen) < EXAMPLES_PER_KIND:
@@ -368,6 +641,8 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         column=col.name,
         data_type=col.data_type,
         declared=col.declared,
+        declared_as=col.declared_as,
+        audit_trail=col.audit_trail,
         estimated_rows=table.estimated_rows,
         method=method,
         sampled=total,
@@ -380,6 +655,7 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         integrity=dict(integrity),
         plaintext_exposed=exposed,
         shapes=dict(shapes),
+        key_like=key_like,
         pii=tuple(
             PiiSummary(
                 kind=k, count=n, fraction=round(n / total, 4), examples=tuple(sorted(examples[k]))
@@ -387,3 +663,16 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
             for k, n in sorted(pii_counts.items())
         ),
     )
+
+
+def _personal_data(col: _Column, value: Any) -> list[pii.Match]:
+    """The personal data in one sampled value: an inet/cidr host address is one; text,
+    structured values (rendered as text) and the readable text of bytea are searched."""
+    if col.kind == "inet":
+        host = pii.host_address(str(value))
+        return [pii.Match(pii.IP, pii.mask_ip(host))] if host else []
+    if isinstance(value, bytes | bytearray | memoryview):
+        text = bytes(value).decode("utf-8", "ignore")
+    else:
+        text = str(value)
+    return pii.find_pii(text)

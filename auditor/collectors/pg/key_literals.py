@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Function name -> 0-based index of its key argument.
 PGCRYPTO_KEY_ARGS = {
@@ -53,6 +54,13 @@ CONSTANT_FUNCTIONS = frozenset(
         "replace",
         "substr",
         "substring",
+        "format",
+        "cast",
+        "concat_ws",
+        "ltrim",
+        "rtrim",
+        "overlay",
+        "repeat",
     }
 )
 
@@ -75,8 +83,7 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: cheap to create by the hundred thousand
     kind: str  # str | param | qident | ident | num | op | other
     text: str
 
@@ -130,46 +137,102 @@ def _block_comment_end(source: str, pos: int) -> int:
     return pos
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Call:
+    """A call: its name and where each argument lies among the tokens (an argument is copied
+    out only when asked for, so that nested calls are not copied once per level)."""
+
     name: str  # the called function, lower case, without schema
-    args: tuple[tuple[Token, ...], ...]
+    toks: list[Token]
+    bounds: tuple[tuple[int, int], ...]
+
+    @property
+    def nargs(self) -> int:
+        return len(self.bounds)
+
+    def arg(self, n: int) -> tuple[Token, ...]:
+        start, end = self.bounds[n]
+        return _arg(self.toks, start, end)
+
+    @property
+    def args(self) -> tuple[tuple[Token, ...], ...]:
+        return tuple(self.arg(n) for n in range(self.nargs))
 
 
-def calls(toks: list[Token], names: set[str] | frozenset[str]) -> list[Call]:
-    """Every call of one of `names` (schema-qualified or not), with its split arguments."""
+# An argument longer than this is kept only up to here, followed by TRUNCATED: a literal key
+# is a short expression, and copying every nested argument in full would make nested calls
+# cost the square of the body's size.
+MAX_ARG_TOKENS = 256
+TRUNCATED = Token("truncated", "…")
+
+Source = str | list[Token]
+
+
+def _toks(source: Source) -> list[Token]:
+    return tokens(source) if isinstance(source, str) else source
+
+
+def _matching(toks: list[Token]) -> list[int]:
+    """For each `(` or `[`, the index of its closing bracket (len(toks) when unclosed)."""
+    match = [-1] * len(toks)
+    stack: list[int] = []
+    for i, t in enumerate(toks):
+        if t.kind != "op":
+            continue
+        if t.text in ("(", "["):
+            stack.append(i)
+        elif t.text in (")", "]") and stack:
+            match[stack.pop()] = i
+    for i in stack:
+        match[i] = len(toks)
+    return match
+
+
+def _arg(toks: list[Token], start: int, end: int) -> tuple[Token, ...]:
+    if end - start <= MAX_ARG_TOKENS:
+        return tuple(toks[start:end])
+    return (*toks[start : start + MAX_ARG_TOKENS], TRUNCATED)
+
+
+def calls(source: Source, names: set[str] | frozenset[str]) -> list[Call]:
+    """Every call of one of `names` (schema-qualified or not), with its split arguments.
+
+    Linear in the number of tokens: brackets are matched once, and splitting a call's
+    arguments jumps over nested brackets instead of walking them again.
+    """
+    toks = _toks(source)
+    match = _matching(toks)
     found: list[Call] = []
-    for i, tok in enumerate(toks[:-1]):
+    for i in range(len(toks) - 1):
+        tok = toks[i]
         if tok.kind not in ("ident", "qident") or tok.word.lower() not in names:
             continue
         if toks[i + 1].text != "(":
             continue
-        args: list[tuple[Token, ...]] = []
-        current: list[Token] = []
-        depth = 0
-        for t in toks[i + 2 :]:
-            if t.text in ("(", "["):
-                depth += 1
-            elif t.text in (")", "]"):
-                if depth == 0:
-                    break
-                depth -= 1
-            elif t.text == "," and depth == 0:
-                args.append(tuple(current))
-                current = []
+        end = match[i + 1]
+        bounds: list[tuple[int, int]] = []
+        first = j = i + 2
+        while j < end:
+            t = toks[j]
+            if t.kind == "op" and t.text in ("(", "["):
+                j = match[j] + 1
                 continue
-            current.append(t)
-        if current or args:
-            args.append(tuple(current))
-        found.append(Call(tok.word.lower(), tuple(args)))
+            if t.kind == "op" and t.text == ",":
+                bounds.append((first, j))
+                first = j + 1
+            j += 1
+        if first < end or bounds:
+            bounds.append((first, min(end, len(toks))))
+        found.append(Call(tok.word.lower(), toks, tuple(bounds)))
     return found
 
 
 def is_literal(arg: tuple[Token, ...]) -> bool:
     """A constant expression made of string literals: 'k', 'k'::text, 'a' || 'b',
-    convert_to('k', 'utf8'), decode('...', 'hex'). Parameters, columns and lookups such as
+    convert_to('k', 'utf8'), decode('...', 'hex'), CAST('k' AS text), text 'k',
+    (SELECT 'k'), format('%s', 'k'). Parameters, columns and lookups such as
     current_setting('app.key') are not."""
-    if not any(t.kind == "str" for t in arg):
+    if not any(t.kind == "str" for t in arg) or TRUNCATED in arg:
         return False
     i = 0
     while i < len(arg):
@@ -180,13 +243,26 @@ def is_literal(arg: tuple[Token, ...]) -> bool:
                 i += 1
             continue
         if t.kind in ("ident", "qident"):
-            # A conversion applied to literals (convert_to, decode...) stays constant; a
-            # lookup such as current_setting('app.key') does not put the key in the code.
-            if (
-                t.word.lower() in CONSTANT_FUNCTIONS
-                and i + 1 < len(arg)
-                and (arg[i + 1].text == "(")
-            ):
+            word = t.word.lower()
+            nxt = arg[i + 1] if i + 1 < len(arg) else None
+            if nxt is not None and nxt.text == ".":
+                i += 2  # a schema qualifier: the name after it decides
+                continue
+            # A conversion applied to literals (convert_to, decode, format, CAST...) stays
+            # constant; a lookup such as current_setting('app.key') does not put the key in
+            # the code.
+            if nxt is not None and nxt.text == "(" and word in CONSTANT_FUNCTIONS:
+                i += 1
+                continue
+            if word == "select" and t.kind == "ident":  # (SELECT 'k')
+                i += 1
+                continue
+            if word == "as" and t.kind == "ident":  # CAST('k' AS character varying(64))
+                i += 1
+                while i < len(arg) and arg[i].kind in ("ident", "qident"):
+                    i += 1
+                continue
+            if nxt is not None and nxt.kind == "str":  # a typed literal: text 'k'
                 i += 1
                 continue
             return False
@@ -215,6 +291,9 @@ def tg_argv_index(arg: tuple[Token, ...]) -> int | None:
     return None
 
 
+DECLARATION_TOKENS = 16
+
+
 def constant_variables(toks: list[Token]) -> set[str]:
     """PL/pgSQL variables assigned a string literal: `k text := 'x';`, `k CONSTANT text =
     'x'`, `k text DEFAULT 'x'`, `k := 'x'`."""
@@ -227,31 +306,58 @@ def constant_variables(toks: list[Token]) -> set[str]:
             continue
         if len(value) > 1 and value[1].text not in (";", "::"):
             continue
-        # Walk back over the declaration's type to the variable name.
+        # Walk back over the declaration's type to the variable name (a few tokens at
+        # most: a long walk means this `=` is a comparison inside a statement).
         j = i - 1
         while (
-            j >= 0
+            j >= max(0, i - DECLARATION_TOKENS)
             and toks[j].text not in (";", "declare")
             and toks[j].word.lower() not in ("declare", "begin", "then", "else", "loop")
         ):
             j -= 1
+        if j < max(0, i - DECLARATION_TOKENS):
+            continue
         name_tok = toks[j + 1] if j + 1 < i else None
         if name_tok is not None and name_tok.kind in ("ident", "qident"):
             found.add(name_tok.word.lower())
     return found
 
 
+# A pgcrypto options string: `cipher-algo=aes256, s2k-mode=3`, nothing else.
+_PAIR = r"\s*[a-z0-9-]+\s*=\s*[a-z0-9-]+\s*"
+_OPTIONS = re.compile(rf"^'{_PAIR}(?:,{_PAIR})*'$")
+
+
+def shows_options(call: Call, n: int, key_index: int, literal: Token) -> bool:
+    """Whether argument n's literal is pgcrypto's own options string, shown in clear.
+
+    Only pgcrypto's pgp_* functions have one, at OPTIONS_ARG; a wrapper that happens to be
+    named pgp_* may take its key there, so the position must not be the key's and the literal
+    must read as `name=value` pairs."""
+    return (
+        call.name in PGCRYPTO_KEY_ARGS
+        and call.name.startswith("pgp_")
+        and n == OPTIONS_ARG
+        and n != key_index
+        and bool(_OPTIONS.match(literal.text))
+    )
+
+
 def redacted(call: Call, key_index: int) -> str:
-    """The call with every literal except a pgp options string replaced by '***'."""
+    """The call with every literal except a pgcrypto options string replaced by '***'."""
     parts = []
+    length = len(call.name) + 2
     for n, arg in enumerate(call.args):
         rendered = []
         for t in arg:
-            if t.kind == "str" and not (n == OPTIONS_ARG and call.name.startswith("pgp_")):
+            if t.kind == "str" and not shows_options(call, n, key_index, t):
                 rendered.append("'***'")
             else:
                 rendered.append(t.text)
         parts.append(_join(rendered))
+        length += len(parts[-1]) + 2
+        if length > SNIPPET_CHARS:
+            break  # the rest would be cut anyway
     text = f"{call.name}({', '.join(parts)})"
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
 
@@ -274,17 +380,17 @@ class KeyFinding:
 
 
 def literal_keys(
-    source: str, key_args: dict[str, int], params: tuple[str, ...] = ()
+    source: Source, key_args: dict[str, int], params: tuple[str, ...] = ()
 ) -> list[KeyFinding]:
     """Calls in `source` to functions of `key_args` whose key argument is a constant."""
-    toks = tokens(source)
+    toks = _toks(source)
     constants = constant_variables(toks) - {p.lower() for p in params}
     out: list[KeyFinding] = []
     for call in calls(toks, set(key_args)):
         index = key_args[call.name]
-        if index >= len(call.args):
+        if index >= call.nargs:
             continue
-        arg = call.args[index]
+        arg = call.arg(index)
         if is_literal(arg):
             out.append(KeyFinding(call.name, "literal", redacted(call, index)))
             continue
@@ -294,16 +400,16 @@ def literal_keys(
     return out
 
 
-def key_parameters(source: str, key_args: dict[str, int], params: tuple[str, ...]) -> set[int]:
+def key_parameters(source: Source, key_args: dict[str, int], params: tuple[str, ...]) -> set[int]:
     """0-based positions of this function's parameters that reach a key argument: the
     function is then a wrapper taking a key there."""
     lowered = [p.lower() for p in params]
     found: set[int] = set()
-    for call in calls(tokens(source), set(key_args)):
+    for call in calls(source, set(key_args)):
         index = key_args[call.name]
-        if index >= len(call.args):
+        if index >= call.nargs:
             continue
-        name = single_name(call.args[index])
+        name = single_name(call.arg(index))
         if name is None:
             continue
         if name.startswith("$") and name[1:].isdigit():
@@ -313,20 +419,20 @@ def key_parameters(source: str, key_args: dict[str, int], params: tuple[str, ...
     return found
 
 
-def trigger_key_arguments(source: str, key_args: dict[str, int]) -> set[int]:
+def trigger_key_arguments(source: Source, key_args: dict[str, int]) -> set[int]:
     """TG_ARGV positions a trigger function passes as a key."""
     found: set[int] = set()
-    for call in calls(tokens(source), set(key_args)):
+    for call in calls(source, set(key_args)):
         index = key_args[call.name]
-        if index < len(call.args):
-            n = tg_argv_index(call.args[index])
+        if index < call.nargs:
+            n = tg_argv_index(call.arg(index))
             if n is not None:
                 found.add(n)
     return found
 
 
-def calls_any(source: str, names: set[str] | frozenset[str]) -> bool:
-    return bool(calls(tokens(source), names))
+def calls_any(source: Source, names: set[str] | frozenset[str]) -> bool:
+    return bool(calls(source, names))
 
 
 def literal_defaults(arguments: str) -> set[int]:
