@@ -39,11 +39,17 @@ class PostgresCollector(Collector):
             return TargetProblem(status, exc.reason)
         try:
             for sub in collectors:
+                if session.severed is not None:
+                    # The server stopped answering: the rest would only wait again.
+                    facts.mark_missing(sub.model.section, Gap(GapKind.ERROR, session.severed))
+                    continue
                 try:
                     facts.add(sub.collect(session, ctx))
                 except Exception as exc:  # one sub-collector's failure never stops the rest
-                    gap = Gap(GapKind.ERROR, safe_error_text(exc))
-                    facts.mark_missing(sub.model.section, gap)
+                    reason = session.severed or safe_error_text(exc)
+                    facts.mark_missing(sub.model.section, Gap(GapKind.ERROR, reason))
         finally:
             session.close()
+        if session.severed is not None:
+            return TargetProblem(TargetStatus.ERROR, session.severed)
         return None

@@ -1,24 +1,53 @@
-"""The read-only, gentle PostgreSQL session a scan uses, and the sub-collector interface.
+"""The read-only, bounded PostgreSQL session a scan uses, and the sub-collector interface.
+
+The scanned database's owner is not trusted. Everything that shapes how the scanner's SQL is
+resolved or run is pinned in the startup packet (`options=-c ...`): PostgreSQL applies those
+with a higher priority than any `ALTER DATABASE/ROLE ... SET`, so an owner cannot put a
+shadowing `evil.left()` first on the search path, turn read-only off, lift the timeouts, switch
+the session to another role or preload a library. After login the pinned values are read back
+(`SHOW`, a built-in command no function can shadow) and the session is refused if a pooler or
+anything else dropped them. The scanner's own SQL is schema-qualified as a second line of
+defence. PostgreSQL 15 has no login event trigger, and DDL event triggers never fire for the
+reads a scan sends, so no code of the owner's runs at login either.
 
 Every statement runs in its own read-only transaction (autocommit with
 `default_transaction_read_only=on`) so that a refused query (missing privilege) does not
-poison the ones after it, with `statement_timeout` and `lock_timeout` bounding its cost.
+poison the ones after it. `statement_timeout` and `lock_timeout` bound its cost on the server;
+a client-side watchdog bounds it on this side, for a server (or a proxy in front of it) that
+stops answering, which no server setting can bound: it cancels the statement, then shuts the
+socket so the waiting thread gets an error instead of waiting forever.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterable
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from auditor.collectors.base import CollectContext
+from auditor.config import PostgresTarget
 from auditor.facts import FactSection
 
 APPLICATION_NAME = "auditor"
 LOCK_TIMEOUT_MS = 1000
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+KEEPALIVE_IDLE_SECONDS = 10
+KEEPALIVE_INTERVAL_SECONDS = 5
+KEEPALIVE_COUNT = 3
+# Pieces of a secret shorter than this are not masked on their own (they would mask words).
+MIN_SECRET_PART = 3
 
 
 class ConnectFailed(Exception):
@@ -59,8 +88,41 @@ def safe_error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {one_line(str(exc))}"
 
 
-def explain_connect_error(exc: Exception) -> ConnectFailed:
-    text = one_line(str(exc))
+def secret_parts(secrets: Iterable[str | None]) -> list[str]:
+    """Each secret, its percent-decoded form and its pieces between URL delimiters, longest
+    first: a password with '#', '/', '?', '&' or '@' that was not percent-encoded is split by
+    URL parsers, and any piece may surface in a message (e.g. as a "port" or a "host name")."""
+    found: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        for form in {secret, unquote(secret)}:
+            found.add(form)
+            found.update(p for p in re.split(r"[#/?&@:=%\s]+", form) if len(p) >= MIN_SECRET_PART)
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    for part in secret_parts(secrets):
+        text = text.replace(part, "***")
+    return text
+
+
+def dsn_secrets(dsn: str) -> list[str]:
+    """Passwords written into a DSN, however it splits: everything between the scheme and the
+    last '@' after the user name, and any password= parameter."""
+    found: list[str] = []
+    rest = dsn.split("://", 1)[-1]
+    if "@" in rest:
+        userinfo = rest.rsplit("@", 1)[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    found.extend(m.group(1) for m in re.finditer(r"(?:^|[?&])(?:ssl)?password=([^&]*)", rest))
+    return found
+
+
+def explain_connect_error(exc: Exception, secrets: Iterable[str | None] = ()) -> ConnectFailed:
+    text = scrub(one_line(str(exc)), secrets)
     # libpq prefixes every attempt with 'connection to server at "h" (ip), port p failed:';
     # keep the last attempt's reason, which is the informative part.
     parts = re.split(r"connection to server (?:at|on) [^,]+(?:, port \d+)? failed: ", text)
@@ -72,25 +134,188 @@ def explain_connect_error(exc: Exception) -> ConnectFailed:
     return ConnectFailed(reason, unreachable)
 
 
-class PgSession:
-    """A thin wrapper: rows as dicts, and privilege failures turned into values."""
+# libpq's default `prefer` sends the password in clear to a server that refuses TLS. Without an
+# explicit `sslmode` in the DSN the scanner insists on TLS for its own login; an explicit weaker
+# mode is the documented opt-out (and draws a warning, see `login_warning`).
+DEFAULT_LOGIN_SSLMODE = "require"
+CLEARTEXT_SSLMODES = ("disable", "allow", "prefer")
+PINNED_SEARCH_PATH = ("pg_catalog", "pg_temp")
+# Time the server gets beyond `statement_timeout` to deliver an answer before the watchdog
+# decides it has stopped answering (the result still has to cross the network).
+MIN_ANSWER_GRACE_SECONDS = 2.0
+CANCEL_TIMEOUT_SECONDS = 1.0
 
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+
+def login_sslmode(target: PostgresTarget) -> str:
+    explicit: str | None = target.dsn_parts["params"].get("sslmode")
+    return explicit or DEFAULT_LOGIN_SSLMODE
+
+
+def login_warning(target: PostgresTarget) -> str | None:
+    """A one-line warning when the DSN explicitly allows the password to travel in clear."""
+    mode = login_sslmode(target)
+    if mode not in CLEARTEXT_SSLMODES:
+        return None
+    return (
+        f"target {target.name!r}: the DSN's sslmode={mode} lets the scanner's password cross the "
+        "network in clear if the server refuses TLS (remove it to require TLS)"
+    )
+
+
+def pinned_settings(target: PostgresTarget) -> dict[str, str]:
+    """Session settings the scan depends on, as sent in the startup packet (no spaces)."""
+    return {
+        # Only built-ins resolve unqualified names; pg_temp last so it never shadows.
+        "search_path": ",".join(PINNED_SEARCH_PATH),
+        "default_transaction_read_only": "on",
+        "statement_timeout": str(target.statement_timeout_ms),
+        "lock_timeout": str(LOCK_TIMEOUT_MS),
+        "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+        # `ALTER DATABASE ... SET role = x` would run a superuser's scan as someone else.
+        "role": "none",
+        # Libraries an owner may name for every login to the database (from $libdir/plugins).
+        "local_preload_libraries": "",
+        # Output formats the client parses: an owner's DateStyle = German breaks date loading.
+        "DateStyle": "ISO,MDY",
+        "IntervalStyle": "postgres",
+        "bytea_output": "hex",
+        "standard_conforming_strings": "on",
+        "TimeZone": "UTC",
+    }
+
+
+# How SHOW reports what `pinned_settings` sent, where the two spellings differ.
+def _expected_show(name: str, sent: str) -> str:
+    if name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
+        return _show_ms(int(sent))
+    if name == "DateStyle":
+        return "ISO, MDY"
+    return sent
+
+
+def _show_ms(ms: int) -> str:
+    """SHOW's rendering of a millisecond setting (largest unit that divides it exactly)."""
+    if ms == 0:
+        return "0"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def _options(target: PostgresTarget) -> str:
+    # The DSN's own options come first: for the same setting the last -c wins.
+    own = target.dsn_parts["params"].get("options", "")
+    pinned = " ".join(f"-c {name}={value}" for name, value in pinned_settings(target).items())
+    return f"{own} {pinned}".strip()
+
+
+class StatementTimedOut(Exception):
+    """The server did not answer in time; the watchdog closed the connection."""
+
+
+class _Watchdog:
+    """One daemon thread per session that severs the connection when the statement in flight
+    outlives its deadline. Severing from another thread is safe: it cancels through a separate
+    connection and shuts the socket down (never closes the descriptor libpq still owns), so
+    the waiting thread wakes with an error rather than a crash."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._fd = conn.pgconn.socket
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._stopped = False
+        self.fired = False
+        self._thread = threading.Thread(target=self._run, name="auditor-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, deadline: float) -> None:
+        with self._cond:
+            self._deadline = deadline
+            self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._deadline = None
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._deadline is None:
+                    self._cond.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                self.fired = True
+                self._deadline = None
+                break
+        if self.fired:
+            self._sever()
+
+    def _sever(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.cancel_safe(timeout=CANCEL_TIMEOUT_SECONDS)
+        # A duplicate of libpq's descriptor: shutting it down ends the connection for both,
+        # closing it leaves libpq's descriptor alone.
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self._fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _ReplacingTextLoader(Loader):
+    """Text from a SQL_ASCII database: bytes in no declared encoding (psycopg would hand out
+    bytes). Decoded as UTF-8 with U+FFFD for what is not, so names and values stay strings."""
+
+    def load(self, data: Buffer) -> str:
+        return bytes(data).decode("utf-8", errors="replace")
+
+
+_TEXT_TYPES = ("text", "varchar", "bpchar", "name", '"char"')
+
+
+def _decode_sql_ascii(conn: psycopg.Connection[Any]) -> None:
+    conn.adapters.register_loader(0, _ReplacingTextLoader)  # 0: type unknown
+    for name in _TEXT_TYPES:
+        conn.adapters.register_loader(name, _ReplacingTextLoader)
+
+
+class PgSession:
+    """A thin wrapper: rows as dicts, privilege failures turned into values, every statement
+    bounded on the client side too."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[dict[str, Any]],
+        answer_seconds: float,
+        deadline: float | None = None,
+    ) -> None:
         self.conn = conn
+        self.answer_seconds = answer_seconds  # client-side bound on one statement
+        self.deadline = deadline  # time.monotonic() by which the whole target must be done
+        self.severed: str | None = None  # why the watchdog closed the connection, once it did
+        self._watchdog = _Watchdog(conn)
 
     @classmethod
     def open(cls, ctx: CollectContext) -> PgSession:
         target = ctx.pg
-        options = (
-            "-c default_transaction_read_only=on "
-            f"-c statement_timeout={target.statement_timeout_ms} "
-            f"-c lock_timeout={LOCK_TIMEOUT_MS} "
-            "-c idle_in_transaction_session_timeout=60000"
-        )
         kwargs: dict[str, Any] = {
             "connect_timeout": max(1, round(target.connect_timeout_seconds)),
             "application_name": APPLICATION_NAME,
-            "options": options,
+            "options": _options(target),
+            "sslmode": login_sslmode(target),
+            # A dead peer is noticed by the kernel: unacknowledged data and silent links.
+            "tcp_user_timeout": round(target.connect_timeout_seconds * 1000),
+            "keepalives": 1,
+            "keepalives_idle": KEEPALIVE_IDLE_SECONDS,
+            "keepalives_interval": KEEPALIVE_INTERVAL_SECONDS,
+            "keepalives_count": KEEPALIVE_COUNT,
             "autocommit": True,
             "row_factory": dict_row,
         }
@@ -100,16 +325,78 @@ class PgSession:
         try:
             conn = psycopg.connect(target.dsn, **kwargs)
         except (psycopg.Error, ValueError) as exc:
-            raise explain_connect_error(exc) from None
-        return cls(conn)
+            raise explain_connect_error(exc, [ctx.password, *dsn_secrets(target.dsn)]) from None
+        if conn.info.encoding == "ascii":  # server_encoding SQL_ASCII
+            _decode_sql_ascii(conn)
+        answer = target.statement_timeout_ms / 1000 + max(
+            MIN_ANSWER_GRACE_SECONDS, target.connect_timeout_seconds
+        )
+        session = cls(conn, answer, ctx.deadline)
+        try:
+            session.verify_pinned(target)
+        except ConnectFailed:
+            session.close()
+            raise
+        except Exception as exc:
+            session.close()
+            reason = f"could not verify the session: {safe_error_text(exc)}"
+            raise ConnectFailed(reason, False) from None
+        return session
+
+    def verify_pinned(self, target: PostgresTarget) -> None:
+        """Refuse a session in which a pinned setting did not hold (a pooler that drops startup
+        options, a server that ignores them): its SQL could run the owner's functions."""
+        for name, sent in pinned_settings(target).items():
+            shown = self.value(f"SHOW {name}")
+            want = _expected_show(name, sent)
+            if name == "search_path":
+                shown_path = tuple(p.strip().strip('"') for p in str(shown).split(","))
+                ok = shown_path == PINNED_SEARCH_PATH
+            else:
+                ok = shown == want
+            if not ok:
+                raise ConnectFailed(
+                    f"refusing to scan: the session's {name} is {one_line(str(shown), 80)!r}, "
+                    f"not {want!r} as requested at login (a pooler dropping startup options?)",
+                    False,
+                )
+        # The path in effect: nothing but pg_catalog and this session's temporary schema.
+        schemas = self.value("SELECT pg_catalog.current_schemas(true)") or []
+        extra = [s for s in schemas if s != "pg_catalog" and not str(s).startswith("pg_temp_")]
+        if extra:
+            raise ConnectFailed(
+                f"refusing to scan: schemas {extra!r} are on the session's search path", False
+            )
 
     def close(self) -> None:
+        self._watchdog.stop()
         self.conn.close()
 
     def rows(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
-        with self.conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
+        if self.severed is not None:
+            raise StatementTimedOut(self.severed)
+        now = time.monotonic()
+        deadline = now + self.answer_seconds
+        if self.deadline is not None:
+            if now >= self.deadline:
+                self.severed = "the target's time budget ran out"
+                raise StatementTimedOut(self.severed)
+            deadline = min(deadline, self.deadline)
+        self._watchdog.arm(deadline)
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        except psycopg.OperationalError:
+            if self._watchdog.fired:
+                self.severed = (
+                    f"timed out: no answer from the server within {deadline - now:.0f} s "
+                    "(connection closed)"
+                )
+                raise StatementTimedOut(self.severed) from None
+            raise
+        finally:
+            self._watchdog.disarm()
 
     def value(self, sql: str, params: Any = None) -> Any:
         found = self.rows(sql, params)
