@@ -232,7 +232,9 @@ class ColumnCollector(SessionCollector):
         for item in declared:
             parts = item.split(".")
             column = parts[-1]
-            name = ".".join(_quote(p) for p in parts[:-1])
+            # table.column means public.table: the session's search_path is pinned to
+            # pg_catalog (the owner's search_path could point `users` at a table of theirs).
+            name = ".".join(_quote(p) for p in (["public"] if len(parts) == 2 else []) + parts[:-1])
             found = session.rows(
                 "SELECT c.oid, a.attname FROM pg_catalog.pg_class c "
                 "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "

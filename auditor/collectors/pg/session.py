@@ -32,7 +32,7 @@ from urllib.parse import unquote
 
 import psycopg
 from psycopg import errors as pgerrors
-from psycopg.abc import Buffer
+from psycopg.abc import AdaptContext, Buffer
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
@@ -270,17 +270,26 @@ class _Watchdog:
 
 
 class _ReplacingTextLoader(Loader):
-    """Text from a SQL_ASCII database: bytes in no declared encoding (psycopg would hand out
-    bytes). Decoded as UTF-8 with U+FFFD for what is not, so names and values stay strings."""
+    """Text decoded with U+FFFD for bytes the encoding cannot explain, instead of an exception
+    (or, in a SQL_ASCII database, raw bytes). A SQL_ASCII database stores bytes in no declared
+    encoding, and a role or database named from one reaches every other database's catalogs
+    with the same bytes, so even a UTF8 database can hand out text that is not UTF-8."""
+
+    def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        conn = self.connection
+        encoding = conn.info.encoding if conn is not None else "utf-8"
+        # psycopg names SQL_ASCII "ascii"; its bytes are most often UTF-8.
+        self._encoding = "utf-8" if encoding == "ascii" else encoding
 
     def load(self, data: Buffer) -> str:
-        return bytes(data).decode("utf-8", errors="replace")
+        return bytes(data).decode(self._encoding, errors="replace")
 
 
 _TEXT_TYPES = ("text", "varchar", "bpchar", "name", '"char"')
 
 
-def _decode_sql_ascii(conn: psycopg.Connection[Any]) -> None:
+def _decode_leniently(conn: psycopg.Connection[Any]) -> None:
     conn.adapters.register_loader(0, _ReplacingTextLoader)  # 0: type unknown
     for name in _TEXT_TYPES:
         conn.adapters.register_loader(name, _ReplacingTextLoader)
@@ -326,8 +335,7 @@ class PgSession:
             conn = psycopg.connect(target.dsn, **kwargs)
         except (psycopg.Error, ValueError) as exc:
             raise explain_connect_error(exc, [ctx.password, *dsn_secrets(target.dsn)]) from None
-        if conn.info.encoding == "ascii":  # server_encoding SQL_ASCII
-            _decode_sql_ascii(conn)
+        _decode_leniently(conn)
         answer = target.statement_timeout_ms / 1000 + max(
             MIN_ANSWER_GRACE_SECONDS, target.connect_timeout_seconds
         )
