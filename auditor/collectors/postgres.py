@@ -33,9 +33,9 @@ class PostgresCollector(Collector):
             session = PgSession.open(ctx)
         except ConnectFailed as exc:
             status = TargetStatus.UNREACHABLE if exc.unreachable else TargetStatus.ERROR
-            what = "unreachable" if exc.unreachable else "login failed"
             for sub in collectors:
-                facts.mark_missing(sub.model.section, Gap(GapKind.ERROR, f"{what}: {exc.reason}"))
+                gap = Gap(GapKind.ERROR, f"{exc.what}: {exc.reason}")
+                facts.mark_missing(sub.model.section, gap)
             return TargetProblem(status, exc.reason)
         try:
             for sub in collectors:

@@ -186,3 +186,25 @@ def scanner_markers(cluster: Cluster, app: str = "auditor") -> list[str]:
 def _password(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AUDITOR_TEST_PW", AUDITOR_PASSWORD)
     yield
+
+
+# A server without TLS, for the stalling proxy (which speaks the plaintext protocol) and for
+# the scanner's refusal to send a password in clear.
+CANARY_PASSWORD = "Kq7vW#Lm2xZ/Pz9wRt?Rt4yHb&Hb6nJc@Jc3sFd"
+PLAIN_SEED = f"""
+CREATE ROLE auditor LOGIN PASSWORD '{AUDITOR_PASSWORD}' IN ROLE pg_monitor;
+CREATE ROLE canary LOGIN PASSWORD '{CANARY_PASSWORD}' IN ROLE pg_monitor;
+"""
+
+
+@pytest.fixture(scope="session")
+def plain_cluster(start_cluster: ClusterFactory) -> Cluster:
+    return start_cluster(
+        Variant(
+            name="hostile-plain",
+            settings="log_connections = on\nlog_line_prefix = '%a|'\n",
+            hba="host all all 127.0.0.1/32 scram-sha-256\n",
+            seed_sql=PLAIN_SEED,
+            tls=None,
+        )
+    )

@@ -51,10 +51,12 @@ MIN_SECRET_PART = 3
 
 
 class ConnectFailed(Exception):
-    def __init__(self, reason: str, unreachable: bool) -> None:
+    def __init__(self, reason: str, unreachable: bool, what: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.unreachable = unreachable
+        # How the gaps of the sections it cost are labelled ("unreachable: ...").
+        self.what = what or ("unreachable" if unreachable else "login failed")
 
 
 _UNREACHABLE = (
@@ -345,6 +347,9 @@ class PgSession:
         except ConnectFailed:
             session.close()
             raise
+        except StatementTimedOut as exc:
+            session.close()
+            raise ConnectFailed(str(exc), False, what="no answer") from None
         except Exception as exc:
             session.close()
             reason = f"could not verify the session: {safe_error_text(exc)}"
@@ -367,13 +372,16 @@ class PgSession:
                     f"refusing to scan: the session's {name} is {one_line(str(shown), 80)!r}, "
                     f"not {want!r} as requested at login (a pooler dropping startup options?)",
                     False,
+                    what="session refused",
                 )
         # The path in effect: nothing but pg_catalog and this session's temporary schema.
         schemas = self.value("SELECT pg_catalog.current_schemas(true)") or []
         extra = [s for s in schemas if s != "pg_catalog" and not str(s).startswith("pg_temp_")]
         if extra:
             raise ConnectFailed(
-                f"refusing to scan: schemas {extra!r} are on the session's search path", False
+                f"refusing to scan: schemas {extra!r} are on the session's search path",
+                False,
+                what="session refused",
             )
 
     def close(self) -> None:
