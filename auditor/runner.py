@@ -18,8 +18,8 @@ from auditor import __version__
 from auditor.catalog import all_checks
 from auditor.checks.base import Check
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
-from auditor.collectors.pg.session import dsn_secrets, one_line, scrub
-from auditor.config import ConfigError, ScanConfig, Target
+from auditor.collectors.pg.session import dsn_secrets, login_warning, one_line, scrub
+from auditor.config import ConfigError, PostgresTarget, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import Facts, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
@@ -148,6 +148,12 @@ def _timed_out(target: Target, checks: list[Check], config: ScanConfig) -> Targe
     return TargetRun(
         TargetOutcome(target.name, target.kind, TargetStatus.ERROR, reason), results, facts
     )
+
+
+def login_warnings(config: ScanConfig) -> list[str]:
+    """One line per PostgreSQL target whose DSN lets the scanner's password travel in clear."""
+    found = (login_warning(t) for t in config.targets if isinstance(t, PostgresTarget))
+    return [w for w in found if w is not None]
 
 
 def _inline_secrets(target: Target) -> list[str]:
