@@ -272,23 +272,31 @@ class _Watchdog:
 
 
 class _ReplacingTextLoader(Loader):
-    """Text decoded with U+FFFD for bytes the encoding cannot explain, instead of an exception
-    (or, in a SQL_ASCII database, raw bytes). A SQL_ASCII database stores bytes in no declared
-    encoding, and a role or database named from one reaches every other database's catalogs
-    with the same bytes, so even a UTF8 database can hand out text that is not UTF-8."""
+    """Text decoded with U+FFFD for bytes the encoding cannot explain, instead of an exception.
+    A role or database named from a SQL_ASCII database reaches every other database's shared
+    catalogs with the same bytes, so even a UTF8 database can hand out text that is not UTF-8.
+    (A SQL_ASCII database's own session is read as LATIN1, see `_read_sql_ascii_as_latin1`.)"""
 
     def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
         super().__init__(oid, context)
         conn = self.connection
-        encoding = conn.info.encoding if conn is not None else "utf-8"
-        # psycopg names SQL_ASCII "ascii"; its bytes are most often UTF-8.
-        self._encoding = "utf-8" if encoding == "ascii" else encoding
+        self._encoding = conn.info.encoding if conn is not None else "utf-8"
 
     def load(self, data: Buffer) -> str:
         return bytes(data).decode(self._encoding, errors="replace")
 
 
 _TEXT_TYPES = ("text", "varchar", "bpchar", "name", '"char"')
+
+
+def _read_sql_ascii_as_latin1(conn: psycopg.Connection[Any]) -> None:
+    """A SQL_ASCII database holds bytes in no declared encoding. Read as UTF8 the server
+    refuses to send what is not valid UTF-8; read as SQL_ASCII psycopg hands out bytes and
+    cannot send a name that is not ASCII. LATIN1 maps every byte to one character and back,
+    so names and values are always text and a name read can be sent back to name the same
+    object (UTF-8 names then show as Latin-1 look-alikes, e.g. 'cafÃ©')."""
+    if conn.info.parameter_status("server_encoding") == "SQL_ASCII":
+        conn.execute("SET client_encoding TO 'LATIN1'")
 
 
 def _decode_leniently(conn: psycopg.Connection[Any]) -> None:
@@ -321,6 +329,8 @@ class PgSession:
             "application_name": APPLICATION_NAME,
             "options": _options(target),
             "sslmode": login_sslmode(target),
+            # Whatever the database's default; a SQL_ASCII database switches to LATIN1 below.
+            "client_encoding": "UTF8",
             # A dead peer is noticed by the kernel: unacknowledged data and silent links.
             "tcp_user_timeout": round(target.connect_timeout_seconds * 1000),
             "keepalives": 1,
@@ -337,6 +347,12 @@ class PgSession:
             conn = psycopg.connect(target.dsn, **kwargs)
         except (psycopg.Error, ValueError) as exc:
             raise explain_connect_error(exc, [ctx.password, *dsn_secrets(target.dsn)]) from None
+        try:
+            _read_sql_ascii_as_latin1(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            reason = f"could not set the client encoding: {safe_error_text(exc)}"
+            raise ConnectFailed(reason, False) from None
         _decode_leniently(conn)
         answer = target.statement_timeout_ms / 1000 + max(
             MIN_ANSWER_GRACE_SECONDS, target.connect_timeout_seconds
