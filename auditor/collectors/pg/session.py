@@ -256,11 +256,12 @@ class _Watchdog:
                 if remaining > 0:
                     self._cond.wait(remaining)
                     continue
+                # Severed under the lock: close() takes it first, so a descriptor number
+                # that libpq already released (and the OS may have reused) is never touched.
                 self.fired = True
                 self._deadline = None
-                break
-        if self.fired:
-            self._sever()
+                self._sever()
+                return
 
     def _sever(self) -> None:
         with contextlib.suppress(Exception):
@@ -289,14 +290,14 @@ class _ReplacingTextLoader(Loader):
 _TEXT_TYPES = ("text", "varchar", "bpchar", "name", '"char"')
 
 
-def _read_sql_ascii_as_latin1(conn: psycopg.Connection[Any]) -> None:
+def _read_sql_ascii_as_latin1(session: PgSession) -> None:
     """A SQL_ASCII database holds bytes in no declared encoding. Read as UTF8 the server
     refuses to send what is not valid UTF-8; read as SQL_ASCII psycopg hands out bytes and
     cannot send a name that is not ASCII. LATIN1 maps every byte to one character and back,
     so names and values are always text and a name read can be sent back to name the same
     object (UTF-8 names then show as Latin-1 look-alikes, e.g. 'cafÃ©')."""
-    if conn.info.parameter_status("server_encoding") == "SQL_ASCII":
-        conn.execute("SET client_encoding TO 'LATIN1'")
+    if session.conn.info.parameter_status("server_encoding") == "SQL_ASCII":
+        session.rows("SET client_encoding TO 'LATIN1'")
 
 
 def _decode_leniently(conn: psycopg.Connection[Any]) -> None:
@@ -331,15 +332,20 @@ class PgSession:
             "sslmode": login_sslmode(target),
             # Whatever the database's default; a SQL_ASCII database switches to LATIN1 below.
             "client_encoding": "UTF8",
-            # A dead peer is noticed by the kernel: unacknowledged data and silent links.
+            "autocommit": True,
+            "row_factory": dict_row,
+        }
+        # A dead peer is noticed by the kernel (unacknowledged data, silent links), unless
+        # the DSN says otherwise.
+        network = {
             "tcp_user_timeout": round(target.connect_timeout_seconds * 1000),
             "keepalives": 1,
             "keepalives_idle": KEEPALIVE_IDLE_SECONDS,
             "keepalives_interval": KEEPALIVE_INTERVAL_SECONDS,
             "keepalives_count": KEEPALIVE_COUNT,
-            "autocommit": True,
-            "row_factory": dict_row,
         }
+        given = target.dsn_parts["params"]
+        kwargs.update({k: v for k, v in network.items() if k not in given})
         kwargs.update(target.file_params(ctx.config_dir))
         if ctx.password is not None:
             kwargs["password"] = ctx.password
@@ -347,18 +353,13 @@ class PgSession:
             conn = psycopg.connect(target.dsn, **kwargs)
         except (psycopg.Error, ValueError) as exc:
             raise explain_connect_error(exc, [ctx.password, *dsn_secrets(target.dsn)]) from None
-        try:
-            _read_sql_ascii_as_latin1(conn)
-        except psycopg.Error as exc:
-            conn.close()
-            reason = f"could not set the client encoding: {safe_error_text(exc)}"
-            raise ConnectFailed(reason, False) from None
         _decode_leniently(conn)
         answer = target.statement_timeout_ms / 1000 + max(
             MIN_ANSWER_GRACE_SECONDS, target.connect_timeout_seconds
         )
         session = cls(conn, answer, ctx.deadline)
         try:
+            _read_sql_ascii_as_latin1(session)
             session.verify_pinned(target)
         except ConnectFailed:
             session.close()
@@ -418,7 +419,7 @@ class PgSession:
         try:
             with self.conn.cursor() as cur:
                 cur.execute(sql, params)
-                return list(cur.fetchall())
+                return list(cur.fetchall()) if cur.description is not None else []
         except psycopg.OperationalError:
             if self._watchdog.fired:
                 self.severed = (
