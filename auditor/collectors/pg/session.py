@@ -376,8 +376,11 @@ class PgSession:
     def verify_pinned(self, target: PostgresTarget) -> None:
         """Refuse a session in which a pinned setting did not hold (a pooler that drops startup
         options, a server that ignores them): its SQL could run the owner's functions."""
-        for name, sent in pinned_settings(target).items():
-            shown = self.value(f"SHOW {name}")
+        pinned = pinned_settings(target)
+        # One round trip; SHOW is a built-in command no function can stand in for.
+        answers = self.result_sets("; ".join(f"SHOW {name}" for name in pinned))
+        for (name, sent), answer in zip(pinned.items(), answers, strict=True):
+            shown = next(iter(answer[0].values())) if answer else None
             want = _expected_show(name, sent)
             if name == "search_path":
                 shown_path = tuple(p.strip().strip('"') for p in str(shown).split(","))
@@ -406,6 +409,11 @@ class PgSession:
         self.conn.close()
 
     def rows(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        return self.result_sets(sql, params)[0]
+
+    def result_sets(self, sql: str, params: Any = None) -> list[list[dict[str, Any]]]:
+        """The rows of each statement in `sql` (several only without parameters), the whole
+        exchange bounded by the watchdog."""
         if self.severed is not None:
             raise StatementTimedOut(self.severed)
         now = time.monotonic()
@@ -419,7 +427,11 @@ class PgSession:
         try:
             with self.conn.cursor() as cur:
                 cur.execute(sql, params)
-                return list(cur.fetchall()) if cur.description is not None else []
+                found: list[list[dict[str, Any]]] = []
+                while True:
+                    found.append(list(cur.fetchall()) if cur.description is not None else [])
+                    if not cur.nextset():
+                        return found
         except psycopg.OperationalError:
             if self._watchdog.fired:
                 self.severed = (
