@@ -82,6 +82,11 @@ def test_a_server_that_stops_answering_after_login_is_timed_out(
     assert stalled["status"] == "error"
     assert stalled["error"].startswith("timed out: no answer from the server within 3 s")
     assert "Traceback" not in proc.stderr
+    # The TLS probe met a handshake that never completes: bounded by the connect timeout,
+    # reported as such, never a pass.
+    expiry = next(f for f in report["findings"] if f["check_id"] == "transport.certificate_expiry")
+    assert expiry["status"] == "error"
+    assert "handshake got no answer within 2 s" in expiry["message"]
 
 
 def test_the_process_exits_while_a_connect_still_waits(tmp_path: Path) -> None:
