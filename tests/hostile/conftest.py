@@ -143,6 +143,7 @@ ALTER DATABASE app SET idle_in_transaction_session_timeout = 0;
 ALTER DATABASE app SET role = 'lowly';
 ALTER DATABASE app SET DateStyle = 'German';
 ALTER DATABASE app SET bytea_output = 'escape';
+ALTER DATABASE app SET client_encoding = 'SJIS';
 RESET ROLE;
 
 -- What only a superuser could add, aimed at the scanner's own role.

@@ -44,6 +44,7 @@ def test_the_traps_fire_in_a_session_that_is_not_pinned(hostile_cluster: Cluster
         assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("off",)
         assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
         assert conn.execute("SELECT current_user").fetchone() == ("lowly",)
+        assert conn.execute("SHOW client_encoding").fetchone() == ("SJIS",)
         fake = conn.execute("SELECT left('078-05-1120', 1024)").fetchone()
         assert fake is not None and fake[0].startswith("ww0E")  # plaintext turned "encrypted"
         conn.execute(
@@ -74,6 +75,8 @@ def test_the_pinned_session_resolves_only_built_ins(hostile_cluster: Cluster) ->
         assert session.value("SHOW lock_timeout") == "1s"
         assert session.value("SHOW idle_in_transaction_session_timeout") == "1min"
         assert session.value("SHOW local_preload_libraries") == ""
+        assert session.value("SHOW client_encoding") == "UTF8"
+        assert session.value("SHOW bytea_output") == "hex"
         # The same unqualified SQL the control session ran, resolved to the built-ins.
         row = session.rows(
             "SELECT left('078-05-1120', 3) AS l, lower('A') AS lo, 'a'::name = 'b'::name AS eq, "
