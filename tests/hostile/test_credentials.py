@@ -22,7 +22,7 @@ from auditor.collectors.pg.session import ConnectFailed, PgSession
 from auditor.config import parse_config
 from auditor.lab.cluster import Cluster
 from auditor.model import TargetStatus
-from auditor.runner import run_scan
+from auditor.runner import login_warnings, run_scan
 from tests.conftest import AUDITOR_PASSWORD, target_yaml
 from tests.hostile.conftest import CANARY_PASSWORD
 
@@ -106,6 +106,32 @@ def test_by_default_no_password_goes_to_a_server_without_tls(catcher: PasswordCa
     # Control, and the documented opt-out: an explicit sslmode=prefer does send it.
     with pytest.raises(ConnectFailed):
         _open(f"postgresql://auditor@127.0.0.1:{catcher.port}/app?sslmode=prefer")
+    assert catcher.caught == [AUDITOR_PASSWORD.encode()]
+
+
+def test_pgsslmode_is_a_choice_too(
+    catcher: PasswordCatcher,
+    compliant_cluster: Cluster,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """PGSSLMODE counts as the user's choice: verify-full is not weakened to require, and
+    prefer is an opt-out (warned about) like one in the DSN."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.postgresql/root.crt
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    dsn = f"postgresql://auditor@localhost:{compliant_cluster.port}/app"
+    _open(dsn).close()  # require: encrypted, certificate not checked
+    monkeypatch.setenv("PGSSLMODE", "verify-full")
+    with pytest.raises(ConnectFailed, match="root certificate file"):
+        _open(dsn)
+    monkeypatch.setenv("PGSSLMODE", "prefer")
+    target = parse_config("targets:\n" + target_yaml("t", dsn), "t.yaml")
+    assert login_warnings(target) == [
+        "target 't': PGSSLMODE's sslmode=prefer lets the scanner's password cross the network "
+        "in clear if the server refuses TLS (remove it to require TLS)"
+    ]
+    with pytest.raises(ConnectFailed):
+        _open(f"postgresql://auditor@127.0.0.1:{catcher.port}/app")
     assert catcher.caught == [AUDITOR_PASSWORD.encode()]
 
 
@@ -260,4 +286,5 @@ def test_an_inline_password_never_shows_in_a_successful_scans_reports(
     assert len(written) >= 6
     for path in written:
         assert _leaks(path.read_text(errors="replace")) == [], path.name
+    assert "encoded" in proc.stdout and "param" in proc.stdout  # the terminal report
     assert _leaks(proc.stdout + proc.stderr) == []

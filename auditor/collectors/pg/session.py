@@ -37,7 +37,7 @@ from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from auditor.collectors.base import CollectContext
-from auditor.config import PostgresTarget
+from auditor.config import SSLMODES, PostgresTarget
 from auditor.facts import FactSection
 
 APPLICATION_NAME = "auditor"
@@ -148,18 +148,29 @@ MIN_ANSWER_GRACE_SECONDS = 2.0
 CANCEL_TIMEOUT_SECONDS = 1.0
 
 
-def login_sslmode(target: PostgresTarget) -> str:
+def _chosen_sslmode(target: PostgresTarget) -> tuple[str | None, str]:
+    """The sslmode someone chose and where: the DSN, else libpq's PGSSLMODE (which an
+    explicit sslmode=require would otherwise silently override, e.g. a verify-full)."""
     explicit: str | None = target.dsn_parts["params"].get("sslmode")
-    return explicit or DEFAULT_LOGIN_SSLMODE
+    if explicit:
+        return explicit, "the DSN's"
+    env = os.environ.get("PGSSLMODE")
+    if env in SSLMODES:
+        return env, "PGSSLMODE's"
+    return None, ""
+
+
+def login_sslmode(target: PostgresTarget) -> str:
+    return _chosen_sslmode(target)[0] or DEFAULT_LOGIN_SSLMODE
 
 
 def login_warning(target: PostgresTarget) -> str | None:
     """A one-line warning when the DSN explicitly allows the password to travel in clear."""
-    mode = login_sslmode(target)
+    mode, where = _chosen_sslmode(target)
     if mode not in CLEARTEXT_SSLMODES:
         return None
     return (
-        f"target {target.name!r}: the DSN's sslmode={mode} lets the scanner's password cross the "
+        f"target {target.name!r}: {where} sslmode={mode} lets the scanner's password cross the "
         "network in clear if the server refuses TLS (remove it to require TLS)"
     )
 
