@@ -18,7 +18,9 @@ from auditor import __version__
 from auditor.catalog import all_checks
 from auditor.checks.base import Check
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
-from auditor.collectors.pg.session import dsn_secrets, login_warning, one_line, scrub
+from auditor.collectors.pg.secret_text import dsn_secrets, scrub
+from auditor.collectors.pg.session import one_line
+from auditor.collectors.pg.session_settings import login_warning
 from auditor.config import ConfigError, PostgresTarget, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import Facts, GapKind, MissingFacts, TargetContext

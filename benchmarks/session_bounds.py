@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from auditor.collectors.base import CollectContext
-from auditor.collectors.pg.session import PgSession, StatementTimedOut
+from auditor.collectors.pg.session import PgSession
+from auditor.collectors.pg.watchdog import StatementTimedOut
 from auditor.config import parse_config
 from auditor.lab.cluster import Cluster, Variant
 

@@ -117,7 +117,9 @@ def test_a_session_whose_pins_did_not_hold_is_refused(
     hostile_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As behind a pooler that drops startup options: the scan refuses rather than run."""
-    monkeypatch.setattr(session_module, "_options", lambda target: "-c local_preload_libraries=")
+    monkeypatch.setattr(
+        session_module, "startup_options", lambda target: "-c local_preload_libraries="
+    )
     with pytest.raises(ConnectFailed, match=r"search_path is 'evil, pg_catalog, public'"):
         PgSession.open(_ctx(hostile_cluster))
     results, _ = run_scan(

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from auditor.collectors.base import CollectContext
-from auditor.collectors.pg.session import PgSession, dsn_secrets, scrub
+from auditor.collectors.pg.secret_text import dsn_secrets, scrub
+from auditor.collectors.pg.session import PgSession
 from auditor.lab.cluster import Cluster
 from tests.conftest import AUDITOR_PASSWORD, config_for
 
@@ -35,5 +36,5 @@ def test_dsn_passwords_are_found_however_the_url_splits() -> None:
     assert "Ab3#Cd4/Ef5?Gh6&Ij7@Kl8" in found and "Mn9%23" in found
     text = "could not translate host name \"Kl8@db\"; port 'Ab3'; Mn9# and Gh6&Ij7"
     assert scrub(text, found) == (
-        'could not translate host name "***@db"; port \'***\'; *** and ***&***'
+        "could not translate host name \"***@db\"; port '***'; *** and ***&***"
     )

@@ -20,15 +20,10 @@ socket so the waiting thread gets an error instead of waiting forever.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
-from urllib.parse import unquote
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -37,17 +32,25 @@ from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from auditor.collectors.base import CollectContext
-from auditor.config import SSLMODES, PostgresTarget
+from auditor.collectors.pg.secret_text import dsn_secrets, scrub
+from auditor.collectors.pg.session_settings import (
+    PINNED_SEARCH_PATH,
+    expected_show,
+    login_sslmode,
+    pinned_settings,
+    startup_options,
+)
+from auditor.collectors.pg.watchdog import StatementTimedOut, Watchdog
+from auditor.config import PostgresTarget
 from auditor.facts import FactSection
 
 APPLICATION_NAME = "auditor"
-LOCK_TIMEOUT_MS = 1000
-IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 KEEPALIVE_IDLE_SECONDS = 10
 KEEPALIVE_INTERVAL_SECONDS = 5
 KEEPALIVE_COUNT = 3
-# Pieces of a secret shorter than this are not masked on their own (they would mask words).
-MIN_SECRET_PART = 3
+# Time the server gets beyond `statement_timeout` to deliver an answer before the watchdog
+# decides it has stopped answering (the result still has to cross the network).
+MIN_ANSWER_GRACE_SECONDS = 2.0
 
 
 class ConnectFailed(Exception):
@@ -90,39 +93,6 @@ def safe_error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {one_line(str(exc))}"
 
 
-def secret_parts(secrets: Iterable[str | None]) -> list[str]:
-    """Each secret, its percent-decoded form and its pieces between URL delimiters, longest
-    first: a password with '#', '/', '?', '&' or '@' that was not percent-encoded is split by
-    URL parsers, and any piece may surface in a message (e.g. as a "port" or a "host name")."""
-    found: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in {secret, unquote(secret)}:
-            found.add(form)
-            found.update(p for p in re.split(r"[#/?&@:=%\s]+", form) if len(p) >= MIN_SECRET_PART)
-    return sorted(found, key=len, reverse=True)
-
-
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    for part in secret_parts(secrets):
-        text = text.replace(part, "***")
-    return text
-
-
-def dsn_secrets(dsn: str) -> list[str]:
-    """Passwords written into a DSN, however it splits: everything between the scheme and the
-    last '@' after the user name, and any password= parameter."""
-    found: list[str] = []
-    rest = dsn.split("://", 1)[-1]
-    if "@" in rest:
-        userinfo = rest.rsplit("@", 1)[0]
-        if ":" in userinfo:
-            found.append(userinfo.split(":", 1)[1])
-    found.extend(m.group(1) for m in re.finditer(r"(?:^|[?&])(?:ssl)?password=([^&]*)", rest))
-    return found
-
-
 def explain_connect_error(exc: Exception, secrets: Iterable[str | None] = ()) -> ConnectFailed:
     text = scrub(one_line(str(exc)), secrets)
     # libpq prefixes every attempt with 'connection to server at "h" (ip), port p failed:';
@@ -134,153 +104,6 @@ def explain_connect_error(exc: Exception, secrets: Iterable[str | None] = ()) ->
     ).strip()
     unreachable = any(marker in text.lower() for marker in _UNREACHABLE)
     return ConnectFailed(reason, unreachable)
-
-
-# libpq's default `prefer` sends the password in clear to a server that refuses TLS. Without an
-# explicit `sslmode` in the DSN the scanner insists on TLS for its own login; an explicit weaker
-# mode is the documented opt-out (and draws a warning, see `login_warning`).
-DEFAULT_LOGIN_SSLMODE = "require"
-CLEARTEXT_SSLMODES = ("disable", "allow", "prefer")
-PINNED_SEARCH_PATH = ("pg_catalog", "pg_temp")
-# Time the server gets beyond `statement_timeout` to deliver an answer before the watchdog
-# decides it has stopped answering (the result still has to cross the network).
-MIN_ANSWER_GRACE_SECONDS = 2.0
-CANCEL_TIMEOUT_SECONDS = 1.0
-
-
-def _chosen_sslmode(target: PostgresTarget) -> tuple[str | None, str]:
-    """The sslmode someone chose and where: the DSN, else libpq's PGSSLMODE (which an
-    explicit sslmode=require would otherwise silently override, e.g. a verify-full)."""
-    explicit: str | None = target.dsn_parts["params"].get("sslmode")
-    if explicit:
-        return explicit, "the DSN's"
-    env = os.environ.get("PGSSLMODE")
-    if env in SSLMODES:
-        return env, "PGSSLMODE's"
-    return None, ""
-
-
-def login_sslmode(target: PostgresTarget) -> str:
-    return _chosen_sslmode(target)[0] or DEFAULT_LOGIN_SSLMODE
-
-
-def login_warning(target: PostgresTarget) -> str | None:
-    """A one-line warning when the DSN explicitly allows the password to travel in clear."""
-    mode, where = _chosen_sslmode(target)
-    if mode not in CLEARTEXT_SSLMODES:
-        return None
-    return (
-        f"target {target.name!r}: {where} sslmode={mode} lets the scanner's password cross the "
-        "network in clear if the server refuses TLS (remove it to require TLS)"
-    )
-
-
-def pinned_settings(target: PostgresTarget) -> dict[str, str]:
-    """Session settings the scan depends on, as sent in the startup packet (no spaces)."""
-    return {
-        # Only built-ins resolve unqualified names; pg_temp last so it never shadows.
-        "search_path": ",".join(PINNED_SEARCH_PATH),
-        "default_transaction_read_only": "on",
-        "statement_timeout": str(target.statement_timeout_ms),
-        "lock_timeout": str(LOCK_TIMEOUT_MS),
-        "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
-        # `ALTER DATABASE ... SET role = x` would run a superuser's scan as someone else.
-        "role": "none",
-        # Libraries an owner may name for every login to the database (from $libdir/plugins).
-        "local_preload_libraries": "",
-        # Output formats the client parses: an owner's DateStyle = German breaks date loading.
-        "DateStyle": "ISO,MDY",
-        "IntervalStyle": "postgres",
-        "bytea_output": "hex",
-        "standard_conforming_strings": "on",
-        "TimeZone": "UTC",
-    }
-
-
-# How SHOW reports what `pinned_settings` sent, where the two spellings differ.
-def _expected_show(name: str, sent: str) -> str:
-    if name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
-        return _show_ms(int(sent))
-    if name == "DateStyle":
-        return "ISO, MDY"
-    return sent
-
-
-def _show_ms(ms: int) -> str:
-    """SHOW's rendering of a millisecond setting (largest unit that divides it exactly)."""
-    if ms == 0:
-        return "0"
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
-
-
-def _options(target: PostgresTarget) -> str:
-    # The DSN's own options come first: for the same setting the last -c wins.
-    own = target.dsn_parts["params"].get("options", "")
-    pinned = " ".join(f"-c {name}={value}" for name, value in pinned_settings(target).items())
-    return f"{own} {pinned}".strip()
-
-
-class StatementTimedOut(Exception):
-    """The server did not answer in time; the watchdog closed the connection."""
-
-
-class _Watchdog:
-    """One daemon thread per session that severs the connection when the statement in flight
-    outlives its deadline. Severing from another thread is safe: it cancels through a separate
-    connection and shuts the socket down (never closes the descriptor libpq still owns), so
-    the waiting thread wakes with an error rather than a crash."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-        self._fd = conn.pgconn.socket
-        self._cond = threading.Condition()
-        self._deadline: float | None = None
-        self._stopped = False
-        self.fired = False
-        self._thread = threading.Thread(target=self._run, name="auditor-watchdog", daemon=True)
-        self._thread.start()
-
-    def arm(self, deadline: float) -> None:
-        with self._cond:
-            self._deadline = deadline
-            self._cond.notify()
-
-    def disarm(self) -> None:
-        with self._cond:
-            self._deadline = None
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        with self._cond:
-            while not self._stopped:
-                if self._deadline is None:
-                    self._cond.wait()
-                    continue
-                remaining = self._deadline - time.monotonic()
-                if remaining > 0:
-                    self._cond.wait(remaining)
-                    continue
-                # Severed under the lock: close() takes it first, so a descriptor number
-                # that libpq already released (and the OS may have reused) is never touched.
-                self.fired = True
-                self._deadline = None
-                self._sever()
-                return
-
-    def _sever(self) -> None:
-        with contextlib.suppress(Exception):
-            self._conn.cancel_safe(timeout=CANCEL_TIMEOUT_SECONDS)
-        # A duplicate of libpq's descriptor: shutting it down ends the connection for both,
-        # closing it leaves libpq's descriptor alone.
-        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self._fd)) as sock:
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 class _ReplacingTextLoader(Loader):
@@ -331,7 +154,7 @@ class PgSession:
         self.answer_seconds = answer_seconds  # client-side bound on one statement
         self.deadline = deadline  # time.monotonic() by which the whole target must be done
         self.severed: str | None = None  # why the watchdog closed the connection, once it did
-        self._watchdog = _Watchdog(conn)
+        self._watchdog = Watchdog(conn)
 
     @classmethod
     def open(cls, ctx: CollectContext) -> PgSession:
@@ -339,7 +162,7 @@ class PgSession:
         kwargs: dict[str, Any] = {
             "connect_timeout": max(1, round(target.connect_timeout_seconds)),
             "application_name": APPLICATION_NAME,
-            "options": _options(target),
+            "options": startup_options(target),
             "sslmode": login_sslmode(target),
             # Whatever the database's default; a SQL_ASCII database switches to LATIN1 below.
             "client_encoding": "UTF8",
@@ -392,7 +215,7 @@ class PgSession:
         answers = self.result_sets("; ".join(f"SHOW {name}" for name in pinned))
         for (name, sent), answer in zip(pinned.items(), answers, strict=True):
             shown = next(iter(answer[0].values())) if answer else None
-            want = _expected_show(name, sent)
+            want = expected_show(name, sent)
             if name == "search_path":
                 shown_path = tuple(p.strip().strip('"') for p in str(shown).split(","))
                 ok = shown_path == PINNED_SEARCH_PATH
