@@ -15,10 +15,13 @@ from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import Facts, Gap, GapKind
 from auditor.model import TargetStatus
 
+# The session itself, not collectors.
+SESSION_MODULES = ("session", "session_settings", "watchdog", "secret_text")
+
 
 def session_collectors() -> list[SessionCollector]:
     found: list[type[SessionCollector]] = []
-    for module in package_modules(pg_package, skip=("session",)):
+    for module in package_modules(pg_package, skip=SESSION_MODULES):
         found.extend(subclasses_in(module, SessionCollector, "model"))
     return [cls() for cls in sorted(found, key=lambda c: (c.order, c.model.section))]
 
