@@ -36,7 +36,7 @@ from auditor.output import (
 )
 from auditor.progress import ScanProgress
 from auditor.redact import redact_text
-from auditor.runner import run_scan
+from auditor.runner import login_warnings, run_scan
 from auditor.safe_files import UnsafePathError, ensure_folder, file_stems, write_file
 from auditor.waivers import WaiverError, load_waivers
 
@@ -262,6 +262,8 @@ def scan(
     unknown = [c for c in check_ids if c not in catalog]
     if unknown:
         fail_usage(f"unknown check id {unknown[0]!r} (see `auditor checks list`)")
+    for warning in login_warnings(config):
+        click.echo(f"auditor: warning: {warning}", err=True)
     progress = ScanProgress([t.name for t in config.targets]) if sys.stderr.isatty() else None
     with progress or contextlib.nullcontext():
         results, bundles = run_scan(
