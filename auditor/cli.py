@@ -36,9 +36,9 @@ from auditor.output import (
 )
 from auditor.progress import ScanProgress
 from auditor.redact import redact_text
-from auditor.runner import run_scan
-from auditor.selection import SelectionError, select_checks
+from auditor.runner import login_warnings, run_scan
 from auditor.safe_files import UnsafePathError, ensure_folder, file_stems, write_file
+from auditor.selection import SelectionError, select_checks
 from auditor.waivers import WaiverError, load_waivers
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -277,6 +277,8 @@ def scan(
         selected = select_checks(catalog, check_ids, skip_ids)
     except SelectionError as exc:
         fail_usage(str(exc))
+    for warning in login_warnings(config):
+        click.echo(f"auditor: warning: {warning}", err=True)
     progress = ScanProgress([t.name for t in config.targets]) if sys.stderr.isatty() else None
     with progress or contextlib.nullcontext():
         results, bundles = run_scan(

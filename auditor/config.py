@@ -94,8 +94,13 @@ def _check_dsn(value: str) -> str:
 
     try:
         parts = urlsplit(value)
-    except ValueError as exc:
-        raise ValueError(f"not a valid PostgreSQL URL ({exc})") from None
+    except ValueError:
+        # urlsplit's message may quote a piece of the netloc, which is a piece of the
+        # password when the password holds a '#', '/' or '?' that was not percent-encoded.
+        raise ValueError(
+            "not a valid PostgreSQL URL (unreadable host or port; percent-encode a password's "
+            "'#', '/', '?', '&' and '@')"
+        ) from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("must start with postgresql://")
     params = parse_qsl(parts.query, keep_blank_values=True)

@@ -4,8 +4,9 @@ becomes an `error` outcome with a one-line reason, and the other targets carry o
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as dt
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -17,8 +18,10 @@ from auditor import __version__
 from auditor.catalog import all_checks
 from auditor.checks.base import Check
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
+from auditor.collectors.pg.secret_text import dsn_secrets, scrub
 from auditor.collectors.pg.session import one_line
-from auditor.config import ConfigError, ScanConfig, Target
+from auditor.collectors.pg.session_settings import login_warning
+from auditor.config import ConfigError, PostgresTarget, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import NOT_COLLECTED, Facts, Gap, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
@@ -94,6 +97,7 @@ def scan_target(
     collectors: list[Collector],
     progress: Progress | None = None,
     narrowed: bool = False,
+    deadline: float | None = None,
 ) -> TargetRun:
     needed = needed_sections(checks, target.kind) if narrowed else None
     facts = Facts(target=target_context(target, config), requested=needed)
@@ -110,6 +114,7 @@ def scan_target(
             config_dir=config_dir,
             policy=config.policy,
             needed=needed,
+            deadline=deadline,
         )
         for collector in collectors:
             if target.kind not in collector.kinds:
@@ -124,10 +129,10 @@ def scan_target(
             try:
                 found = collector.collect(ctx, facts)
             except Exception as exc:  # collectors should not raise; contain it if one does
+                said = scrub(one_line(str(exc)), [password, *_inline_secrets(target)])
                 found = TargetProblem(
                     TargetStatus.ERROR,
-                    f"{collector.name} collector failed: {type(exc).__name__}: "
-                    f"{one_line(str(exc))}",
+                    f"{collector.name} collector failed: {type(exc).__name__}: {said}",
                 )
             problem = problem or found
     if problem is not None and not facts.sections:
@@ -163,6 +168,100 @@ def _timed_out(target: Target, checks: list[Check], config: ScanConfig) -> Targe
     )
 
 
+def login_warnings(config: ScanConfig) -> list[str]:
+    """One line per PostgreSQL target whose DSN lets the scanner's password travel in clear."""
+    found = (login_warning(t) for t in config.targets if isinstance(t, PostgresTarget))
+    return [w for w in found if w is not None]
+
+
+def _inline_secrets(target: Target) -> list[str]:
+    dsn = getattr(target, "dsn", None)
+    return dsn_secrets(dsn) if isinstance(dsn, str) else []
+
+
+class _Worker:
+    """One daemon thread scanning targets off a shared queue. Daemon, so that a worker stuck
+    in a call that ignores every timeout can never keep the process from exiting; a worker
+    whose target ran over its budget is abandoned (its late answer is dropped) and replaced."""
+
+    def __init__(
+        self,
+        todo: queue.Queue[Target],
+        done: queue.Queue[tuple[_Worker, Target, TargetRun | Exception]],
+        run_one: Callable[[Target, float], TargetRun],
+    ) -> None:
+        self.todo = todo
+        self.done = done
+        self.run_one = run_one
+        self.current: tuple[Target, float] | None = None  # target and its deadline
+        self.abandoned = False
+        self.lock = threading.Lock()
+        threading.Thread(target=self._loop, name="auditor-target", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                target = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            deadline = time.monotonic() + target.target_timeout_seconds
+            with self.lock:
+                self.current = (target, deadline)
+            run: TargetRun | Exception
+            try:
+                run = self.run_one(target, deadline)
+            except Exception as exc:  # handed to the main thread, which raises it
+                run = exc
+            with self.lock:
+                if self.abandoned:
+                    return
+                self.current = None
+            self.done.put((self, target, run))
+
+
+def _run_targets(
+    config: ScanConfig,
+    workers: int,
+    progress: Progress | None,
+    checks: list[Check],
+    run_one: Callable[[Target, float], TargetRun],
+) -> dict[str, TargetRun]:
+    """Every target's run, each within its own time budget (counted from when a worker took
+    it, not from when it was queued)."""
+    todo: queue.Queue[Target] = queue.Queue()
+    for target in config.targets:
+        todo.put(target)
+    done: queue.Queue[tuple[_Worker, Target, TargetRun | Exception]] = queue.Queue()
+    pool = [_Worker(todo, done, run_one) for _ in range(min(max(1, workers), todo.qsize()))]
+    runs: dict[str, TargetRun] = {}
+    while len(runs) < len(config.targets):
+        try:
+            _, target, run = done.get(timeout=0.25)
+            if isinstance(run, Exception):
+                raise run
+            runs[target.name] = run
+            if progress:
+                progress(target.name, "done")
+        except queue.Empty:
+            pass
+        now = time.monotonic()
+        for worker in list(pool):
+            with worker.lock:
+                late = worker.current is not None and now > worker.current[1]
+                if late:
+                    assert worker.current is not None
+                    target = worker.current[0]
+                    worker.abandoned = True
+            if late:
+                runs[target.name] = _timed_out(target, checks, config)
+                if progress:
+                    progress(target.name, "timed out")
+                pool.remove(worker)
+                if not todo.empty():
+                    pool.append(_Worker(todo, done, run_one))
+    return runs
+
+
 def run_scan(
     config: ScanConfig,
     config_dir: Path,
@@ -176,36 +275,20 @@ def run_scan(
     started = clock()
     checks = [c for cid, c in all_checks().items() if check_ids is None or cid in check_ids]
     collectors = all_collectors()
-    runs: dict[str, TargetRun] = {}
-    began: dict[str, float] = {}  # when each target's worker really started (not queued)
 
-    def timed(target: Target) -> TargetRun:
-        began[target.name] = time.monotonic()
+    def run_one(target: Target, deadline: float) -> TargetRun:
         return scan_target(
-            target, config, config_dir, checks, collectors, progress, narrowed=check_ids is not None
+            target,
+            config,
+            config_dir,
+            checks,
+            collectors,
+            progress,
+            narrowed=check_ids is not None,
+            deadline=deadline,
         )
 
-    pool = cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="auditor")
-    try:
-        pending = {pool.submit(timed, target): target for target in config.targets}
-        while pending:
-            done, _ = cf.wait(pending, timeout=0.25, return_when=cf.FIRST_COMPLETED)
-            now = time.monotonic()
-            for future in done:
-                target = pending.pop(future)
-                runs[target.name] = future.result()
-                if progress:
-                    progress(target.name, "done")
-            for future, target in list(pending.items()):
-                start = began.get(target.name)
-                if start is not None and now - start > target.target_timeout_seconds:
-                    # The worker thread cannot be killed; its late answer is ignored.
-                    del pending[future]
-                    runs[target.name] = _timed_out(target, checks, config)
-                    if progress:
-                        progress(target.name, "timed out")
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    runs = _run_targets(config, workers, progress, checks, run_one)
     findings = sorted(
         (
             replace(r, controls=controls_for(r.check_id))

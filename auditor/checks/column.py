@@ -439,6 +439,7 @@ class KeyInCode(Check):
         "rotate the exposed key."
     )
     requires = (CodeFacts,)
+    reads = (ColumnFacts,)  # key tables: key material held in clear in a column
 
     def run(self, facts: Facts) -> list[Result]:
         code = facts.get(CodeFacts)

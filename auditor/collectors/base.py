@@ -26,6 +26,9 @@ class CollectContext:
     password: str | None  # the resolved credential: password, token (never logged)
     config_dir: Path
     policy: Policy = field(default_factory=Policy)
+    # time.monotonic() by which the target must be done (the runner's budget); collectors that
+    # can block on the network stop waiting then.
+    deadline: float | None = None
     # The fact sections the selected checks read (None: all). Collectors skip the I/O that
     # feeds nothing a narrowed scan will judge: no sampling for a transport-only scan.
     needed: frozenset[str] | None = None

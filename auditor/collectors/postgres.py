@@ -15,10 +15,13 @@ from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import Facts, Gap, GapKind
 from auditor.model import TargetStatus
 
+# The session itself, not collectors.
+SESSION_MODULES = ("session", "session_settings", "watchdog", "secret_text")
+
 
 def session_collectors() -> list[SessionCollector]:
     found: list[type[SessionCollector]] = []
-    for module in package_modules(pg_package, skip=("session",)):
+    for module in package_modules(pg_package, skip=SESSION_MODULES):
         found.extend(subclasses_in(module, SessionCollector, "model"))
     return [cls() for cls in sorted(found, key=lambda c: (c.order, c.model.section))]
 
@@ -42,17 +45,23 @@ class PostgresCollector(Collector):
             session = PgSession.open(ctx)
         except ConnectFailed as exc:
             status = TargetStatus.UNREACHABLE if exc.unreachable else TargetStatus.ERROR
-            what = "unreachable" if exc.unreachable else "login failed"
             for sub in collectors:
-                facts.mark_missing(sub.model.section, Gap(GapKind.ERROR, f"{what}: {exc.reason}"))
+                gap = Gap(GapKind.ERROR, f"{exc.what}: {exc.reason}")
+                facts.mark_missing(sub.model.section, gap)
             return TargetProblem(status, exc.reason)
         try:
             for sub in collectors:
+                if session.severed is not None:
+                    # The server stopped answering: the rest would only wait again.
+                    facts.mark_missing(sub.model.section, Gap(GapKind.ERROR, session.severed))
+                    continue
                 try:
                     facts.add(sub.collect(session, ctx))
                 except Exception as exc:  # one sub-collector's failure never stops the rest
-                    gap = Gap(GapKind.ERROR, safe_error_text(exc))
-                    facts.mark_missing(sub.model.section, gap)
+                    reason = session.severed or safe_error_text(exc)
+                    facts.mark_missing(sub.model.section, Gap(GapKind.ERROR, reason))
         finally:
             session.close()
+        if session.severed is not None:
+            return TargetProblem(TargetStatus.ERROR, session.severed)
         return None

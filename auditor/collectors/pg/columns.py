@@ -371,7 +371,10 @@ class ColumnCollector(SessionCollector):
         for item in declared:
             parts = item.split(".")
             column = parts[-1]
-            name = ".".join(quote_ident(p) for p in parts[:-1])
+            # table.column means public.table: the session's search_path is pinned to
+            # pg_catalog (the owner's search_path could point `users` at a table of theirs).
+            qualified = (["public"] if len(parts) == 2 else []) + parts[:-1]
+            name = ".".join(quote_ident(p) for p in qualified)
             found = session.rows(
                 "SELECT c.oid, c.relkind::pg_catalog.text AS relkind, n.nspname, c.relname, "
                 "a.attname "

@@ -137,13 +137,20 @@ class ServerCollector(SessionCollector):
 
     def collect(self, session: PgSession, ctx: CollectContext) -> ServerFacts:
         who = session.rows(
-            """SELECT current_user AS current_user, current_database() AS database,
-                      pg_backend_pid() AS pid,
-                      current_setting('server_version') AS version,
-                      current_setting('server_version_num')::int AS version_num,
-                      (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-                      pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
-                        AND pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS monitor"""
+            # Every function, operator and type is schema-qualified: the session pins
+            # search_path to pg_catalog as well, but no owner's object may ever be a candidate.
+            # (ORDER BY needs no qualifying: it uses the type's default btree operator class,
+            # found through the catalog, not the search path.)
+            """SELECT current_user AS current_user, pg_catalog.current_database() AS database,
+                      pg_catalog.pg_backend_pid() AS pid,
+                      pg_catalog.current_setting('server_version') AS version,
+                      pg_catalog.current_setting('server_version_num')::pg_catalog.int4
+                        AS version_num,
+                      (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                       WHERE r.rolname OPERATOR(pg_catalog.=) current_user) AS superuser,
+                      pg_catalog.pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
+                        AND pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
+                        AS monitor"""
         )[0]
         role = who["current_user"]
         unavailable: dict[str, str] = {}
@@ -204,9 +211,13 @@ class ServerCollector(SessionCollector):
             for r in session.rows(
                 """SELECT r.rolname, r.rolsuper, r.rolcanlogin, r.rolreplication, r.rolbypassrls,
                           ARRAY(SELECT g.rolname FROM pg_catalog.pg_auth_members m
-                                JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
-                                WHERE m.member = r.oid ORDER BY 1) AS member_of
-                   FROM pg_catalog.pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY r.rolname"""
+                                JOIN pg_catalog.pg_roles g
+                                  ON g.oid OPERATOR(pg_catalog.=) m.roleid
+                                WHERE m.member OPERATOR(pg_catalog.=) r.oid
+                                ORDER BY 1) AS member_of
+                   FROM pg_catalog.pg_roles r
+                   WHERE r.rolname OPERATOR(pg_catalog.!~) '^pg_'
+                   ORDER BY r.rolname"""
             )
         )
 
@@ -223,11 +234,13 @@ class ServerCollector(SessionCollector):
                 bits=r["bits"],
             )
             for r in session.rows(
-                """SELECT a.pid, a.usename, a.application_name, host(a.client_addr) AS client_addr,
+                """SELECT a.pid, a.usename, a.application_name,
+                          pg_catalog.host(a.client_addr) AS client_addr,
                           a.client_port, s.ssl, s.version, s.cipher, s.bits
                    FROM pg_catalog.pg_stat_activity a
-                   JOIN pg_catalog.pg_stat_ssl s ON s.pid = a.pid
-                   WHERE a.backend_type = 'client backend' ORDER BY a.pid"""
+                   JOIN pg_catalog.pg_stat_ssl s ON s.pid OPERATOR(pg_catalog.=) a.pid
+                   WHERE a.backend_type OPERATOR(pg_catalog.=) 'client backend'
+                   ORDER BY a.pid"""
             )
         )
 
