@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from auditor.pg_ident import IdentError, column_spec
 from auditor.policy import Policy
 
 
@@ -139,9 +140,11 @@ class PostgresTarget(BaseModel):
     @field_validator("sensitive_columns")
     @classmethod
     def _columns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            if item.count(".") not in (1, 2) or any(not p for p in item.split(".")):
-                raise ValueError(f"{item!r} is not table.column or schema.table.column")
+        for item in value:  # parts may be double-quoted: public."archive.customers".email
+            try:
+                column_spec(item)
+            except IdentError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     # -- derived -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ is deterministic: nothing depends on the clock, and every list is sorted in the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -30,6 +31,7 @@ from auditor.report_model import (
     is_attested,
     short_message,
 )
+from auditor.safe_text import display_block
 
 STATUS_COLORS = {
     "fail": "#c62828",
@@ -109,9 +111,32 @@ def charts_for(report: Report) -> list[Chart]:
     ]
 
 
+_RUN = 60
+_LONG_RUN = re.compile(r"\S{" + str(2 * _RUN) + "}")
+
+
+def _finalize(value: object) -> object:
+    """Every `{{ ... }}` value on its way out: text from the scanned systems loses control
+    and invisible characters (bidi overrides, zero-width, lone surrogates) before jinja
+    escapes its markup, so a name is shown as written and cannot reorder or hide the text
+    around it. Our own Markup (stylesheets) passes untouched."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        text = display_block(value)
+        if _LONG_RUN.search(text) is None:
+            return text
+        # A long unbroken run (a huge name, a digest list) gives the PDF layout no place to
+        # wrap, and its width search then grows with the square of the run: offer a break
+        # every few dozen characters (<wbr> adds no character to the copied text).
+        return Markup("<wbr>").join(
+            Markup.escape(text[i : i + _RUN]) for i in range(0, len(text), _RUN)
+        )
+    return value
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
+        finalize=_finalize,
         loader=jinja2.PackageLoader("auditor", "report_templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,

@@ -1,5 +1,10 @@
 """Human summary for a terminal: a rich table on a colour TTY, plain aligned text when piped
-or when NO_COLOR is set (stable for grep and logs)."""
+or when NO_COLOR is set (stable for grep and logs).
+
+Every name and message comes from the scanned systems, so it goes through
+`safe_text.display_text` (one line, no control characters) and reaches rich as a `Text`
+object, which rich never parses as markup: a table named `[/]` or `[link=...]` is shown as
+written, not obeyed."""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.model import Result, ScanResults, Status
+from auditor.safe_text import display_text
 
 _STATUS_ORDER = {
     s: i
@@ -42,19 +49,20 @@ def _ordered(findings: tuple[Result, ...]) -> list[Result]:
 
 
 def _location(f: Result) -> str:
-    return f"{f.target}" + (f" / {f.resource}" if f.resource else "")
+    return display_text(f"{f.target}" + (f" / {f.resource}" if f.resource else ""))
 
 
 def _plain(results: ScanResults) -> str:
     out: list[str] = []
     for t in results.targets:
-        line = f"target {t.name} ({t.kind}): {t.status.value}"
-        out.append(line + (f" - {t.error}" if t.error else ""))
+        line = f"target {display_text(t.name)} ({t.kind}): {t.status.value}"
+        out.append(line + (f" - {display_text(t.error)}" if t.error else ""))
     out.append("")
     for f in _ordered(results.findings):
         sev = f.severity.value if f.status in (Status.FAIL, Status.WAIVED) else "-"
         out.append(
-            f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: {f.message}"
+            f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: "
+            + display_text(f.message)
         )
     out.append("")
     out.append(_summary_line(results))
@@ -80,21 +88,26 @@ def _rich(results: ScanResults) -> str:
         targets.add_column(col)
     for t in results.targets:
         style = "green" if t.status.value == "scanned" else "bold red"
-        targets.add_row(t.name, t.kind, f"[{style}]{t.status.value}[/]", t.error or "")
+        targets.add_row(
+            Text(display_text(t.name)),
+            Text(t.kind),
+            Text(t.status.value, style=style),
+            Text(display_text(t.error or "")),
+        )
     console.print(targets)
     findings = Table(title="Findings")
     for col in ("status", "severity", "check", "where", "message"):
         findings.add_column(col, overflow="fold")
     for f in _ordered(results.findings):
         findings.add_row(
-            f"[{_STYLE[f.status]}]{f.status.value}[/]",
-            f.severity.value,
-            f.check_id,
-            _location(f),
-            f.message,
+            Text(f.status.value, style=_STYLE[f.status]),
+            Text(f.severity.value),
+            Text(f.check_id),
+            Text(_location(f)),
+            Text(display_text(f.message)),
         )
     console.print(findings)
-    console.print(_summary_line(results))
+    console.print(Text(_summary_line(results)))
     return buffer.getvalue()
 
 

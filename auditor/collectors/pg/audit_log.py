@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
+from auditor.pg_ident import sql_ident
 from auditor.policy import Policy
 
 REWRITE_PRIVILEGES = ("UPDATE", "DELETE", "TRUNCATE")
@@ -62,9 +63,7 @@ def _policy(ctx: CollectContext) -> Policy:
 
 
 def _quote(name: str) -> str:
-    if name.isidentifier() and name == name.lower():
-        return name
-    return '"' + name.replace('"', '""') + '"'
+    return sql_ident(name)
 
 
 class AuditLogCollector(SessionCollector):

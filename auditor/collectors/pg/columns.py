@@ -26,6 +26,15 @@ from auditor import pgp, pii
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
+from auditor.pg_ident import (
+    IdentError,
+    column_spec,
+    qualified,
+    quote_ident,
+    relation_name,
+    sql_ident,
+    sql_qualified,
+)
 from auditor.policy import Policy
 
 # Characters of a text value and bytes of a bytea value worth reading (headers, PII).
@@ -80,9 +89,10 @@ class ColumnSample(_Row):
 
     @property
     def name(self) -> str:
-        """table.column, schema-qualified outside `public` (the resource of results)."""
-        prefix = "" if self.schema_name == "public" else f"{self.schema_name}."
-        return f"{prefix}{self.table}.{self.column}"
+        """table.column, schema-qualified outside `public`, each part quoted as PostgreSQL
+        would (the resource of results): `"archive.customers".email` is not
+        `archive.customers.email`."""
+        return relation_name(self.schema_name, self.table, self.column)
 
 
 class ColumnFacts(FactSection):
@@ -106,7 +116,7 @@ class ColumnFacts(FactSection):
 
     def sample(self, name: str) -> ColumnSample | None:
         for s in self.samples:
-            if name in (s.name, f"{s.schema_name}.{s.table}.{s.column}"):
+            if name in (s.name, qualified(s.schema_name, s.table, s.column)):
                 return s
         return None
 
@@ -131,7 +141,7 @@ class _Table:
 
     @property
     def display(self) -> str:
-        return self.name if self.schema == "public" else f"{self.schema}.{self.name}"
+        return relation_name(self.schema, self.name)
 
     @property
     def estimated_rows(self) -> int:
@@ -147,17 +157,10 @@ def _policy(ctx: CollectContext) -> Policy:
 
 
 def grant_select(role: str, schema: str, table: str) -> str:
-    ident = f"{_quote(schema)}.{_quote(table)}"
     return (
-        f"GRANT USAGE ON SCHEMA {_quote(schema)} TO {_quote(role)}; "
-        f"GRANT SELECT ON {ident} TO {_quote(role)};"
+        f"GRANT USAGE ON SCHEMA {sql_ident(schema)} TO {sql_ident(role)}; "
+        f"GRANT SELECT ON {sql_qualified(schema, table)} TO {sql_ident(role)};"
     )
-
-
-def _quote(name: str) -> str:
-    if name.isidentifier() and name == name.lower():
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def sample_plan(estimated_rows: int, wanted: int) -> tuple[float | None, str]:
@@ -194,7 +197,7 @@ class ColumnCollector(SessionCollector):
                 unreadable[table.display] = grant_select(role, table.schema, table.name)
                 for col in table.columns:
                     if col.declared and not col.readable:
-                        declared_problems[f"{table.display}.{col.name}"] = (
+                        declared_problems[relation_name(table.schema, table.name, col.name)] = (
                             f"no SELECT privilege: {unreadable[table.display]}"
                         )
             if not readable:
@@ -230,9 +233,13 @@ class ColumnCollector(SessionCollector):
         problems: dict[str, str] = {}
         wanted: dict[int, set[str]] = {}
         for item in declared:
-            parts = item.split(".")
-            column = parts[-1]
-            name = ".".join(_quote(p) for p in parts[:-1])
+            try:
+                schema, table, column = column_spec(item)
+            except IdentError as exc:  # the config validator refuses these; facts may not
+                problems[item] = str(exc)
+                continue
+            name = qualified(schema, table)
+            item = relation_name(schema, table, column)  # one spelling for each column
             found = session.rows(
                 "SELECT c.oid, a.attname FROM pg_catalog.pg_class c "
                 "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
@@ -241,9 +248,11 @@ class ColumnCollector(SessionCollector):
                 (column, name),
             )
             if not found:
-                problems[item] = f"table {'.'.join(parts[:-1])} not found"
+                problems[item] = f"table {relation_name(schema, table)} not found"
             elif found[0]["attname"] is None:
-                problems[item] = f"table {'.'.join(parts[:-1])} has no column {column}"
+                problems[item] = (
+                    f"table {relation_name(schema, table)} has no column {quote_ident(column)}"
+                )
             else:
                 wanted.setdefault(found[0]["oid"], set()).add(column)
 
