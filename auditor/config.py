@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 from pydantic import (
@@ -155,8 +155,9 @@ class PostgresTarget(BaseModel):
         return {
             "host": parts.hostname,
             "port": parts.port or 5432,
-            "dbname": parts.path.lstrip("/") or None,
-            "user": parts.username,
+            # libpq percent-decodes URI parts; so must every name shown or generated from them.
+            "dbname": unquote(parts.path.lstrip("/")) or None,
+            "user": unquote(parts.username) if parts.username else None,
             "params": dict(parse_qsl(parts.query)),
         }
 
