@@ -111,8 +111,16 @@ def charts_for(report: Report) -> list[Chart]:
     ]
 
 
-_RUN = 60
-_LONG_RUN = re.compile(r"\S{" + str(2 * _RUN) + "}")
+# Longer runs without a space are shortened: they give the PDF layout nowhere to wrap, and
+# its width search grows with the square of the run (5,000 characters took minutes).
+# PostgreSQL names are at most 63 bytes, so only pathological text is ever cut.
+MAX_UNBROKEN = 200
+_LONG_RUN = re.compile(r"\S{" + str(MAX_UNBROKEN + 1) + ",}")
+
+
+def _shorten(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return f"{run[:MAX_UNBROKEN]}… ({len(run) - MAX_UNBROKEN} more characters in results.json)"
 
 
 def _finalize(value: object) -> object:
@@ -121,15 +129,7 @@ def _finalize(value: object) -> object:
     escapes its markup, so a name is shown as written and cannot reorder or hide the text
     around it. Our own Markup (stylesheets) passes untouched."""
     if isinstance(value, str) and not isinstance(value, Markup):
-        text = display_block(value)
-        if _LONG_RUN.search(text) is None:
-            return text
-        # A long unbroken run (a huge name, a digest list) gives the PDF layout no place to
-        # wrap, and its width search then grows with the square of the run: offer a break
-        # every few dozen characters (<wbr> adds no character to the copied text).
-        return Markup("<wbr>").join(
-            Markup.escape(text[i : i + _RUN]) for i in range(0, len(text), _RUN)
-        )
+        return _LONG_RUN.sub(_shorten, display_block(value))
     return value
 
 

@@ -251,14 +251,20 @@ def test_html_shows_names_as_text_never_markup(results: ScanResults) -> None:
     assert "h01\\x1b[2J" in text
 
 
+# A few names keep the PDF quick on a loaded machine; the HTML test above takes them all.
+PDF_NAMES = ("h01", "h06", "h09", "h14", "h16")
+
+
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing")
 def test_pdf_renders_names_as_text(results: ScanResults, tmp_path: Path) -> None:
     small = ScanResults(
         run_id=results.run_id,
         started_at=results.started_at,
         finished_at=results.finished_at,
-        targets=results.targets,
-        findings=tuple(f for f in results.findings if f.status is Status.FAIL),
+        targets=tuple(t for t in results.targets if t.name[:3] in PDF_NAMES),
+        findings=tuple(
+            f for f in results.findings if f.status is Status.FAIL and f.target[:3] in PDF_NAMES
+        ),
         tool_version=results.tool_version,
     )
     pdf = tmp_path / "report.pdf"
@@ -266,5 +272,7 @@ def test_pdf_renders_names_as_text(results: ScanResults, tmp_path: Path) -> None
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
+    flat = text.replace("\n", "")
     for needle in ("h09<script>alert(1)</script>", "h06[/]", "h14\\u202etxt.exe", "h01\\x1b[2J"):
-        assert needle in text.replace("\n", "")
+        assert needle in flat
+    assert "h16LLLL" in flat and "more characters in results.json" in flat
