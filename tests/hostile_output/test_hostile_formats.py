@@ -276,3 +276,18 @@ def test_pdf_renders_names_as_text(results: ScanResults, tmp_path: Path) -> None
     for needle in ("h09<script>alert(1)</script>", "h06[/]", "h14\\u202etxt.exe", "h01\\x1b[2J"):
         assert needle in flat
     assert "h16LLLL" in flat and "more characters in results.json" in flat
+
+
+def test_history_diff_lines_show_names_on_one_line(results: ScanResults) -> None:
+    from dataclasses import replace
+
+    from auditor.history import diff_results
+
+    before = replace(results, findings=())
+    lines = diff_results(before, results).lines()
+    text = "\n".join(lines)
+    _no_raw_controls(text)
+    assert "\x1b" not in text
+    changed = [ln for ln in lines if ln.startswith("  ")]
+    assert len(changed) == len(results.findings)  # one line per change, none forged
+    assert any("h06[/]" in ln for ln in changed)
