@@ -28,11 +28,11 @@ import re
 
 # C0 controls, DEL, C1 controls; invisible format characters that reorder or hide text
 # (Unicode category Cf: bidi embeddings/overrides/isolates, zero-width space/joiners, BOM,
-# soft hyphen); line/paragraph separators; lone surrogates (reachable through
+# soft hyphen, tag characters); line/paragraph separators; lone surrogates (reachable through
 # surrogateescape-decoded bytes), which no UTF-8 encoder accepts.
 _UNSAFE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069"
-    "\ufeff\ufff9-\ufffb\ud800-\udfff]"
+    "\ufeff\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f]"
 )
 # XML 1.0 Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-].
 # Tab, LF and CR are legal but an attribute normalises them away, so they are escaped too.
@@ -50,7 +50,9 @@ def _escape(char: str) -> str:
     if named is not None:
         return named
     code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _escape_match(match: re.Match[str]) -> str:

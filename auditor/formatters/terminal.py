@@ -80,6 +80,11 @@ def _summary_line(results: ScanResults) -> str:
     )
 
 
+def _styled(value: str, style: str) -> Text:
+    # A span over the word only (a base style would colour the cell's padding too).
+    return Text.assemble((value, style))
+
+
 def _rich(results: ScanResults) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=160, color_system="standard")
@@ -91,7 +96,7 @@ def _rich(results: ScanResults) -> str:
         targets.add_row(
             Text(display_text(t.name)),
             Text(t.kind),
-            Text(t.status.value, style=style),
+            _styled(t.status.value, style),
             Text(display_text(t.error or "")),
         )
     console.print(targets)
@@ -100,7 +105,7 @@ def _rich(results: ScanResults) -> str:
         findings.add_column(col, overflow="fold")
     for f in _ordered(results.findings):
         findings.add_row(
-            Text(f.status.value, style=_STYLE[f.status]),
+            _styled(f.status.value, _STYLE[f.status]),
             Text(f.severity.value),
             Text(f.check_id),
             Text(_location(f)),

@@ -291,3 +291,7 @@ def test_history_diff_lines_show_names_on_one_line(results: ScanResults) -> None
     changed = [ln for ln in lines if ln.startswith("  ")]
     assert len(changed) == len(results.findings)  # one line per change, none forged
     assert any("h06[/]" in ln for ln in changed)
+
+
+def test_invisible_tag_characters_are_shown() -> None:
+    assert display_text("admin\U000e0041") == "admin\\U000e0041"
