@@ -28,6 +28,8 @@ attestations:
 Resources name database objects as PostgreSQL quotes them (`users.email`,
 `"archive.customers".email` for a table whose name holds a dot, `archive.customers.email` for
 table `customers` in schema `archive`), so a waiver written for one never covers the other.
+A resource written exactly always matches itself; as a glob, `[` opens a character class
+(`[[]` is a literal `[`).
 """
 
 from __future__ import annotations
