@@ -12,7 +12,8 @@ function here, and every formatter calls it instead of rolling its own:
   same for HTML and PDF, keeping line breaks (which cannot forge anything there).
 * `xml_text` - JUnit XML: what XML 1.0 forbids becomes the same visible escape; the
   rest is left to the XML serialiser's own escaping (`<`, `&`, `"`).
-* `csv_cell` - CSV: a cell a spreadsheet would run as a formula gets a leading quote.
+* `csv_cell` - CSV: `display_block`, and a cell a spreadsheet would run as a formula gets a
+  leading quote.
 * `sql_comment` - generated SQL: a single-line `--` comment (no newline can start a psql
   `\\!` line).
 * `psql_argument` - generated psql scripts: a meta-command argument psql reads literally
@@ -37,7 +38,6 @@ _UNSAFE = re.compile(
 # XML 1.0 Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-].
 # Tab, LF and CR are legal but an attribute normalises them away, so they are escaped too.
 _XML_FORBIDDEN = re.compile("[\x00-\x1f\ud800-\udfff\ufffe\uffff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b", "\x00": "\\x00"}
 # Spreadsheet programs run a cell starting with these as a formula (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -93,7 +93,9 @@ def xml_multiline(text: str) -> str:
 
 def csv_cell(text: str) -> str:
     """A cell a spreadsheet shows as text, never evaluates (formula prefixes get a quote)."""
-    text = _SURROGATE.sub(_escape_match, text)  # no UTF-8 file can hold one
+    # CSV also goes to a terminal (`--format csv` without -o): no escape sequence, carriage
+    # return or bidi override survives; line breaks and tabs do (the cell is quoted).
+    text = display_block(text)
     stripped = text.lstrip(" ")
     return "'" + text if stripped[:1] in _FORMULA_START else text
 
