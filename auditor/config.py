@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from auditor import redact
+from auditor.pg_ident import IdentError, column_spec
 from auditor.policy import Policy
 
 
@@ -201,9 +202,11 @@ class PostgresTarget(BaseModel):
     @field_validator("sensitive_columns")
     @classmethod
     def _columns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            if item.count(".") not in (1, 2) or any(not p for p in item.split(".")):
-                raise ValueError(f"{item!r} is not table.column or schema.table.column")
+        for item in value:  # parts may be double-quoted: public."archive.customers".email
+            try:
+                column_spec(item)
+            except IdentError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     # -- derived -----------------------------------------------------------------------------
@@ -220,8 +223,9 @@ class PostgresTarget(BaseModel):
         return {
             "host": conn.get("host") or conn.get("hostaddr"),
             "port": int(first_port) if first_port.isdigit() else 5432,
-            "dbname": parts.path.lstrip("/") or None,
-            "user": parts.username,
+            # libpq percent-decodes URI parts; so must every name shown or generated from them.
+            "dbname": conn.get("dbname") or unquote(parts.path.lstrip("/")) or None,
+            "user": conn.get("user") or (unquote(parts.username) if parts.username else None),
             "params": dict(parse_qsl(parts.query)),
         }
 

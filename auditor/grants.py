@@ -1,5 +1,13 @@
-"""The SQL that sets up a least-privilege scanning role: `pg_monitor`, read access to the
-pg_hba and configuration-file views, and SELECT on the declared sensitive tables.
+"""The SQL that sets up a least-privilege scanning role, in two profiles:
+
+* `monitoring` (default): `pg_monitor`, read access to the pg_hba and configuration-file
+  views, and SELECT on the declared sensitive tables;
+* `discovery`: the same plus `pg_read_all_data` and `BYPASSRLS`, so PII discovery reads every
+  row of every table rather than what grants and row-level security let it see.
+
+Every name (role, database, schema, table, target) is data: identifiers are quoted as
+PostgreSQL's sql_ident() does, literals as sql_literal(), psql arguments in psql's literal
+form, and comments built from names are one sanitised line.
 
 Generated text only (no connection): the operator reviews it and runs it with psql. The
 password is never part of it; `\\password` sets it interactively.
@@ -7,50 +15,34 @@ password is never part of it; `\\password` sets it interactively.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from auditor.collectors.pg.server import GRANT_FILE_SETTINGS, GRANT_HBA_RULES, GRANT_MONITOR
 from auditor.config import PostgresTarget, ScanConfig
+from auditor.pg_ident import IdentError, column_spec, sql_ident, sql_literal, sql_qualified
+from auditor.safe_text import psql_argument, sql_comment
 
 DEFAULT_ROLE = "auditor"
-_SIMPLE = re.compile(r"[a-z_][a-z0-9_$]*")
-# Names that are keywords in GRANT/CREATE ROLE, or pseudo-roles a grant must never target.
-_RESERVED = frozenset(
-    {
-        "all",
-        "user",
-        "group",
-        "table",
-        "select",
-        "order",
-        "role",
-        "grant",
-        "to",
-        "on",
-        "schema",
-        "database",
-        "function",
-        "with",
-        "default",
-    }
-)
+# Pseudo-roles and keywords a grant must never target.
 _FORBIDDEN_ROLES = frozenset({"public", "none", "current_user", "session_user", "current_role"})
+MONITORING = "monitoring"
+DISCOVERY = "discovery"
+PROFILES = (MONITORING, DISCOVERY)
 
 
 class GrantsError(Exception):
     """A one-line reason the SQL cannot be produced (bad role name, bad column spec)."""
 
 
-def quote_ident(name: str) -> str:
-    if _SIMPLE.fullmatch(name) and name not in _RESERVED:
-        return name
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _dollar_quoted(body: str) -> str:
+    """`body` between dollar quotes whose tag it does not contain (a role named `$$` must not
+    end the block early)."""
+    tag, n = "$auditor$", 0
+    while tag in body:
+        n += 1
+        tag = f"$auditor{n}$"
+    return f"{tag}\n{body}\n{tag}"
 
 
 def check_role_name(role: str) -> str:
@@ -73,16 +65,15 @@ class Database:
 
 
 def tables_of(columns: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """`table.column` (schema public) or `schema.table.column` -> sorted unique tables."""
+    """`table.column` (schema public) or `schema.table.column`, parts optionally
+    double-quoted (`public."archive.customers".email`) -> sorted unique tables."""
     found: set[tuple[str, str]] = set()
     for spec in columns:
-        parts = spec.split(".")
-        if len(parts) == 2:
-            found.add(("public", parts[0]))
-        elif len(parts) == 3:
-            found.add((parts[0], parts[1]))
-        else:
-            raise GrantsError(f"{spec!r} is not table.column or schema.table.column")
+        try:
+            schema, table, _ = column_spec(spec)
+        except IdentError as exc:
+            raise GrantsError(str(exc)) from None
+        found.add((schema, table))
     return tuple(sorted(found))
 
 
@@ -112,42 +103,81 @@ def role_for(target: PostgresTarget, override: str | None) -> str:
     return override or target.dsn_parts["user"] or DEFAULT_ROLE
 
 
-def _header(role: str) -> list[str]:
-    q, lit = quote_ident(role), quote_literal(role)
-    return [
-        f"-- Least-privilege scanning role {role} for Auditor.",
+def _header(role: str, profile: str) -> list[str]:
+    q, lit = sql_ident(role), sql_literal(role)
+    create = "\n".join(
+        [
+            "BEGIN",
+            f"  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit}) THEN",
+            f"    CREATE ROLE {q} LOGIN;",
+            "  END IF;",
+            "END",
+        ]
+    )
+    lines = [
+        sql_comment(f"Least-privilege scanning role {role} for Auditor ({profile} profile)."),
         "-- Review, then run as a superuser (e.g. psql -f this-file.sql). Set the password",
-        f"-- interactively afterwards with:  \\password {q}",
+        sql_comment(f"interactively afterwards with:  \\password {psql_argument(role)}"),
         "-- (never in a file or on a command line, where it would be kept in clear).",
-        "DO $$",
-        "BEGIN",
-        f"  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {lit}) THEN",
-        f"    CREATE ROLE {q} LOGIN;",
-        "  END IF;",
-        "END",
-        "$$;",
+        f"DO {_dollar_quoted(create)};",
         "-- Settings with their source file:line, pg_stat_ssl and pg_stat_activity of all roles.",
         GRANT_MONITOR.format(role=q),
     ]
+    if profile == DISCOVERY:
+        lines += _discovery(q)
+    return lines
 
 
-def _per_database(role: str, db: Database, connect: bool) -> list[str]:
-    q = quote_ident(role)
-    lines = ["", f"-- {db.label}"]
+def _discovery(q: str) -> list[str]:
+    """What PII discovery needs beyond monitoring: to read every row of every table, not
+    only the declared ones, and not only the rows a row-level security policy lets it see."""
+    check_version = "\n".join(
+        [
+            "BEGIN",
+            "  IF pg_catalog.current_setting('server_version_num')::int < 140000 THEN",
+            "    RAISE EXCEPTION 'pg_read_all_data needs PostgreSQL 14 or later: grant SELECT "
+            "on each table (GRANT SELECT ON ALL TABLES IN SCHEMA ...) instead';",
+            "  END IF;",
+            "END",
+        ]
+    )
+    return [
+        "-- Discovery: column.plaintext_pii samples every table for personal data in clear.",
+        "-- pg_read_all_data (PostgreSQL 14+) is SELECT on all tables, views and sequences and",
+        "-- USAGE on all schemas, now and in future, and nothing else: no writes, no DDL.",
+        f"DO {_dollar_quoted(check_version)};",
+        f"GRANT pg_read_all_data TO {q};",
+        "-- Row-level security filters rows even for pg_read_all_data: without BYPASSRLS the",
+        "-- scan sees only the rows a policy shows it (often none, or only encrypted ones) and",
+        "-- would judge a plaintext column on that filtered view. BYPASSRLS changes what is",
+        "-- read, never what may be written.",
+        f"ALTER ROLE {q} BYPASSRLS;",
+    ]
+
+
+def _per_database(role: str, db: Database, connect: bool, profile: str) -> list[str]:
+    q = sql_ident(role)
+    lines = ["", sql_comment(db.label)]
     if connect and db.dbname:
-        lines.append(f"\\connect {quote_ident(db.dbname)}")
+        lines.append(f"\\connect {psql_argument(db.dbname)}")
     lines += [
         "-- pg_hba rules as the server parsed them (auth.hba_* checks); per database.",
         *GRANT_HBA_RULES.format(role=q).split("; "),
         "-- Configuration files with line numbers (setting evidence, errors in files).",
         *GRANT_FILE_SETTINGS.format(role=q).split("; "),
     ]
-    if db.tables:
+    if profile == DISCOVERY:
+        lines.append("-- Tables: every one is readable through pg_read_all_data (granted above).")
+    elif db.tables:
         lines.append("-- Sampled by the column checks (TABLESAMPLE, read-only).")
         for schema in sorted({s for s, _ in db.tables}):
-            lines.append(f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {q};")
+            lines.append(f"GRANT USAGE ON SCHEMA {sql_ident(schema)} TO {q};")
         for schema, table in db.tables:
-            lines.append(f"GRANT SELECT ON {quote_ident(schema)}.{quote_ident(table)} TO {q};")
+            lines.append(f"GRANT SELECT ON {sql_qualified(schema, table)} TO {q};")
+        lines += [
+            "-- Only these tables: PII discovery in other tables, and rows hidden by row-level",
+            "-- security, need the discovery profile (auditor grants --profile discovery).",
+        ]
     else:
         lines += [
             "-- No sensitive columns declared: grant each table that holds personal data,",
@@ -169,12 +199,20 @@ _FOOTER = [
 ]
 
 
-def grants_sql(config: ScanConfig | None = None, role: str | None = None) -> str:
-    """The script for one role; with a config, one section per target database."""
+def grants_sql(
+    config: ScanConfig | None = None, role: str | None = None, profile: str = MONITORING
+) -> str:
+    """The script for one role; with a config, one section per target database.
+
+    `monitoring` reads settings, pg_hba and the declared sensitive tables; `discovery` adds
+    what PII discovery needs to read every row of every table (pg_read_all_data, BYPASSRLS).
+    """
+    if profile not in PROFILES:
+        raise GrantsError(f"unknown profile {profile!r} (profiles: {', '.join(PROFILES)})")
     if config is None:
         name = check_role_name(role or DEFAULT_ROLE)
         dbs = [Database("every database you scan (run this part in each)", None, ())]
-        body = _header(name) + _per_database(name, dbs[0], connect=False)
+        body = _header(name, profile) + _per_database(name, dbs[0], False, profile)
         return "\n".join(body + _FOOTER) + "\n"
     targets = postgres_targets(config)
     roles = {role_for(t, role) for t in targets}
@@ -184,7 +222,7 @@ def grants_sql(config: ScanConfig | None = None, role: str | None = None) -> str
             "pick one with --role or generate per target with --target"
         )
     name = check_role_name(roles.pop())
-    lines = _header(name)
+    lines = _header(name, profile)
     for db in databases_of(targets):
-        lines += _per_database(name, db, connect=True)
+        lines += _per_database(name, db, True, profile)
     return "\n".join(lines + _FOOTER) + "\n"

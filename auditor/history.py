@@ -24,6 +24,7 @@ from auditor.formatters.json_results import (
 from auditor.model import Result, ScanResults, Status
 from auditor.redact import redact_results
 from auditor.safe_files import ensure_folder, write_file
+from auditor.safe_text import display_text
 
 Key = tuple[str, str, str]  # target, check id, resource
 
@@ -71,7 +72,8 @@ class ResultsDiff:
     def lines(self) -> list[str]:
         def fmt(c: Change) -> str:
             target, check_id, resource = c.key
-            where = f"{target}" + (f" / {resource}" if resource else "")
+            # Names come from the scanned systems: one visible line, no control characters.
+            where = display_text(f"{target}" + (f" / {resource}" if resource else ""))
             before = c.before.value if c.before else "absent"
             after = c.after.value if c.after else "absent"
             return f"  {check_id:40} {where}: {before} -> {after}"

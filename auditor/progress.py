@@ -1,4 +1,7 @@
-"""A live progress display for interactive scans (stderr, only on a TTY)."""
+"""A live progress display for interactive scans (stderr, only on a TTY).
+
+Target names are data: they are shown through `display_text` and with rich markup off, so a
+name like `[/]` neither crashes the display nor styles it."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from auditor.safe_text import display_text
+
 
 class ScanProgress:
     """One line per target showing what it is doing; usable as the runner's callback."""
@@ -16,14 +21,15 @@ class ScanProgress:
     def __init__(self, targets: list[str]) -> None:
         self._progress = Progress(
             SpinnerColumn(),
-            TextColumn("{task.fields[target]}"),
-            TextColumn("[dim]{task.description}"),
+            TextColumn("{task.fields[target]}", markup=False),
+            TextColumn("{task.description}", style="dim", markup=False),
             TimeElapsedColumn(),
             console=Console(file=sys.stderr),
             transient=True,
         )
         self._tasks = {
-            name: self._progress.add_task("queued", total=1, target=name) for name in targets
+            name: self._progress.add_task("queued", total=1, target=display_text(name, 80))
+            for name in targets
         }
         self._lock = threading.Lock()
 
@@ -32,7 +38,9 @@ class ScanProgress:
             task = self._tasks.get(target)
             if task is not None:
                 finished = event in ("done", "timed out")
-                self._progress.update(task, description=event, completed=1 if finished else 0)
+                self._progress.update(
+                    task, description=display_text(event), completed=1 if finished else 0
+                )
 
     def __enter__(self) -> ScanProgress:
         self._progress.start()

@@ -13,7 +13,7 @@ in a YAML file next to the config.
 waivers:
   - check: auth.hba_network_scope     # a check id (glob allowed)
     target: legacy-*                  # glob over target names (default *)
-    resource: "pg_hba.conf:*"         # glob over the resource (default *)
+    resource: "pg_hba.conf:*"         # glob over the resource (default *), or the exact name
     reason: Replaced by the new VPC in Q1; network ACL restricts access meanwhile
     approved_by: Jane Roe (CISO)
     expires: 2027-03-31
@@ -24,6 +24,12 @@ attestations:
     valid_until: 2027-10-01
     statement: Key cache TTL 15 min, memory only, zeroised on shutdown (design doc KM-7)
 ```
+
+Resources name database objects as PostgreSQL quotes them (`users.email`,
+`"archive.customers".email` for a table whose name holds a dot, `archive.customers.email` for
+table `customers` in schema `archive`), so a waiver written for one never covers the other.
+A resource written exactly always matches itself; as a glob, `[` opens a character class
+(`[[]` is a literal `[`).
 """
 
 from __future__ import annotations
@@ -61,10 +67,13 @@ class _Match(BaseModel):
     resource: Text = "*"
 
     def matches(self, result: Result) -> bool:
+        resource = result.resource or ""
         return (
             fnmatchcase(result.check_id, self.check)
-            and fnmatchcase(result.target, self.target)
-            and fnmatchcase(result.resource or "", self.resource)
+            and (result.target == self.target or fnmatchcase(result.target, self.target))
+            # Written exactly, a resource always matches itself, even when its name holds
+            # glob characters (`[`, `*`, `?` are legal in PostgreSQL names).
+            and (resource == self.resource or fnmatchcase(resource, self.resource))
         )
 
 

@@ -14,10 +14,10 @@ from auditor import pgp
 from auditor.checks.base import Check
 from auditor.collectors.pg.code import CodeFacts
 from auditor.collectors.pg.columns import ColumnFacts, ColumnSample
-from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.server import ServerFacts
 from auditor.facts import Facts
 from auditor.model import Result, Severity, Status
+from auditor.pg_ident import quote_ident
 from auditor.pii import CARD
 
 CONTROLS_NOTE = "PCI DSS 3.4 requires PAN to be unreadable wherever it is stored."

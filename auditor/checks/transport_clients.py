@@ -11,6 +11,7 @@ from auditor.collectors.pg.server import GRANT_MONITOR, ServerFacts
 from auditor.config import redact_dsn
 from auditor.facts import Facts
 from auditor.model import Result, Severity
+from auditor.pg_ident import sql_ident
 
 
 class ClientConnectionsEncrypted(Check):
@@ -34,7 +35,7 @@ class ClientConnectionsEncrypted(Check):
                 self.skipped(
                     facts,
                     "other sessions' client addresses are hidden without pg_read_all_stats: "
-                    + GRANT_MONITOR.format(role=server.current_user),
+                    + GRANT_MONITOR.format(role=sql_ident(server.current_user)),
                 )
             ]
         tcp = [b for b in server.backends if b.client_addr is not None and b.pid != server.own_pid]

@@ -9,7 +9,7 @@ import click
 
 from auditor.config import ConfigError, ScanConfig, load_config
 from auditor.gate import EXIT_USAGE
-from auditor.grants import GrantsError, grants_sql
+from auditor.grants import MONITORING, PROFILES, GrantsError, grants_sql
 
 
 def _only_target(config: ScanConfig, name: str) -> ScanConfig:
@@ -30,7 +30,17 @@ def _only_target(config: ScanConfig, name: str) -> ScanConfig:
 )
 @click.option("--role", help="Scanning role name (default: the DSN user, else auditor).")
 @click.option("--target", "target_name", help="With -c: only this target.")
-def grants_command(config_path: Path | None, role: str | None, target_name: str | None) -> None:
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default=MONITORING,
+    show_default=True,
+    help="monitoring: settings, pg_hba and the declared sensitive tables. discovery: also "
+    "every row of every table for PII discovery (pg_read_all_data, BYPASSRLS).",
+)
+def grants_command(
+    config_path: Path | None, role: str | None, target_name: str | None, profile: str
+) -> None:
     """Print the SQL that creates a least-privilege scanning role."""
     try:
         if target_name and config_path is None:
@@ -38,7 +48,7 @@ def grants_command(config_path: Path | None, role: str | None, target_name: str 
         config = load_config(config_path) if config_path is not None else None
         if config is not None and target_name:
             config = _only_target(config, target_name)
-        click.echo(grants_sql(config, role), nl=False)
+        click.echo(grants_sql(config, role, profile), nl=False)
     except (ConfigError, GrantsError) as exc:
         click.echo(f"auditor: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

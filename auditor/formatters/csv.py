@@ -1,6 +1,8 @@
 """CSV for spreadsheets: one row per result, controls and evidence digest in columns.
 Evidence itself is left to the JSON/HTML (it is nested); cells that a spreadsheet would run
-as a formula are prefixed with a quote."""
+as a formula are prefixed with a quote (`safe_text.csv_cell`). Names keep every other
+character: the csv module quotes separators, quotes and line breaks, so a cell is read back
+exactly."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import io
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.manifest import canonical_json, sha256_hex
 from auditor.model import ScanResults
+from auditor.safe_text import csv_cell
 
 COLUMNS = (
     "target",
@@ -24,11 +27,6 @@ COLUMNS = (
     "waiver",
     "evidence_sha256",
 )
-
-
-def _cell(value: str) -> str:
-    # CSV injection: =, +, -, @ and tab/CR start formulas in spreadsheet programs.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def render_csv(results: ScanResults, framework: str | None = None) -> bytes:
@@ -63,7 +61,7 @@ def render_csv(results: ScanResults, framework: str | None = None) -> bytes:
             waiver_text,
             sha256_hex(canonical_json(r.evidence)),
         )
-        writer.writerow([_cell(str(v)) for v in row])
+        writer.writerow([csv_cell(str(v)) for v in row])
     return buffer.getvalue().encode("utf-8")
 
 

@@ -8,6 +8,7 @@ is deterministic: nothing depends on the clock, and every list is sorted in the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -30,6 +31,7 @@ from auditor.report_model import (
     is_attested,
     short_message,
 )
+from auditor.safe_text import display_block
 
 STATUS_COLORS = {
     "fail": "#c62828",
@@ -110,9 +112,32 @@ def charts_for(report: Report) -> list[Chart]:
     ]
 
 
+# Longer runs without a space are shortened: they give the PDF layout nowhere to wrap, and
+# its width search grows with the square of the run (5,000 characters took minutes).
+# PostgreSQL names are at most 63 bytes, so only pathological text is ever cut.
+MAX_UNBROKEN = 200
+_LONG_RUN = re.compile(r"\S{" + str(MAX_UNBROKEN + 1) + ",}")
+
+
+def _shorten(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return f"{run[:MAX_UNBROKEN]}… ({len(run) - MAX_UNBROKEN} more characters in results.json)"
+
+
+def _finalize(value: object) -> object:
+    """Every `{{ ... }}` value on its way out: text from the scanned systems loses control
+    and invisible characters (bidi overrides, zero-width, lone surrogates) before jinja
+    escapes its markup, so a name is shown as written and cannot reorder or hide the text
+    around it. Our own Markup (stylesheets) passes untouched."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _LONG_RUN.sub(_shorten, display_block(value))
+    return value
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
+        finalize=_finalize,
         loader=jinja2.PackageLoader("auditor", "report_templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,

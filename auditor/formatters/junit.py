@@ -1,6 +1,10 @@
 """JUnit XML for CI test reports: one test suite per target, one test case per check and
 target (several resources of one check are one case, their failures listed inside), so a
-pipeline's test view shows each requirement once per database."""
+pipeline's test view shows each requirement once per database.
+
+Names and messages come from the scanned systems: every attribute and text goes through
+`safe_text.xml_text`, so characters XML 1.0 forbids (ESC, NUL, other controls) become
+visible escapes and the document stays well-formed."""
 
 from __future__ import annotations
 
@@ -9,29 +13,34 @@ from itertools import groupby
 
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.model import Result, ScanResults, Status
+from auditor.safe_text import xml_multiline, xml_text
 
 
 def _describe(r: Result) -> str:
     where = f" [{r.resource}]" if r.resource else ""
-    return f"{r.severity.value}: {r.message}{where}"
+    return xml_text(f"{r.severity.value}: {r.message}{where}")
 
 
 def _case(suite: ET.Element, target: str, check_id: str, rs: list[Result]) -> None:
-    case = ET.SubElement(suite, "testcase", name=check_id, classname=f"auditor.{target}")
+    case = ET.SubElement(
+        suite, "testcase", name=xml_text(check_id), classname=xml_text(f"auditor.{target}")
+    )
     failed = [r for r in rs if r.status is Status.FAIL]
     errored = [r for r in rs if r.status is Status.ERROR]
     statuses = {r.status for r in rs}
     if failed:
         worst = max(failed, key=lambda r: r.severity.rank)
-        node = ET.SubElement(case, "failure", message=worst.message, type=worst.severity.value)
+        node = ET.SubElement(
+            case, "failure", message=xml_text(worst.message), type=worst.severity.value
+        )
         node.text = "\n".join(_describe(r) for r in failed)
     elif errored:
-        node = ET.SubElement(case, "error", message=errored[0].message, type="error")
+        node = ET.SubElement(case, "error", message=xml_text(errored[0].message), type="error")
         node.text = "\n".join(_describe(r) for r in errored)
     elif statuses <= {Status.SKIP} or statuses == {Status.MANUAL}:
-        ET.SubElement(case, "skipped", message=rs[0].message)
+        ET.SubElement(case, "skipped", message=xml_text(rs[0].message))
     lines = [
-        f"{r.status.value}: {r.message}" + (f" [{r.resource}]" if r.resource else "")
+        xml_text(f"{r.status.value}: {r.message}" + (f" [{r.resource}]" if r.resource else ""))
         for r in rs
         if r.status not in (Status.FAIL, Status.ERROR)
     ]
@@ -39,7 +48,7 @@ def _case(suite: ET.Element, target: str, check_id: str, rs: list[Result]) -> No
     if controls:
         lines.append("controls: " + ", ".join(controls))
     if lines:
-        ET.SubElement(case, "system-out").text = "\n".join(lines)
+        ET.SubElement(case, "system-out").text = xml_multiline("\n".join(lines))
 
 
 def render_junit(results: ScanResults) -> bytes:
@@ -49,7 +58,9 @@ def render_junit(results: ScanResults) -> bytes:
         t.name: [r for r in results.findings if r.target == t.name] for t in results.targets
     }
     for target, findings in by_target.items():
-        suite = ET.SubElement(root, "testsuite", name=target, timestamp=results.started_at)
+        suite = ET.SubElement(
+            root, "testsuite", name=xml_text(target), timestamp=xml_text(results.started_at)
+        )
         ordered = sorted(findings, key=lambda r: (r.check_id, r.resource or ""))
         for check_id, group in groupby(ordered, key=lambda r: r.check_id):
             _case(suite, target, check_id, list(group))

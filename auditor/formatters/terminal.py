@@ -1,5 +1,10 @@
 """Human summary for a terminal: a rich table on a colour TTY, plain aligned text when piped
-or when NO_COLOR is set (stable for grep and logs)."""
+or when NO_COLOR is set (stable for grep and logs).
+
+Every name and message comes from the scanned systems, so it goes through
+`safe_text.display_text` (one line, no control characters) and reaches rich as a `Text`
+object, which rich never parses as markup: a table named `[/]` or `[link=...]` is shown as
+written, not obeyed."""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from auditor.control_verdicts import ControlStatus, ControlVerdict, control_verdicts, is_attested
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.frameworks import frameworks, get_framework
 from auditor.model import Result, ScanResults, Status
+from auditor.safe_text import display_text
 
 _STATUS_ORDER = {
     s: i
@@ -44,7 +51,7 @@ def _ordered(findings: tuple[Result, ...]) -> list[Result]:
 
 
 def _location(f: Result) -> str:
-    return f"{f.target}" + (f" / {f.resource}" if f.resource else "")
+    return display_text(f"{f.target}" + (f" / {f.resource}" if f.resource else ""))
 
 
 def _message(f: Result) -> str:
@@ -67,7 +74,7 @@ def _control_lines(results: ScanResults, framework: str | None) -> list[str]:
         counts = ", ".join(f"{sum(v.status is s for v in mine)} {s.label}" for s in ControlStatus)
         out.append(f"controls {fw.label}: {counts}")
         out.extend(_verdict_line(v) for v in mine if v.status in _LISTED)
-    return out
+    return [display_text(line) for line in out]  # target and check names are data
 
 
 def _verdict_line(v: ControlVerdict) -> str:
@@ -81,13 +88,14 @@ def _verdict_line(v: ControlVerdict) -> str:
 def _plain(results: ScanResults, framework: str | None = None) -> str:
     out: list[str] = []
     for t in results.targets:
-        line = f"target {t.name} ({t.kind}): {t.status.value}"
-        out.append(line + (f" - {t.error}" if t.error else ""))
+        line = f"target {display_text(t.name)} ({t.kind}): {t.status.value}"
+        out.append(line + (f" - {display_text(t.error)}" if t.error else ""))
     out.append("")
     for f in _ordered(results.findings):
         sev = f.severity.value if f.status in (Status.FAIL, Status.WAIVED) else "-"
         out.append(
-            f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: {_message(f)}"
+            f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: "
+            + display_text(_message(f))
         )
     out.append("")
     out.extend(_control_lines(results, framework))
@@ -107,6 +115,11 @@ def _summary_line(results: ScanResults) -> str:
     )
 
 
+def _styled(value: str, style: str) -> Text:
+    # A span over the word only (a base style would colour the cell's padding too).
+    return Text.assemble((value, style))
+
+
 def _rich(results: ScanResults, framework: str | None = None) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=160, color_system="standard")
@@ -115,23 +128,28 @@ def _rich(results: ScanResults, framework: str | None = None) -> str:
         targets.add_column(col)
     for t in results.targets:
         style = "green" if t.status.value == "scanned" else "bold red"
-        targets.add_row(t.name, t.kind, f"[{style}]{t.status.value}[/]", t.error or "")
+        targets.add_row(
+            Text(display_text(t.name)),
+            Text(t.kind),
+            _styled(t.status.value, style),
+            Text(display_text(t.error or "")),
+        )
     console.print(targets)
     findings = Table(title="Findings")
     for col in ("status", "severity", "check", "where", "message"):
         findings.add_column(col, overflow="fold")
     for f in _ordered(results.findings):
         findings.add_row(
-            f"[{_STYLE[f.status]}]{f.status.value}[/]",
-            f.severity.value,
-            f.check_id,
-            _location(f),
-            _message(f),
+            _styled(f.status.value, _STYLE[f.status]),
+            Text(f.severity.value),
+            Text(f.check_id),
+            Text(_location(f)),
+            Text(display_text(_message(f))),
         )
     console.print(findings)
     for line in _control_lines(results, framework):
-        console.print(line, markup=False, highlight=False)
-    console.print(_summary_line(results))
+        console.print(Text(line))
+    console.print(Text(_summary_line(results)))
     return buffer.getvalue()
 
 

@@ -16,9 +16,9 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.base import CollectContext
-from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
+from auditor.pg_ident import quote_ident, sql_ident
 from auditor.policy import Policy
 
 REWRITE_PRIVILEGES = ("UPDATE", "DELETE", "TRUNCATE")
@@ -94,6 +94,10 @@ def access_log_identity(ctx: CollectContext) -> tuple[str, tuple[str, ...]]:
     """The access-log table and its identity columns (audit data, not PII to encrypt)."""
     table, columns = access_log_mapping(ctx)
     return table, tuple(columns[c] for c in IDENTITY_COLUMNS)
+
+
+def _quote(name: str) -> str:
+    return sql_ident(name)
 
 
 class AuditLogCollector(SessionCollector):

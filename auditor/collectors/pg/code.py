@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict
 from auditor import pii
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg import key_literals as kl
-from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector
 from auditor.facts import FactSection
+from auditor.pg_ident import quote_ident
 
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname !~ '^(pg_toast|pg_temp_|_timescaledb|timescaledb_)'"""

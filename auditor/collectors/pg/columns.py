@@ -29,9 +29,17 @@ from pydantic import BaseModel, ConfigDict
 from auditor import pgp, pii
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.audit_log import access_log_identity
-from auditor.collectors.pg.idents import quote_ident
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
 from auditor.facts import FactSection
+from auditor.pg_ident import (
+    IdentError,
+    column_spec,
+    qualified,
+    quote_ident,
+    relation_name,
+    sql_ident,
+    sql_qualified,
+)
 from auditor.policy import Policy
 
 # Characters of a text value and bytes of a bytea value worth reading (headers, PII);
@@ -102,9 +110,10 @@ class ColumnSample(_Row):
 
     @property
     def name(self) -> str:
-        """table.column, schema-qualified outside `public` (the resource of results)."""
-        prefix = "" if self.schema_name == "public" else f"{self.schema_name}."
-        return f"{prefix}{self.table}.{self.column}"
+        """table.column, schema-qualified outside `public`, each part quoted as PostgreSQL
+        would (the resource of results): `"archive.customers".email` is not
+        `archive.customers.email`."""
+        return relation_name(self.schema_name, self.table, self.column)
 
 
 class ColumnFacts(FactSection):
@@ -136,7 +145,7 @@ class ColumnFacts(FactSection):
 
     def sample(self, name: str) -> ColumnSample | None:
         for s in self.samples:
-            if name in (s.name, f"{s.schema_name}.{s.table}.{s.column}"):
+            if name in (s.name, qualified(s.schema_name, s.table, s.column)):
                 return s
         return None
 
@@ -168,7 +177,7 @@ class _Table:
 
     @property
     def display(self) -> str:
-        return self.name if self.schema == "public" else f"{self.schema}.{self.name}"
+        return relation_name(self.schema, self.name)
 
     @property
     def estimated_rows(self) -> int:
@@ -184,15 +193,14 @@ def _policy(ctx: CollectContext) -> Policy:
 
 
 def grant_select(role: str, schema: str, table: str) -> str:
-    ident = f"{quote_ident(schema)}.{quote_ident(table)}"
     return (
-        f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {quote_ident(role)}; "
-        f"GRANT SELECT ON {ident} TO {quote_ident(role)};"
+        f"GRANT USAGE ON SCHEMA {sql_ident(schema)} TO {sql_ident(role)}; "
+        f"GRANT SELECT ON {sql_qualified(schema, table)} TO {sql_ident(role)};"
     )
 
 
 def _display(schema: str, name: str) -> str:
-    return name if schema == "public" else f"{schema}.{name}"
+    return relation_name(schema, name)
 
 
 def sample_plan(
@@ -298,7 +306,7 @@ class ColumnCollector(SessionCollector):
                 unreadable[table.display] = grant_select(role, table.schema, table.name)
                 for col in table.columns:
                     if col.declared and not (col.readable and table.schema_usable):
-                        declared_problems[f"{table.display}.{col.name}"] = (
+                        declared_problems[relation_name(table.schema, table.name, col.name)] = (
                             f"no SELECT privilege: {unreadable[table.display]}"
                         )
             if not readable:
@@ -369,12 +377,13 @@ class ColumnCollector(SessionCollector):
         wanted: dict[int, set[str]] = {}
         inherited: dict[tuple[int, str], str] = {}  # (leaf oid, column) -> declared name
         for item in declared:
-            parts = item.split(".")
-            column = parts[-1]
-            # table.column means public.table: the session's search_path is pinned to
-            # pg_catalog (the owner's search_path could point `users` at a table of theirs).
-            qualified = (["public"] if len(parts) == 2 else []) + parts[:-1]
-            name = ".".join(quote_ident(p) for p in qualified)
+            try:
+                schema, table, column = column_spec(item)
+            except IdentError as exc:  # the config validator refuses these; facts may not
+                problems[item] = str(exc)
+                continue
+            name = qualified(schema, table)
+            item = relation_name(schema, table, column)  # one spelling for each column
             found = session.rows(
                 "SELECT c.oid, c.relkind::pg_catalog.text AS relkind, n.nspname, c.relname, "
                 "a.attname "
@@ -386,11 +395,13 @@ class ColumnCollector(SessionCollector):
                 (column, name),
             )
             if not found:
-                problems[item] = f"table {'.'.join(parts[:-1])} not found"
+                problems[item] = f"table {relation_name(schema, table)} not found"
                 continue
             rel = found[0]
             if rel["attname"] is None:
-                problems[item] = f"table {'.'.join(parts[:-1])} has no column {column}"
+                problems[item] = (
+                    f"table {relation_name(schema, table)} has no column {quote_ident(column)}"
+                )
                 continue
             if rel["relkind"] in ("r", "m", "p"):
                 for leaf in session.rows(DESCENDANTS, (rel["oid"],)):
@@ -400,7 +411,8 @@ class ColumnCollector(SessionCollector):
                             inherited[(leaf["oid"], column)] = item
                     elif leaf["relkind"] != "p":
                         leaf_name = _display(leaf["nspname"], leaf["relname"])
-                        not_executed[f"{leaf_name}.{column}"] = (
+                        leaf_column = relation_name(leaf["nspname"], leaf["relname"], column)
+                        not_executed[leaf_column] = (
                             f"{leaf_name} (under declared {item}) is "
                             + self._describe(session, leaf)
                         )

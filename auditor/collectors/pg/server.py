@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.session import PgSession, SessionCollector
 from auditor.facts import FactSection
+from auditor.pg_ident import sql_ident
 
 GRANT_FILE_SETTINGS = (
     "GRANT SELECT ON pg_catalog.pg_file_settings TO {role}; "
@@ -155,7 +156,7 @@ class ServerCollector(SessionCollector):
         role = who["current_user"]
         unavailable: dict[str, str] = {}
         if not who["monitor"]:
-            unavailable["settings_sources"] = GRANT_MONITOR.format(role=role)
+            unavailable["settings_sources"] = GRANT_MONITOR.format(role=sql_ident(role))
 
         settings = {
             r["name"]: Setting(
@@ -178,13 +179,13 @@ class ServerCollector(SessionCollector):
             "FROM pg_catalog.pg_file_settings ORDER BY sourcefile, sourceline"
         )
         if file_rows is None:
-            unavailable["file_settings"] = GRANT_FILE_SETTINGS.format(role=role)
+            unavailable["file_settings"] = GRANT_FILE_SETTINGS.format(role=sql_ident(role))
 
         hba_rows = session.rows_or_none(
             "SELECT * FROM pg_catalog.pg_hba_file_rules ORDER BY line_number"
         )
         if hba_rows is None:
-            unavailable["hba_rules"] = GRANT_HBA_RULES.format(role=role)
+            unavailable["hba_rules"] = GRANT_HBA_RULES.format(role=sql_ident(role))
 
         password_kinds: dict[str, str | None] | None = None
         if who["superuser"]:
