@@ -120,12 +120,21 @@ def _check_dsn(value: str) -> str:
         # libpq's own reading: ?host=/?port= override the netloc, host lists are allowed.
         conn = conninfo_to_dict(value)
     except ProgrammingError:
-        raise ValueError("not a valid PostgreSQL URL (libpq cannot parse it)") from None
+        raise ValueError(
+            "not a valid PostgreSQL URL (libpq cannot parse it; percent-encode a password's "
+            "'#', '/', '?', '&' and '@')"
+        ) from None
     if not conn.get("host") and not conn.get("hostaddr"):
         raise ValueError("names no host")
     for port in str(conn.get("port") or "").split(","):
-        if port and not port.strip().isdigit():
-            raise ValueError(f"not a valid PostgreSQL URL (port {port!r} is not a number)")
+        port = port.strip()
+        # The port is not quoted back: with an unencoded '@' or '#' it is a piece of the
+        # password.
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(
+                "not a valid PostgreSQL URL (a port is not a number from 1 to 65535; "
+                "percent-encode a password's '#', '/', '?', '&' and '@')"
+            )
     return value
 
 

@@ -403,8 +403,12 @@ class PlaintextPii(Check):
             results.append(
                 self.skipped(
                     facts,
-                    f"no value could be sampled in {scanned} undeclared text-like columns: "
-                    "nothing to judge"
+                    (
+                        "no undeclared text-like column could be sampled: nothing to judge"
+                        if scanned == 0
+                        else f"no value could be sampled in {scanned} undeclared text-like "
+                        "columns: nothing to judge"
+                    )
                     + (f" ({unread} tables not read, see above)" if unread else ""),
                     evidence=evidence,
                 )

@@ -23,6 +23,7 @@ from auditor.collectors.pg.session import PgSession
 from auditor.facts import Facts, FactSection, TargetContext
 from auditor.lab.cluster import Cluster
 from auditor.model import Result, Status
+from auditor.pg_ident import relation_name, sql_qualified
 from auditor.runner import evaluate
 from tests.column.conftest import columns_config
 from tests.conftest import AUDITOR_PASSWORD
@@ -149,7 +150,9 @@ def test_a_huge_function_body_is_read_up_to_the_cap(
     body = "BEGIN\n" + statement * (480_000 // len(statement)) + "END"
     with hostile_cluster.admin_connection() as conn:
         conn.execute(
-            "CREATE OR REPLACE FUNCTION public.huge(p_x text, p_key text) RETURNS void "
+            # Built-in types named in full: the hostile database shadows `text` with its own.
+            "CREATE OR REPLACE FUNCTION public.huge(p_x pg_catalog.text, p_key pg_catalog.text) "
+            "RETURNS void "
             "LANGUAGE plpgsql AS " + "$body$" + body + "$body$"
         )
         conn.commit()
@@ -157,7 +160,7 @@ def test_a_huge_function_body_is_read_up_to_the_cap(
         facts = _collect(hostile_cluster)
     finally:
         with hostile_cluster.admin_connection() as conn:
-            conn.execute("DROP FUNCTION public.huge(text, text)")
+            conn.execute("DROP FUNCTION public.huge(pg_catalog.text, pg_catalog.text)")
             conn.commit()
     code = facts.get(CodeFacts)
     assert code.truncated == ("function public.huge(p_x text, p_key text)",)
@@ -194,21 +197,25 @@ def test_rls_and_schema_usage_are_named_not_sampled(
 
 
 def test_hostile_names_give_a_grant_that_runs(hostile_cluster: Cluster, markers: Path) -> None:
-    table = 'order.pay"ments[/]\nx'
+    name = 'pay"ments[/]\nx'
+    table = relation_name("order", name)  # quoted as PostgreSQL would: no two names collide
+    assert table == '"order"."pay""ments[/]\nx"'
     facts = _collect(hostile_cluster)
     skip = _results(facts, "column.plaintext_pii")[table]
     assert skip.status is Status.SKIP
     grant = skip.evidence["grant"]
+    # One line per statement: the newline in the name is written as a Unicode escape.
     assert grant == (
         'GRANT USAGE ON SCHEMA "order" TO auditor; '
-        'GRANT SELECT ON "order"."pay""ments[/]\nx" TO auditor;'
+        f"GRANT SELECT ON {sql_qualified('order', name)} TO auditor;"
     )
+    assert "\n" not in grant
     with hostile_cluster.admin_connection() as conn:
         conn.execute(grant)
         conn.commit()
     try:
         again = _collect(hostile_cluster)
-        found = _results(again, "column.plaintext_pii")[table + ".contact"]
+        found = _results(again, "column.plaintext_pii")[relation_name("order", name, "contact")]
         assert found.status is Status.FAIL
         assert found.evidence["pii"][0]["examples"] == ["h***@m***.org"]
     finally:

@@ -131,7 +131,7 @@ def _generated_body(chars: int) -> str:
 
 def _cost(src: str) -> float:
     best = float("inf")
-    for _ in range(2):
+    for _ in range(3):  # the best of three: a loaded machine slows single runs
         started = time.perf_counter()
         kl.literal_keys(src, KEYS, ("p_a", "p_key"))
         best = min(best, time.perf_counter() - started)

@@ -20,7 +20,11 @@ from auditor.runner import run_scan
 from tests.conftest import AUDITOR_PASSWORD, config_for
 from tests.hostile.conftest import MARKER, scanner_markers
 
-READ_ONLY_STATEMENT = re.compile(r"^\s*(SELECT|WITH|SHOW)\b", re.I)
+# Reads, plus the column sampler's own transaction that turns row security off for itself
+# (so a policy raises instead of silently hiding rows from the scan).
+READ_ONLY_STATEMENT = re.compile(
+    r"^\s*(SELECT|WITH|SHOW|BEGIN|COMMIT|ROLLBACK|SET LOCAL row_security = off)\b", re.I
+)
 LOGGED_STATEMENT = re.compile(r"^auditor\|.*?(?:statement|execute [^:]*): (.*)$", re.M)
 
 
