@@ -124,10 +124,17 @@ def test_plain_terminal_has_one_line_per_result_and_no_controls(results: ScanRes
     _no_raw_controls(text)
     assert "\x1b" not in text
     lines = text.split("\n")
-    # targets, blank, one line per result, blank, summary, final newline
-    assert len(lines) == len(results.targets) + 1 + len(results.findings) + 3
-    result_lines = lines[len(results.targets) + 1 : -3]
+    # targets, blank, one line per result, blank, control summary, blank, summary, newline
+    assert lines[len(results.targets)] == ""
+    start = len(results.targets) + 1
+    end = lines.index("", start)
+    result_lines = lines[start:end]
     assert len(result_lines) == len(results.findings)
+    control_lines = lines[end + 1 : -3]
+    assert lines[-3] == "" and lines[-1] == ""
+    assert control_lines and all(
+        line.startswith("controls ") or line.startswith("  ") for line in control_lines
+    )
     assert all(re.match(r"(FAIL|ERROR|PASS) ", line) for line in result_lines)
     real_checks = {f.check_id for f in results.findings}
     assert all(line.split()[2] in real_checks for line in result_lines)  # nothing forged
