@@ -25,7 +25,7 @@ from auditor.formatters.base import RenderOptions
 from auditor.formatters.json_results import ResultsFileError
 from auditor.frameworks import FrameworkError, get_framework
 from auditor.gate import EXIT_USAGE, exit_code
-from auditor.history import HistoryStore, diff_results
+from auditor.history import HistoryLocationError, HistoryStore, diff_results, history_folder
 from auditor.model import ScanResults, Severity
 from auditor.output import (
     OutputError,
@@ -84,16 +84,25 @@ def apply_waivers_file(results: ScanResults, path: Path | None) -> ScanResults:
 def _record_history(folder: Path, results: ScanResults) -> None:
     store = HistoryStore(folder)
     try:
-        previous = store.latest()
+        previous = store.latest_comparable(results)
     except ResultsFileError as exc:
         click.echo(f"auditor: warning: previous run unreadable, not compared: {exc}", err=True)
         previous = None
     path = store.save(results)
     if previous is not None:
         click.echo(
-            "since the last run: " + "\n".join(diff_results(previous, results).lines()), err=True
+            "since the last comparable run: "
+            + "\n".join(diff_results(previous[1], results).lines()),
+            err=True,
         )
     click.echo(f"history: {path}", err=True)
+
+
+def _history_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
+    try:
+        return history_folder(value) if value is not None else None
+    except HistoryLocationError as exc:
+        fail_usage(str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -181,9 +190,10 @@ def scan_output_options(func: F) -> F:
 @click.option(
     "--history",
     "history_dir",
-    type=click.Path(path_type=Path),
+    callback=_history_option,
     metavar="DIR",
-    help="Keep this run's results in DIR and report what changed since the last.",
+    help="Keep this run's results in folder DIR and report what changed since the last "
+    "comparable run (URLs such as sqlite:/// are not supported yet).",
 )
 def scan(
     config_path: Path | None,
