@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import click
 
 from auditor import __version__
+from auditor.baseline import BaselineError, known_failures, parse_baseline
 from auditor.catalog import CatalogError, all_checks
 from auditor.commands import extra_commands
 from auditor.config import ConfigError, ScanConfig, config_digest, load_config, parse_config
@@ -103,6 +104,19 @@ def _history_option(_ctx: click.Context, _param: click.Parameter, value: str | N
         return history_folder(value) if value is not None else None
     except HistoryLocationError as exc:
         fail_usage(str(exc))
+
+
+def _against_baseline(
+    base: ScanResults | None, results: ScanResults, label: str
+) -> frozenset[tuple[str, str, str]]:
+    """Print how this run compares with its baseline; return the baseline's failures."""
+    if base is None:
+        click.echo(f"baseline: no {label}; every failure counts as new", err=True)
+        return frozenset()
+    known = known_failures(base)
+    changes = diff_results(base, results)
+    click.echo(f"against baseline {base.run_id[:8]}: {changes.headline()}", err=True)
+    return known
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -195,6 +209,19 @@ def scan_output_options(func: F) -> F:
     help="Keep this run's results in folder DIR and report what changed since the last "
     "comparable run (URLs such as sqlite:/// are not supported yet).",
 )
+@click.option(
+    "--baseline",
+    metavar="last|RESULTS.json",
+    envvar="AUDITOR_BASELINE",
+    help="Compare with a baseline: 'last' (the last comparable run in --history) or a "
+    "results file.",
+)
+@click.option(
+    "--new-only",
+    is_flag=True,
+    envvar="AUDITOR_NEW_ONLY",
+    help="With --baseline: exit 1 only for failures the baseline did not have.",
+)
 def scan(
     config_path: Path | None,
     dsn: str | None,
@@ -211,10 +238,18 @@ def scan(
     check_ids: tuple[str, ...],
     save_facts: Path | None,
     history_dir: Path | None,
+    baseline: str | None,
+    new_only: bool,
 ) -> None:
     """Scan the configured targets and report."""
     if (config_path is None) == (dsn is None):
         fail_usage("give exactly one of -c/--config FILE or --dsn URL")
+    if new_only and baseline is None:
+        fail_usage("--new-only needs --baseline last|RESULTS.json")
+    try:
+        baseline_spec = parse_baseline(baseline, history_dir) if baseline is not None else None
+    except BaselineError as exc:
+        fail_usage(str(exc))
     if dsn is None and (password_env or columns or name):
         fail_usage("--password-env, --sensitive-column and --name go with --dsn")
     try:
@@ -258,9 +293,15 @@ def scan(
         fail_usage(str(exc))
     for path in written:
         click.echo(f"wrote {path}", err=True)
+    known: frozenset[tuple[str, str, str]] = frozenset()
+    if baseline_spec is not None:
+        try:
+            known = _against_baseline(baseline_spec.resolve(results), results, baseline_spec.label)
+        except BaselineError as exc:
+            fail_usage(str(exc))
     if history_dir is not None:
         _record_history(history_dir, results)
-    sys.exit(exit_code(results, Severity(fail_on), allow_errors))
+    sys.exit(exit_code(results, Severity(fail_on), allow_errors, known if new_only else ()))
 
 
 @main.group()

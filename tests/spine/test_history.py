@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -293,3 +294,54 @@ def test_saved_facts_re_evaluate_offline_to_the_same_verdicts(
         return {(f["check_id"], f["resource"], f["status"], f["message"]) for f in doc["findings"]}
 
     assert verdicts(live) == verdicts(offline)
+
+
+def test_baseline_new_only_gates_only_on_new_weaknesses(
+    mutable_weak: Cluster, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path, target_yaml("weak", mutable_weak.dsn("auditor"), password="{env: PW}")
+    )
+    history = tmp_path / "history"
+
+    def scan(*extra: str) -> subprocess.CompletedProcess[str]:
+        proc = run_cli(
+            "scan",
+            "-c",
+            str(config),
+            "--history",
+            str(history),
+            *SPINE,
+            *extra,
+            env={"PW": AUDITOR_PASSWORD},
+        )
+        assert "Traceback" not in proc.stderr
+        return proc
+
+    _logging(mutable_weak, "on")
+    assert scan().returncode == 1  # md5 password hashing fails: the weak starting point
+    first = HistoryStore(history).runs()[-1]
+    proc = scan("--baseline", "last", "--new-only")
+    assert proc.returncode == 0, proc.stderr  # unchanged weak database: nothing new
+    assert "against baseline" in proc.stderr and "0 new failure(s)" in proc.stderr
+    assert scan("--baseline", str(first)).returncode == 1  # without --new-only: the usual gate
+
+    _logging(mutable_weak, "off")  # a new weakness appears between runs
+    proc = scan("--baseline", "last", "--new-only")
+    assert proc.returncode == 1, proc.stderr
+    assert "1 new failure(s)" in proc.stderr
+    proc = scan("--baseline", str(first), "--new-only")  # a results file works the same
+    assert proc.returncode == 1
+    # --fail-on still applies on top: the new (medium) failure is below high.
+    assert scan("--baseline", str(first), "--new-only", "--fail-on", "high").returncode == 0
+
+
+def test_baseline_usage_errors(tmp_path: Path) -> None:
+    for args, message in (
+        (["--new-only"], "--new-only needs --baseline"),
+        (["--baseline", "last"], "--baseline last needs --history DIR"),
+        (["--baseline", str(tmp_path / "nope.json")], "nope.json: no such results file"),
+    ):
+        proc = run_cli("scan", "--dsn", "postgresql://h/db", *args)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
