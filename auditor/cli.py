@@ -37,6 +37,8 @@ from auditor.output import (
 )
 from auditor.progress import ScanProgress
 from auditor.runner import run_scan
+from auditor.summary_line import summary_line
+from auditor.target_sources import with_declarations
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,6 +131,8 @@ def scan_output_options(func: F) -> F:
     func = click.option(
         "--format",
         "formats",
+        envvar="AUDITOR_FORMAT",
+        show_envvar=True,
         multiple=True,
         default=("terminal",),
         show_default=True,
@@ -138,9 +142,16 @@ def scan_output_options(func: F) -> F:
         "-o",
         "--output",
         type=click.Path(path_type=Path),
+        envvar="AUDITOR_OUTPUT",
+        show_envvar=True,
         help="File (one format) or folder (several formats).",
     )(func)
-    func = click.option("--framework", help="Restrict report control views to one framework.")(func)
+    func = click.option(
+        "--framework",
+        envvar="AUDITOR_FRAMEWORK",
+        show_envvar=True,
+        help="Restrict report control views to one framework.",
+    )(func)
     return func
 
 
@@ -149,6 +160,8 @@ def scan_output_options(func: F) -> F:
     "-c",
     "--config",
     "config_path",
+    envvar="AUDITOR_CONFIG",
+    show_envvar=True,
     type=click.Path(path_type=Path),
     help="YAML config with targets and policy.",
 )
@@ -169,6 +182,8 @@ def scan_output_options(func: F) -> F:
 @scan_output_options
 @click.option(
     "--fail-on",
+    envvar="AUDITOR_FAIL_ON",
+    show_envvar=True,
     type=click.Choice([s.value for s in Severity]),
     default="low",
     show_default=True,
@@ -176,11 +191,15 @@ def scan_output_options(func: F) -> F:
 )
 @click.option(
     "--allow-errors",
+    envvar="AUDITOR_ALLOW_ERRORS",
+    show_envvar=True,
     is_flag=True,
     help="Exit 0 instead of 3 when a target or check could not be evaluated.",
 )
 @click.option(
     "--workers",
+    envvar="AUDITOR_WORKERS",
+    show_envvar=True,
     type=click.IntRange(1, 64),
     default=4,
     show_default=True,
@@ -189,6 +208,8 @@ def scan_output_options(func: F) -> F:
 @click.option(
     "--waivers",
     "waivers_path",
+    envvar="AUDITOR_WAIVERS",
+    show_envvar=True,
     type=click.Path(path_type=Path),
     help="YAML file of waivers and attestations.",
 )
@@ -204,6 +225,8 @@ def scan_output_options(func: F) -> F:
 @click.option(
     "--history",
     "history_dir",
+    envvar="AUDITOR_HISTORY",
+    show_envvar=True,
     callback=_history_option,
     metavar="DIR",
     help="Keep this run's results in folder DIR and report what changed since the last "
@@ -282,6 +305,8 @@ def scan(
             config_digest=digest,
             check_ids=set(check_ids) or None,
         )
+    if config_path is not None:  # anchors for SARIF: the config line of each target
+        results = with_declarations(results, config_path, config_path.read_text("utf-8"))
     results = apply_waivers_file(results, waivers_path)
     if save_facts is not None:
         _save_facts(save_facts, bundles)
@@ -301,7 +326,9 @@ def scan(
             fail_usage(str(exc))
     if history_dir is not None:
         _record_history(history_dir, results)
-    sys.exit(exit_code(results, Severity(fail_on), allow_errors, known if new_only else ()))
+    code = exit_code(results, Severity(fail_on), allow_errors, known if new_only else ())
+    click.echo(summary_line(results, code), err=True)
+    sys.exit(code)
 
 
 @main.group()

@@ -1,6 +1,7 @@
-"""JUnit XML for CI test reports: one test suite per target, one test case per check and
-target (several resources of one check are one case, their failures listed inside), so a
-pipeline's test view shows each requirement once per database."""
+"""JUnit XML for CI test reports: one test suite per target, one test case per verdict (check,
+target and resource), so the counts a pipeline shows are the scan's summary: tests = findings,
+failures = fail, errors = error, skipped = skip + manual + waived (a waived failure is
+skipped with the waiver named, a manual check awaits a person)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def _describe(r: Result) -> str:
 
 
 def _case(suite: ET.Element, target: str, check_id: str, rs: list[Result]) -> None:
-    case = ET.SubElement(suite, "testcase", name=check_id, classname=f"auditor.{target}")
+    resource = rs[0].resource
+    name = f"{check_id} [{resource}]" if resource else check_id
+    case = ET.SubElement(suite, "testcase", name=name, classname=f"auditor.{target}")
     failed = [r for r in rs if r.status is Status.FAIL]
     errored = [r for r in rs if r.status is Status.ERROR]
     statuses = {r.status for r in rs}
@@ -28,7 +31,7 @@ def _case(suite: ET.Element, target: str, check_id: str, rs: list[Result]) -> No
     elif errored:
         node = ET.SubElement(case, "error", message=errored[0].message, type="error")
         node.text = "\n".join(_describe(r) for r in errored)
-    elif statuses <= {Status.SKIP} or statuses == {Status.MANUAL}:
+    elif statuses <= {Status.SKIP, Status.MANUAL, Status.WAIVED}:
         ET.SubElement(case, "skipped", message=rs[0].message)
     lines = [
         f"{r.status.value}: {r.message}" + (f" [{r.resource}]" if r.resource else "")
@@ -51,7 +54,7 @@ def render_junit(results: ScanResults) -> bytes:
     for target, findings in by_target.items():
         suite = ET.SubElement(root, "testsuite", name=target, timestamp=results.started_at)
         ordered = sorted(findings, key=lambda r: (r.check_id, r.resource or ""))
-        for check_id, group in groupby(ordered, key=lambda r: r.check_id):
+        for (check_id, _), group in groupby(ordered, key=lambda r: (r.check_id, r.resource)):
             _case(suite, target, check_id, list(group))
         counts = {
             "tests": len(suite),
