@@ -38,7 +38,7 @@ from auditor.output import (
 from auditor.progress import ScanProgress
 from auditor.runner import run_scan
 from auditor.summary_line import summary_line
-from auditor.target_sources import with_declarations
+from auditor.target_sources import with_declarations_from
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -306,7 +306,7 @@ def scan(
             check_ids=set(check_ids) or None,
         )
     if config_path is not None:  # anchors for SARIF: the config line of each target
-        results = with_declarations(results, config_path, config_path.read_text("utf-8"))
+        results = with_declarations_from(results, config_path)
     results = apply_waivers_file(results, waivers_path)
     if save_facts is not None:
         _save_facts(save_facts, bundles)

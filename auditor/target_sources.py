@@ -62,3 +62,13 @@ def with_declarations(results: ScanResults, config_path: Path, text: str) -> Sca
         for t in results.targets
     )
     return replace(results, targets=targets)
+
+
+def with_declarations_from(results: ScanResults, config_path: Path) -> ScanResults:
+    """As with_declarations, reading the config again; an unreadable file (moved during the
+    scan) only costs the anchors, never the scan."""
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return results
+    return with_declarations(results, config_path, text)

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import jsonschema
 
+from auditor.formatters.sarif import physical_location
 from auditor.lab.cluster import Cluster
+from auditor.model import TargetOutcome, TargetStatus
+from auditor.target_sources import declared_lines
 from tests.conftest import AUDITOR_PASSWORD, FIXTURES, target_yaml
 from tests.spine.test_cli import SPINE, run_cli
 
@@ -111,3 +114,16 @@ def test_dsn_scan_sarif_uses_the_documented_pseudo_artifact(
         == "auditor-targets/weak%20db"
         for r in results
     )
+
+
+def test_declared_lines_and_locations_for_odd_configs(tmp_path: Path) -> None:
+    text = "targets:\n  - {name: 'a b', dsn: x}\n  -\n    dsn: y\n    name: \"c:d\"\n"
+    assert declared_lines(text) == {"a b": 2, "c:d": 4}
+    assert declared_lines("targets: [oops") == {}  # unparsable: no anchors, no crash
+    located = physical_location(
+        TargetOutcome("c:d", "postgres", TargetStatus.SCANNED, declared_at="my dir/a.yaml:4"), "c:d"
+    )
+    assert located["artifactLocation"]["uri"] == "my%20dir/a.yaml"
+    assert located["region"] == {"startLine": 4}
+    fallback = physical_location(None, "c:d/x")
+    assert fallback["artifactLocation"] == {"uri": "auditor-targets/c%3Ad%2Fx"}
