@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import click
 
 from auditor import __version__
+from auditor.baseline import BaselineError, known_failures, parse_baseline
 from auditor.catalog import CatalogError, all_checks
 from auditor.commands import extra_commands
 from auditor.config import ConfigError, ScanConfig, config_digest, load_config, parse_config
@@ -25,7 +26,7 @@ from auditor.formatters.base import RenderOptions
 from auditor.formatters.json_results import ResultsFileError
 from auditor.frameworks import FrameworkError, get_framework
 from auditor.gate import EXIT_USAGE, exit_code
-from auditor.history import HistoryStore, diff_results
+from auditor.history import HistoryLocationError, HistoryStore, diff_results, history_folder
 from auditor.model import ScanResults, Severity
 from auditor.output import (
     OutputError,
@@ -39,6 +40,8 @@ from auditor.redact import redact_text
 from auditor.runner import login_warnings, run_scan
 from auditor.safe_files import UnsafePathError, ensure_folder, file_stems, write_file
 from auditor.selection import SelectionError, select_checks
+from auditor.summary_line import summary_line
+from auditor.target_sources import with_declarations_from
 from auditor.waivers import WaiverError, load_waivers
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,7 +104,7 @@ def apply_waivers_file(results: ScanResults, path: Path | None) -> ScanResults:
 def _record_history(folder: Path, results: ScanResults) -> None:
     store = HistoryStore(folder)
     try:
-        previous = store.latest()
+        previous = store.latest_comparable(results)
     except ResultsFileError as exc:
         click.echo(
             f"auditor: warning: previous run unreadable, not compared: {_one_line(str(exc))}",
@@ -114,9 +117,31 @@ def _record_history(folder: Path, results: ScanResults) -> None:
         fail_usage(f"cannot write history: {exc}")
     if previous is not None:
         click.echo(
-            "since the last run: " + "\n".join(diff_results(previous, results).lines()), err=True
+            "since the last comparable run: "
+            + "\n".join(diff_results(previous[1], results).lines()),
+            err=True,
         )
     click.echo(f"history: {path}", err=True)
+
+
+def _history_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
+    try:
+        return history_folder(value) if value is not None else None
+    except HistoryLocationError as exc:
+        fail_usage(str(exc))
+
+
+def _against_baseline(
+    base: ScanResults | None, results: ScanResults, label: str
+) -> frozenset[tuple[str, str, str]]:
+    """Print how this run compares with its baseline; return the baseline's failures."""
+    if base is None:
+        click.echo(f"baseline: no {label}; every failure counts as new", err=True)
+        return frozenset()
+    known = known_failures(base)
+    changes = diff_results(base, results)
+    click.echo(f"against baseline {base.run_id[:8]}: {changes.headline()}", err=True)
+    return known
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -129,6 +154,8 @@ def scan_output_options(func: F) -> F:
     func = click.option(
         "--format",
         "formats",
+        envvar="AUDITOR_FORMAT",
+        show_envvar=True,
         multiple=True,
         default=("terminal",),
         show_default=True,
@@ -138,9 +165,16 @@ def scan_output_options(func: F) -> F:
         "-o",
         "--output",
         type=click.Path(path_type=Path),
+        envvar="AUDITOR_OUTPUT",
+        show_envvar=True,
         help="File (one format) or folder (several formats).",
     )(func)
-    func = click.option("--framework", help="Restrict report control views to one framework.")(func)
+    func = click.option(
+        "--framework",
+        envvar="AUDITOR_FRAMEWORK",
+        show_envvar=True,
+        help="Restrict report control views to one framework.",
+    )(func)
     return func
 
 
@@ -149,6 +183,8 @@ def scan_output_options(func: F) -> F:
     "-c",
     "--config",
     "config_path",
+    envvar="AUDITOR_CONFIG",
+    show_envvar=True,
     type=click.Path(path_type=Path),
     help="YAML config with targets and policy.",
 )
@@ -169,6 +205,8 @@ def scan_output_options(func: F) -> F:
 @scan_output_options
 @click.option(
     "--fail-on",
+    envvar="AUDITOR_FAIL_ON",
+    show_envvar=True,
     type=click.Choice([s.value for s in Severity]),
     default="low",
     show_default=True,
@@ -176,11 +214,15 @@ def scan_output_options(func: F) -> F:
 )
 @click.option(
     "--allow-errors",
+    envvar="AUDITOR_ALLOW_ERRORS",
+    show_envvar=True,
     is_flag=True,
     help="Exit 0 instead of 3 when a target or check could not be evaluated.",
 )
 @click.option(
     "--workers",
+    envvar="AUDITOR_WORKERS",
+    show_envvar=True,
     type=click.IntRange(1, 64),
     default=4,
     show_default=True,
@@ -189,6 +231,8 @@ def scan_output_options(func: F) -> F:
 @click.option(
     "--waivers",
     "waivers_path",
+    envvar="AUDITOR_WAIVERS",
+    show_envvar=True,
     type=click.Path(path_type=Path),
     help="YAML file of waivers and attestations.",
 )
@@ -216,9 +260,25 @@ def scan_output_options(func: F) -> F:
 @click.option(
     "--history",
     "history_dir",
-    type=click.Path(path_type=Path),
+    envvar="AUDITOR_HISTORY",
+    show_envvar=True,
+    callback=_history_option,
     metavar="DIR",
-    help="Keep this run's results in DIR and report what changed since the last.",
+    help="Keep this run's results in folder DIR and report what changed since the last "
+    "comparable run (URLs such as sqlite:/// are not supported yet).",
+)
+@click.option(
+    "--baseline",
+    metavar="last|RESULTS.json",
+    envvar="AUDITOR_BASELINE",
+    help="Compare with a baseline: 'last' (the last comparable run in --history) or a "
+    "results file.",
+)
+@click.option(
+    "--new-only",
+    is_flag=True,
+    envvar="AUDITOR_NEW_ONLY",
+    help="With --baseline: exit 1 only for failures the baseline did not have.",
 )
 def scan(
     config_path: Path | None,
@@ -237,10 +297,18 @@ def scan(
     skip_ids: tuple[str, ...],
     save_facts: Path | None,
     history_dir: Path | None,
+    baseline: str | None,
+    new_only: bool,
 ) -> None:
     """Scan the configured targets and report."""
     if (config_path is None) == (dsn is None):
         fail_usage("give exactly one of -c/--config FILE or --dsn URL")
+    if new_only and baseline is None:
+        fail_usage("--new-only needs --baseline last|RESULTS.json")
+    try:
+        baseline_spec = parse_baseline(baseline, history_dir) if baseline is not None else None
+    except BaselineError as exc:
+        fail_usage(str(exc))
     if dsn is None and (password_env or columns or name):
         fail_usage("--password-env, --sensitive-column and --name go with --dsn")
     try:
@@ -289,6 +357,8 @@ def scan(
             config_digest=digest,
             check_ids=selected,
         )
+    if config_path is not None:  # anchors for SARIF: the config line of each target
+        results = with_declarations_from(results, config_path)
     results = apply_waivers_file(results, waivers_path)
     facts_problem = None
     if save_facts is not None:
@@ -304,11 +374,19 @@ def scan(
         fail_usage(str(exc))
     for path in written:
         click.echo(f"wrote {path}", err=True)
+    known: frozenset[tuple[str, str, str]] = frozenset()
+    if baseline_spec is not None:
+        try:
+            known = _against_baseline(baseline_spec.resolve(results), results, baseline_spec.label)
+        except BaselineError as exc:
+            fail_usage(str(exc))
     if history_dir is not None:
         _record_history(history_dir, results)
     if facts_problem is not None:
         fail_usage(facts_problem)
-    sys.exit(exit_code(results, Severity(fail_on), allow_errors))
+    code = exit_code(results, Severity(fail_on), allow_errors, known if new_only else ())
+    click.echo(summary_line(results, code), err=True)
+    sys.exit(code)
 
 
 @main.group()

@@ -1,12 +1,15 @@
 """Exit codes, the contract CI pipelines gate on (documented in README.md):
 
 0 no unwaived failure at or above --fail-on and every target scanned;
-1 at least one unwaived failure at or above --fail-on;
+1 at least one unwaived failure at or above --fail-on (with --baseline … --new-only: only
+  failures the baseline did not have);
 2 usage or configuration error (nothing scanned) — raised by the CLI itself;
 3 no gating failure, but a target or a check could not be evaluated (unless --allow-errors).
 """
 
 from __future__ import annotations
+
+from collections.abc import Container
 
 from auditor.model import ScanResults, Severity, Status, TargetStatus
 
@@ -16,8 +19,20 @@ EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
 
 
-def exit_code(results: ScanResults, fail_on: Severity, allow_errors: bool = False) -> int:
-    if any(f.status is Status.FAIL and f.severity.at_least(fail_on) for f in results.findings):
+def exit_code(
+    results: ScanResults,
+    fail_on: Severity,
+    allow_errors: bool = False,
+    known_failures: Container[tuple[str, str, str]] = (),
+) -> int:
+    """`known_failures`: (target, check id, resource or "") keys that do not gate (the
+    baseline's failures under --new-only)."""
+    if any(
+        f.status is Status.FAIL
+        and f.severity.at_least(fail_on)
+        and (f.target, f.check_id, f.resource or "") not in known_failures
+        for f in results.findings
+    ):
         return EXIT_FAILURES
     incomplete = any(t.status is not TargetStatus.SCANNED for t in results.targets) or any(
         f.status is Status.ERROR for f in results.findings

@@ -1,5 +1,5 @@
 """Scan history for scheduled scans: keep each run's results JSON in a folder and tell what
-changed since the previous run (new failures, resolved ones, other status changes).
+changed since the last comparable run (auditor/diff.py says how, honestly).
 
 History files are the same `auditor/results/v1` documents as `--format json`: they hold no
 secrets or raw sampled values, because results never do.
@@ -9,111 +9,54 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from auditor.diff import ResultsDiff, comparable, diff_results
 from auditor.formatters.json_results import (
     SCHEMA_ID,
     ResultsFileError,
     results_from_dict,
     results_to_dict,
 )
-from auditor.model import Result, ScanResults, Status
+from auditor.model import ScanResults
 from auditor.redact import redact_results
 from auditor.safe_files import ensure_folder, write_file
-from auditor.safe_text import display_text
 
-Key = tuple[str, str, str]  # target, check id, resource
-
-
-def _key(r: Result) -> Key:
-    return (r.target, r.check_id, r.resource or "")
-
-
-@dataclass(frozen=True)
-class Change:
-    key: Key
-    before: Status | None  # None: not reported in that run
-    after: Status | None
-    severity: str
-    title: str
-
-    def as_dict(self) -> dict[str, Any]:
-        target, check_id, resource = self.key
-        return {
-            "target": target,
-            "check_id": check_id,
-            "resource": resource or None,
-            "before": self.before.value if self.before else None,
-            "after": self.after.value if self.after else None,
-            "severity": self.severity,
-            "title": self.title,
-        }
+__all__ = [
+    "HistoryLocationError",
+    "HistoryStore",
+    "ResultsDiff",
+    "diff_results",
+    "history_folder",
+    "load_results",
+]
 
 
-@dataclass(frozen=True)
-class ResultsDiff:
-    new_failures: tuple[Change, ...]
-    resolved: tuple[Change, ...]
-    other_changes: tuple[Change, ...]
-    unchanged: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "new_failures": [c.as_dict() for c in self.new_failures],
-            "resolved": [c.as_dict() for c in self.resolved],
-            "other_changes": [c.as_dict() for c in self.other_changes],
-            "unchanged": self.unchanged,
-        }
-
-    def lines(self) -> list[str]:
-        def fmt(c: Change) -> str:
-            target, check_id, resource = c.key
-            # Names come from the scanned systems: one visible line, no control characters.
-            where = display_text(f"{target}" + (f" / {resource}" if resource else ""))
-            before = c.before.value if c.before else "absent"
-            after = c.after.value if c.after else "absent"
-            return f"  {check_id:40} {where}: {before} -> {after}"
-
-        out = [
-            f"{len(self.new_failures)} new failure(s), {len(self.resolved)} resolved, "
-            f"{len(self.other_changes)} other change(s), {self.unchanged} unchanged"
-        ]
-        for title, group in (
-            ("new failures", self.new_failures),
-            ("resolved", self.resolved),
-            ("other changes", self.other_changes),
-        ):
-            if group:
-                out.append(f"{title}:")
-                out.extend(fmt(c) for c in group)
-        return out
+class HistoryLocationError(Exception):
+    """A --history value this version cannot store into; the message is one line."""
 
 
-def diff_results(old: ScanResults, new: ScanResults) -> ResultsDiff:
-    before = {_key(r): r for r in old.findings}
-    after = {_key(r): r for r in new.findings}
-    new_failures, resolved, other = [], [], []
-    unchanged = 0
-    for key in sorted(before.keys() | after.keys()):
-        b, a = before.get(key), after.get(key)
-        b_status, a_status = (b.status if b else None), (a.status if a else None)
-        if b_status == a_status:
-            unchanged += 1
-            continue
-        ref = a or b
-        assert ref is not None
-        change = Change(key, b_status, a_status, ref.severity.value, ref.title)
-        if a_status is Status.FAIL:
-            new_failures.append(change)
-        elif b_status is Status.FAIL:
-            resolved.append(change)
-        else:
-            other.append(change)
-    return ResultsDiff(tuple(new_failures), tuple(resolved), tuple(other), unchanged)
+# scheme://… (s3://, sqlite:///, postgresql://); a scheme of two or more characters, so a
+# Windows drive letter (C:/runs) stays a path.
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+)://")
+
+
+def history_folder(value: str) -> Path:
+    """The folder a --history value names. URL-looking values are refused: a database or
+    object-store history is not built yet, and silently creating a local folder named
+    'sqlite:' or 's3:' would lose every run. The URL itself is never echoed (it may carry a
+    password)."""
+    match = _URL.match(value)
+    if match:
+        raise HistoryLocationError(
+            f"--history: {match.group(1)!r} URLs are not supported yet; give a folder path "
+            "(results files are kept there); SQLite and PostgreSQL history stores are "
+            "future work"
+        )
+    return Path(value)
 
 
 class _Loose(BaseModel):
@@ -214,6 +157,30 @@ class HistoryStore:
         """Refuse (UnsafePathError) a history folder that cannot be used, before a scan."""
         ensure_folder(self.folder, "history folder")
 
+    def latest_comparable(
+        self, results: ScanResults, before: Path | None = None
+    ) -> tuple[Path, ScanResults] | None:
+        """The newest run (older than `before`, when given) sharing at least one check and
+        one target with `results`: the run a diff or a `--baseline last` compares with."""
+        for path in reversed(self.runs()):
+            if before is not None and path >= before:
+                continue
+            old = load_results(path)
+            if old.run_id != results.run_id and comparable(old, results):
+                return path, old
+        return None
+
+    def find(self, run: str) -> Path:
+        """A run by its id (or a unique prefix of it) or its file name."""
+        runs = self.runs()
+        hits = [p for p in runs if p.name == run or p.name == f"{run}.results.json"]
+        if not hits:
+            hits = [p for p in runs if _run_id_of(p).startswith(run)] if run else []
+        if len(hits) != 1:
+            problem = "no run" if not hits else f"{len(hits)} runs"
+            raise ResultsFileError(f"{self.folder}: {problem} matching {run!r}")
+        return hits[0]
+
     def save(self, results: ScanResults) -> Path:
         """Write the run, redacted (auditor.redact), through a temporary file and a rename."""
         self.check()
@@ -223,3 +190,11 @@ class HistoryStore:
         body = json.dumps(results_to_dict(redact_results(results)), indent=2) + "\n"
         write_file(path, body.encode())
         return path
+
+
+def _run_id_of(path: Path) -> str:
+    # Files are named STAMP-RUNID8.results.json; the full id is inside the file.
+    try:
+        return load_results(path).run_id
+    except ResultsFileError:
+        return ""

@@ -88,6 +88,9 @@ class TargetOutcome:
     kind: str
     status: TargetStatus
     error: str | None = None
+    # Where the config declares this target ("path/auditor.yaml:12", repo-relative), so
+    # code-scanning tools can anchor its findings to a file line; None for --dsn scans.
+    declared_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,9 @@ class ScanResults:
     findings: tuple[Result, ...]
     tool_version: str
     config_digest: str | None = None
+    # The check ids this run selected (None: unknown, results written before scopes were
+    # recorded). History compares two runs only within the checks both selected.
+    scope: tuple[str, ...] | None = None
 
     def summary(self) -> dict[str, Any]:
         by_status = {s.value: 0 for s in Status}

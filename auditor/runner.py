@@ -305,5 +305,6 @@ def run_scan(
         findings=tuple(findings),
         tool_version=__version__,
         config_digest=config_digest,
+        scope=tuple(sorted(c.id for c in checks)),
     )
     return results, [runs[t.name].facts for t in config.targets]

@@ -103,6 +103,7 @@ def evaluate_command(
         targets=tuple(_outcome(f) for f in loaded),
         findings=tuple(findings),
         tool_version=__version__,
+        scope=tuple(sorted(c.id for c in checks)),
     )
     try:
         write_outputs(results, chosen, output, RenderOptions(color=wants_color()))

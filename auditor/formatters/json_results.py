@@ -39,20 +39,32 @@ def finding_to_dict(f: Result) -> dict[str, Any]:
     }
 
 
+def _target_to_dict(t: TargetOutcome) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": t.name,
+        "kind": t.kind,
+        "status": t.status.value,
+        "error": t.error,
+    }
+    if t.declared_at is not None:  # optional keys: results without them read as before
+        out["declared_at"] = t.declared_at
+    return out
+
+
 def results_to_dict(results: ScanResults) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "id": results.run_id,
+        "started_at": results.started_at,
+        "finished_at": results.finished_at,
+        "config_digest": results.config_digest,
+    }
+    if results.scope is not None:
+        run["scope"] = list(results.scope)
     return {
         "schema": SCHEMA_ID,
         "tool": {"name": "auditor", "version": results.tool_version},
-        "run": {
-            "id": results.run_id,
-            "started_at": results.started_at,
-            "finished_at": results.finished_at,
-            "config_digest": results.config_digest,
-        },
-        "targets": [
-            {"name": t.name, "kind": t.kind, "status": t.status.value, "error": t.error}
-            for t in results.targets
-        ],
+        "run": run,
+        "targets": [_target_to_dict(t) for t in results.targets],
         "findings": [finding_to_dict(f) for f in results.findings],
         # Derived from the findings and the framework files (so a re-render recomputes it;
         # results_from_dict ignores it): control verdicts CI and GRC tools read directly.
@@ -65,6 +77,14 @@ class ResultsFileError(Exception):
     pass
 
 
+def _scope(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("run.scope must be a list of check ids")
+    return tuple(value)
+
+
 def results_from_dict(data: dict[str, Any]) -> ScanResults:
     if data.get("schema") != SCHEMA_ID:
         raise ResultsFileError(f"not an Auditor results file (schema is {data.get('schema')!r})")
@@ -74,9 +94,16 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
             started_at=data["run"]["started_at"],
             finished_at=data["run"]["finished_at"],
             config_digest=data["run"].get("config_digest"),
+            scope=_scope(data["run"].get("scope")),
             tool_version=data["tool"]["version"],
             targets=tuple(
-                TargetOutcome(t["name"], t["kind"], TargetStatus(t["status"]), t.get("error"))
+                TargetOutcome(
+                    t["name"],
+                    t["kind"],
+                    TargetStatus(t["status"]),
+                    t.get("error"),
+                    t.get("declared_at"),
+                )
                 for t in data["targets"]
             ),
             findings=tuple(

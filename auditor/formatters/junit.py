@@ -1,6 +1,7 @@
-"""JUnit XML for CI test reports: one test suite per target, one test case per check and
-target (several resources of one check are one case, their failures listed inside), so a
-pipeline's test view shows each requirement once per database.
+"""JUnit XML for CI test reports: one test suite per target, one test case per verdict (check,
+target and resource), so the counts a pipeline shows are the scan's summary: tests = findings,
+failures = fail, errors = error, skipped = skip + manual + waived (a waived failure is
+skipped with the waiver named, a manual check awaits a person).
 
 Names and messages come from the scanned systems: every attribute and text goes through
 `safe_text.xml_text`, so characters XML 1.0 forbids (ESC, NUL, other controls) become
@@ -22,8 +23,10 @@ def _describe(r: Result) -> str:
 
 
 def _case(suite: ET.Element, target: str, check_id: str, rs: list[Result]) -> None:
+    resource = rs[0].resource
+    name = f"{check_id} [{resource}]" if resource else check_id
     case = ET.SubElement(
-        suite, "testcase", name=xml_text(check_id), classname=xml_text(f"auditor.{target}")
+        suite, "testcase", name=xml_text(name), classname=xml_text(f"auditor.{target}")
     )
     failed = [r for r in rs if r.status is Status.FAIL]
     errored = [r for r in rs if r.status is Status.ERROR]
@@ -37,7 +40,7 @@ def _case(suite: ET.Element, target: str, check_id: str, rs: list[Result]) -> No
     elif errored:
         node = ET.SubElement(case, "error", message=xml_text(errored[0].message), type="error")
         node.text = "\n".join(_describe(r) for r in errored)
-    elif statuses <= {Status.SKIP} or statuses == {Status.MANUAL}:
+    elif statuses <= {Status.SKIP, Status.MANUAL, Status.WAIVED}:
         ET.SubElement(case, "skipped", message=xml_text(rs[0].message))
     lines = [
         xml_text(f"{r.status.value}: {r.message}" + (f" [{r.resource}]" if r.resource else ""))
@@ -62,7 +65,7 @@ def render_junit(results: ScanResults) -> bytes:
             root, "testsuite", name=xml_text(target), timestamp=xml_text(results.started_at)
         )
         ordered = sorted(findings, key=lambda r: (r.check_id, r.resource or ""))
-        for check_id, group in groupby(ordered, key=lambda r: r.check_id):
+        for (check_id, _), group in groupby(ordered, key=lambda r: (r.check_id, r.resource)):
             _case(suite, target, check_id, list(group))
         counts = {
             "tests": len(suite),

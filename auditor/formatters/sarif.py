@@ -1,17 +1,27 @@
-"""SARIF 2.1.0 for code-scanning dashboards and CI: one rule per check, one result per
-verdict. Every verdict is kept, with SARIF's `kind` saying what it is (pass, fail, review for
-manual checks, open for checks that could not be evaluated, notApplicable for skips); waived
-failures carry an external suppression with the waiver's reason."""
+"""SARIF 2.1.0 for code-scanning dashboards and CI (GitHub code scanning accepts it): one rule
+per check, one result per verdict that needs attention — failures (`kind: fail`), waived
+failures (with an external suppression giving the waiver's reason), manual checks
+(`review`) and checks that could not be evaluated (`open`). Passes and skips are not
+results (GitHub does not document `kind` and would show them as alerts); their counts are in
+the run's properties.
+
+Every result has a physical location, which GitHub requires: the line of the config file
+that declares its target (repo-relative, under %SRCROOT%). A `--dsn` scan has no config
+file, so its results point at the pseudo-artifact `auditor-targets/<target name>`."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from auditor.formatters.base import Formatter, RenderOptions
-from auditor.model import Result, ScanResults, Severity, Status
+from auditor.model import Result, ScanResults, Severity, Status, TargetOutcome
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+# Verdicts that are not alerts: left out of `results`, counted in the run's properties.
+_OMITTED = (Status.PASS, Status.SKIP)
 
 
 _KIND = {
@@ -53,7 +63,23 @@ def _rule(first: Result) -> dict[str, Any]:
     }
 
 
-def _result(r: Result, rule_index: int) -> dict[str, Any]:
+def physical_location(target: TargetOutcome | None, name: str) -> dict[str, Any]:
+    """The config line declaring the target, or the documented pseudo-artifact."""
+    declared = target.declared_at if target is not None else None
+    if declared and ":" in declared:
+        path, _, line = declared.rpartition(":")
+        if line.isdigit() and int(line) >= 1:
+            return {
+                "artifactLocation": {"uri": quote(path), "uriBaseId": SRCROOT},
+                "region": {"startLine": int(line)},
+            }
+    return {
+        "artifactLocation": {"uri": f"auditor-targets/{quote(name, safe='')}"},
+        "region": {"startLine": 1},
+    }
+
+
+def _result(r: Result, rule_index: int, target: TargetOutcome | None) -> dict[str, Any]:
     located = f"{r.target}/{r.resource}" if r.resource else r.target
     out: dict[str, Any] = {
         "ruleId": r.check_id,
@@ -63,6 +89,7 @@ def _result(r: Result, rule_index: int) -> dict[str, Any]:
         "message": {"text": r.message or r.title},
         "locations": [
             {
+                "physicalLocation": physical_location(target, r.target),
                 "logicalLocations": [
                     {
                         "name": r.resource or r.target,
@@ -99,6 +126,9 @@ def render_sarif(results: ScanResults) -> dict[str, Any]:
         rules.setdefault(r.check_id, r)
     order = sorted(rules)
     index = {check_id: i for i, check_id in enumerate(order)}
+    targets = {t.name: t for t in results.targets}
+    shown = [r for r in results.findings if r.status not in _OMITTED]
+    omitted = {s.value: sum(r.status is s for r in results.findings) for s in _OMITTED}
     return {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
@@ -119,8 +149,10 @@ def render_sarif(results: ScanResults) -> dict[str, Any]:
                         "endTimeUtc": results.finished_at,
                     }
                 ],
-                "results": [_result(r, index[r.check_id]) for r in results.findings],
+                "originalUriBaseIds": {SRCROOT: {"description": {"text": "The repository root."}}},
+                "results": [_result(r, index[r.check_id], targets.get(r.target)) for r in shown],
                 "properties": {
+                    "omittedVerdicts": omitted,
                     "configDigest": results.config_digest,
                     "targets": [
                         {"name": t.name, "kind": t.kind, "status": t.status.value, "error": t.error}

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from auditor.formatters.base import RenderOptions, formatters
-from auditor.model import ScanResults
+from auditor.model import ScanResults, Status
 from auditor.waivers import apply_waivers, parse_waivers
 from tests.conftest import FIXTURES
 from tests.report.conftest import Golden
@@ -53,12 +53,17 @@ def test_sarif_is_valid_against_the_official_schema(waived: ScanResults) -> None
     schema = json.loads(SARIF_SCHEMA.read_text())
     jsonschema.Draft4Validator(schema).validate(document)
     results = document["runs"][0]["results"]
-    assert len(results) == len(waived.findings)
+    # Passes and skips are counted, not results (GitHub would show them as alerts).
+    shown = [f for f in waived.findings if f.status not in (Status.PASS, Status.SKIP)]
+    assert len(results) == len(shown) and shown
+    assert all("physicalLocation" in r["locations"][0] for r in results)
     by_rule = {(r["ruleId"], r["properties"]["target"]): r for r in results}
     waived_one = by_rule[("auth.password_encryption", "app-db")]
     assert waived_one["kind"] == "fail" and waived_one["level"] == "error"
     assert waived_one["suppressions"][0]["justification"].startswith("Legacy client needs md5")
-    assert by_rule[("transport.ssl_enabled", "app-db")]["kind"] == "pass"
+    assert ("transport.ssl_enabled", "app-db") not in by_rule  # a pass
+    omitted = document["runs"][0]["properties"]["omittedVerdicts"]
+    assert omitted["pass"] == sum(f.status is Status.PASS for f in waived.findings) > 0
     assert by_rule[("keys.application_key_cache", "app-db")]["kind"] == "review"
     rules = document["runs"][0]["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == sorted({f.check_id for f in waived.findings})
@@ -68,19 +73,26 @@ def test_sarif_is_valid_against_the_official_schema(waived: ScanResults) -> None
         jsonschema.Draft4Validator(schema).validate(document)
 
 
-def test_junit_has_one_case_per_check_and_target(waived: ScanResults) -> None:
+def test_junit_has_one_case_per_verdict(waived: ScanResults) -> None:
     root = ET.fromstring(render("junit", waived))
     cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
-    expected = {(f"auditor.{f.target}", f.check_id) for f in waived.findings}
+    expected = {
+        (f"auditor.{f.target}", f.check_id + (f" [{f.resource}]" if f.resource else ""))
+        for f in waived.findings
+    }
     assert set(cases) == expected and len(cases) == len(list(root.iter("testcase")))
-    # column.sensitive_encrypted: one resource passes, one fails -> the case fails.
-    failure = cases[("auditor.app-db", "column.sensitive_encrypted")].find("failure")
+    # column.sensitive_encrypted: one resource passes, one fails -> that resource's case fails.
+    failure = cases[("auditor.app-db", "column.sensitive_encrypted [users.phone]")].find("failure")
     assert failure is not None and failure.get("type") == "critical"
     assert "users.phone" in (failure.text or "")
     assert cases[("auditor.legacy-db", "transport.ssl_enabled")].find("error") is not None
     assert cases[("auditor.app-db", "auth.role_password_hashes")].find("skipped") is not None
-    assert root.get("tests") == str(len(expected))
-    assert root.get("failures") == str(sum(c.find("failure") is not None for c in cases.values()))
+    # The totals are the summary's counts.
+    by_status = waived.summary()["by_status"]
+    assert root.get("tests") == str(len(waived.findings))
+    assert root.get("failures") == str(by_status["fail"])
+    assert root.get("errors") == str(by_status["error"])
+    assert root.get("skipped") == str(by_status["skip"] + by_status["manual"] + by_status["waived"])
 
 
 def test_csv_rows_and_formula_escaping(waived: ScanResults) -> None:
