@@ -26,6 +26,7 @@ from auditor.formatters.json_results import ResultsFileError
 from auditor.frameworks import FrameworkError, get_framework
 from auditor.gate import EXIT_USAGE, exit_code
 from auditor.history import HistoryStore, diff_results
+from auditor.manifest import attest_results
 from auditor.model import ScanResults, Severity
 from auditor.output import (
     OutputError,
@@ -36,6 +37,7 @@ from auditor.output import (
 )
 from auditor.progress import ScanProgress
 from auditor.runner import run_scan
+from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -185,6 +187,13 @@ def scan_output_options(func: F) -> F:
     metavar="DIR",
     help="Keep this run's results in DIR and report what changed since the last.",
 )
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path),
+    envvar=SIGN_KEY_ENV,
+    metavar="KEY",
+    help=f"Ed25519 private key (`auditor keygen`): sign the results. Also ${SIGN_KEY_ENV}.",
+)
 def scan(
     config_path: Path | None,
     dsn: str | None,
@@ -201,6 +210,7 @@ def scan(
     check_ids: tuple[str, ...],
     save_facts: Path | None,
     history_dir: Path | None,
+    sign_key: Path | None,
 ) -> None:
     """Scan the configured targets and report."""
     if (config_path is None) == (dsn is None):
@@ -222,7 +232,8 @@ def scan(
         if framework is not None:
             get_framework(framework)
         catalog = all_checks()
-    except (ConfigError, OutputError, CatalogError, FrameworkError) as exc:
+        signer = load_signer(sign_key) if sign_key is not None else None
+    except (ConfigError, OutputError, CatalogError, FrameworkError, SigningError) as exc:
         fail_usage(str(exc))
     unknown = [c for c in check_ids if c not in catalog]
     if unknown:
@@ -237,12 +248,16 @@ def scan(
             config_digest=digest,
             check_ids=set(check_ids) or None,
         )
-    results = apply_waivers_file(results, waivers_path)
+    results = attest_results(apply_waivers_file(results, waivers_path), signer)
     if save_facts is not None:
         _save_facts(save_facts, bundles)
     try:
         written = write_outputs(
-            results, chosen, output, RenderOptions(framework=framework, color=wants_color())
+            results,
+            chosen,
+            output,
+            RenderOptions(framework=framework, color=wants_color()),
+            signer=signer,
         )
     except (OutputError, OSError) as exc:
         fail_usage(str(exc))

@@ -88,6 +88,9 @@ class TargetOutcome:
     kind: str
     status: TargetStatus
     error: str | None = None
+    # What was examined and as whom (asset inventory, scanning role and its privileges);
+    # None for results written before it was recorded.
+    inventory: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ class ScanResults:
     findings: tuple[Result, ...]
     tool_version: str
     config_digest: str | None = None
+    # Who ran the scan, where, under which policy (auditor/report_model.py shows it).
+    run_metadata: dict[str, Any] | None = None
+    # The DSSE envelope signed at scan time (auditor/signing.py); carried unchanged by re-renders.
+    attestation: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         by_status = {s.value: 0 for s in Status}

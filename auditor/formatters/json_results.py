@@ -48,17 +48,29 @@ def results_to_dict(results: ScanResults) -> dict[str, Any]:
             "started_at": results.started_at,
             "finished_at": results.finished_at,
             "config_digest": results.config_digest,
+            **({"metadata": results.run_metadata} if results.run_metadata is not None else {}),
         },
-        "targets": [
-            {"name": t.name, "kind": t.kind, "status": t.status.value, "error": t.error}
-            for t in results.targets
-        ],
+        "targets": [_target_to_dict(t) for t in results.targets],
         "findings": [finding_to_dict(f) for f in results.findings],
         # Derived from the findings and the framework files (so a re-render recomputes it;
         # results_from_dict ignores it): control verdicts CI and GRC tools read directly.
         "controls": [verdict_to_dict(v) for v in control_verdicts(results)],
         "summary": results.summary(),
+        # Written last and left out of the signed digest (auditor/manifest.py signed_view).
+        **({"attestation": results.attestation} if results.attestation is not None else {}),
     }
+
+
+def _target_to_dict(t: TargetOutcome) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": t.name,
+        "kind": t.kind,
+        "status": t.status.value,
+        "error": t.error,
+    }
+    if t.inventory is not None:
+        out["inventory"] = t.inventory
+    return out
 
 
 class ResultsFileError(Exception):
@@ -74,9 +86,17 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
             started_at=data["run"]["started_at"],
             finished_at=data["run"]["finished_at"],
             config_digest=data["run"].get("config_digest"),
+            run_metadata=_optional_object(data["run"].get("metadata"), "run.metadata"),
+            attestation=_optional_object(data.get("attestation"), "attestation"),
             tool_version=data["tool"]["version"],
             targets=tuple(
-                TargetOutcome(t["name"], t["kind"], TargetStatus(t["status"]), t.get("error"))
+                TargetOutcome(
+                    t["name"],
+                    t["kind"],
+                    TargetStatus(t["status"]),
+                    t.get("error"),
+                    _optional_object(t.get("inventory"), "targets[].inventory"),
+                )
                 for t in data["targets"]
             ),
             findings=tuple(
@@ -97,6 +117,12 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultsFileError(f"malformed results file: {type(exc).__name__}: {exc}") from None
+
+
+def _optional_object(value: Any, where: str) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError(f"{where} is not an object")
+    return value
 
 
 class JsonFormatter(Formatter):
