@@ -79,6 +79,8 @@ class Facts:
     target: TargetContext
     sections: dict[str, FactSection] = field(default_factory=dict)
     gaps: dict[str, Gap] = field(default_factory=dict)
+    # When, by which run and scanner the facts were observed (empty until the scan ends).
+    collected: dict[str, Any] = field(default_factory=dict)
 
     def add(self, section: FactSection) -> None:
         self.sections[section.section] = section
@@ -112,6 +114,7 @@ class Facts:
             },
             "sections": {k: v.model_dump(mode="json") for k, v in sorted(self.sections.items())},
             "gaps": {k: v.as_dict() for k, v in sorted(self.gaps.items())},
+            **({"collected": self.collected} if self.collected else {}),
         }
 
     @classmethod
@@ -135,4 +138,8 @@ class Facts:
                 facts.add(model.model_validate(body))
         for name, gap in data.get("gaps", {}).items():
             facts.mark_missing(name, Gap(GapKind(gap["kind"]), gap["reason"]))
+        collected = data.get("collected") or {}
+        if not isinstance(collected, dict):
+            raise ValueError("'collected' is not an object")
+        facts.collected = collected
         return facts

@@ -22,6 +22,7 @@ from auditor.config import ConfigError, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import Facts, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
+from auditor.inventory import run_metadata, target_inventory
 from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
 
 Clock = Callable[[], dt.datetime]
@@ -193,13 +194,28 @@ def run_scan(
         ),
         key=lambda r: r.sort_key,
     )
+    metadata = run_metadata(config.policy)
     results = ScanResults(
         run_id=str(uuid.uuid4()),
         started_at=iso(started),
         finished_at=iso(clock()),
-        targets=tuple(runs[t.name].outcome for t in config.targets),
+        targets=tuple(
+            replace(runs[t.name].outcome, inventory=target_inventory(runs[t.name].facts))
+            for t in config.targets
+        ),
         findings=tuple(findings),
         tool_version=__version__,
         config_digest=config_digest,
+        run_metadata=metadata,
     )
-    return results, [runs[t.name].facts for t in config.targets]
+    bundles = [runs[t.name].facts for t in config.targets]
+    for facts in bundles:  # so `auditor evaluate` can report when and by whom they were seen
+        facts.collected = {
+            "run_id": results.run_id,
+            "started_at": results.started_at,
+            "finished_at": results.finished_at,
+            "config_digest": config_digest,
+            "tool_version": __version__,
+            "scanner": metadata["scanner"],
+        }
+    return results, bundles
