@@ -30,9 +30,13 @@ def _user() -> str | None:
         return None
 
 
-def run_metadata(policy: Policy, *, collected_by: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Who ran the scan, where, and the policy in force (thresholds, TLS profile)."""
-    scanner = collected_by or {"host": socket.gethostname(), "user": _user()}
+def this_scanner() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "user": _user()}
+
+
+def run_metadata(policy: Policy, scanner: dict[str, Any] | None) -> dict[str, Any]:
+    """Who ran the scan (None: not known, e.g. facts saved before it was recorded), where,
+    and the policy in force (thresholds, TLS profile)."""
     return {"scanner": scanner, "policy": policy.model_dump(mode="json")}
 
 

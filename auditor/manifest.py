@@ -200,6 +200,7 @@ class Verification:
     files_signed_by: str | None = None
     keys_given: bool = False
     notes: tuple[str, ...] = ()
+    run: str = ""  # the run the results are of: id and times (signed when scan_signed_by)
 
     @property
     def ok(self) -> bool:
@@ -353,6 +354,7 @@ def verify_report_dir(folder: Path, trusted: Sequence[TrustedKey] = ()) -> Verif
         files_signed_by=files_by,
         keys_given=bool(trusted),
         notes=tuple(notes),
+        run=f"run {results.run_id}, {results.started_at} to {results.finished_at}",
     )
 
 

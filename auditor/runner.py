@@ -22,7 +22,7 @@ from auditor.config import ConfigError, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import Facts, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
-from auditor.inventory import run_metadata, target_inventory
+from auditor.inventory import run_metadata, target_inventory, this_scanner
 from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
 
 Clock = Callable[[], dt.datetime]
@@ -194,7 +194,7 @@ def run_scan(
         ),
         key=lambda r: r.sort_key,
     )
-    metadata = run_metadata(config.policy)
+    metadata = run_metadata(config.policy, this_scanner())
     results = ScanResults(
         run_id=str(uuid.uuid4()),
         started_at=iso(started),

@@ -111,7 +111,7 @@ def evaluate_command(
         tool_version=__version__,
         config_digest=observed["config_digest"],
         run_metadata={
-            **run_metadata(loaded[0].target.policy, collected_by=observed["scanner"]),
+            **run_metadata(loaded[0].target.policy, observed["scanner"]),
             "evaluated": {
                 "at": runner.iso(dt.datetime.now(dt.UTC)),
                 "from_runs": observed["runs"],

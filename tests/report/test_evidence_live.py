@@ -113,3 +113,16 @@ def test_evaluate_keeps_when_the_facts_were_observed(scanned: dict[str, Path]) -
     assert meta["scanner"] == scan["run"]["metadata"]["scanner"]
     inventory = {t["name"]: t["inventory"] for t in evaluated["targets"]}
     assert inventory == {t["name"]: t["inventory"] for t in scan["targets"]}
+
+
+def test_evaluate_of_an_old_bundle_does_not_invent_a_scanner(scanned: dict[str, Path]) -> None:
+    bundle = json.loads((scanned["facts"] / "good.facts.json").read_text())
+    del bundle["collected"]  # as saved before collection times were recorded
+    old = scanned["root"] / "old.facts.json"
+    old.write_text(json.dumps(bundle))
+    out = scanned["root"] / "old-evaluated.json"
+    proc = run_cli("evaluate", str(old), "--format", "json", "-o", str(out))
+    assert proc.returncode in (0, 1), proc.stderr
+    run = json.loads(out.read_text())["run"]
+    assert run["metadata"]["scanner"] is None and run["metadata"]["evaluated"]["from_runs"] == []
+    assert run["config_digest"] is None

@@ -86,6 +86,8 @@ def test_a_signed_folder_verifies_and_names_the_key(
     assert done.exit_code == 0, done.output
     keyid = load_trusted_key(keys["org.pub"]).keyid
     assert f"scan results signed by {keyid[:23]} ({keys['org.pub']})" in done.output
+    run = sample_results()
+    assert f"run {run.run_id}, {run.started_at} to {run.finished_at}" in done.output
     assert f"file list signed by {keyid[:23]}" in done.output
     assert "NOTE" not in done.output
 
