@@ -70,6 +70,16 @@ def evidence_lines(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+def expected_actual(result: Result) -> str | None:
+    """'expected X, observed Y' when the check recorded its policy value and what it saw."""
+    found = result.evidence.get("expected_vs_actual")
+    if not isinstance(found, dict) or "expected" not in found:
+        return None
+    actual = found.get("actual")
+    shown = ", ".join(map(_scalar, actual)) if isinstance(actual, list) else _scalar(actual)
+    return f"expected {_scalar(found['expected'])}, observed {shown or '(none)'}"
+
+
 def short_message(result: Result) -> str:
     """The message without a leading copy of the resource it already sits beside."""
     if result.resource:

@@ -183,12 +183,13 @@ class TlsMinVersion(LiveTlsCheck):
                     f"{configured} disagrees with the live server: the running TLS setup is "
                     "older than the settings (a failed SSL reload?)"
                 )
+        compare = {"expected": f"{floor} or newer", "actual": tls.accepted_versions()}
         if problems:
-            return [self.failed(facts, "; ".join(problems), evidence=evidence)]
+            return [self.failed(facts, "; ".join(problems), evidence=evidence, **compare)]
         message = f"the live server accepts only {', '.join(tls.accepted_versions())}"
         if setting is not None:
             message += f"; ssl_min_protocol_version = {setting.value} ({setting.where})"
-        return [self.passed(facts, message, evidence=evidence)]
+        return [self.passed(facts, message, evidence=evidence, **compare)]
 
 
 class Tls13Supported(LiveTlsCheck):

@@ -126,3 +126,18 @@ def test_evaluate_of_an_old_bundle_does_not_invent_a_scanner(scanned: dict[str, 
     run = json.loads(out.read_text())["run"]
     assert run["metadata"]["scanner"] is None and run["metadata"]["evaluated"]["from_runs"] == []
     assert run["config_digest"] is None
+
+
+def test_findings_show_the_policy_value_beside_the_observed_one(scanned: dict[str, Path]) -> None:
+    document = json.loads((scanned["out"] / "results.json").read_text())
+    found = {
+        f["target"]: f for f in document["findings"] if f["check_id"] == "auth.password_encryption"
+    }
+    assert found["weak"]["status"] == "fail" and found["good"]["status"] == "pass"
+    assert found["weak"]["evidence"]["expected_vs_actual"] == {
+        "expected": "scram-sha-256",
+        "actual": "md5",
+    }
+    assert found["good"]["evidence"]["expected_vs_actual"]["actual"] == "scram-sha-256"
+    html = (scanned["out"] / "report.html").read_text()
+    assert "(expected scram-sha-256, observed md5)" in html
