@@ -104,9 +104,17 @@ def report_command(
     results = load_results(results_path)
     if waivers_path is not None:
         try:
-            results = apply_waivers(results, load_waivers(waivers_path))
+            waived = apply_waivers(results, load_waivers(waivers_path))
         except WaiverError as exc:
             _fail(str(exc))
+        if results.attestation is not None and waived != results:
+            click.echo(
+                "auditor: warning: the waivers change signed results: `auditor verify "
+                "--public-key` will report them as changed (apply waivers at scan time to "
+                "have them signed)",
+                err=True,
+            )
+        results = waived
     if framework is not None:
         try:
             get_framework(framework)

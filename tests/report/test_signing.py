@@ -335,3 +335,17 @@ def test_verify_usage_errors(tmp_path: Path, keys: dict[str, Path]) -> None:
     # a private key given as the public one is refused without echoing it
     done = verify(tmp_path, keys["org"])
     assert done.exit_code == 2 and "PRIVATE" not in done.output
+
+
+def test_waivers_applied_after_signing_are_reported_as_changes(
+    signed_dir: Path, keys: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.report.sample import WAIVERS_YAML
+
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(WAIVERS_YAML)
+    out = tmp_path / "waived"
+    args = [str(signed_dir / "results.json"), "--format", "csv", "-o", str(out)]
+    done = CliRunner().invoke(report_command, [*args, "--waivers", str(waivers)])
+    assert done.exit_code == 0 and "the waivers change signed results" in done.output
+    assert "results differ from what the scan signed" in verify(out, keys["org.pub"]).output
