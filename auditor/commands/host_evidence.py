@@ -10,8 +10,6 @@ unless that key signed it as it is."""
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import socket
 import sys
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from auditor import __version__
 from auditor.collectors.host import HOST_EVIDENCE_NAME, HOST_EVIDENCE_PREDICATE, inspect_host
 from auditor.collectors.host_shell import LocalShell, RecordingShell
 from auditor.config import HostTarget
+from auditor.inventory import this_scanner
 from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer, sign_document
 
 
@@ -77,8 +76,7 @@ def host_evidence_command(
     shell = RecordingShell(LocalShell())
     inspect_host(shell, target)
     recorded = {
-        "host": socket.gethostname(),
-        "user": getpass.getuser(),
+        **this_scanner(),
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "tool": {"name": "auditor", "version": __version__},
     }

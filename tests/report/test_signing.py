@@ -349,3 +349,20 @@ def test_waivers_applied_after_signing_are_reported_as_changes(
     done = CliRunner().invoke(report_command, [*args, "--waivers", str(waivers)])
     assert done.exit_code == 0 and "the waivers change signed results" in done.output
     assert "results differ from what the scan signed" in verify(out, keys["org.pub"]).output
+
+
+def test_scan_refuses_a_bad_signing_key_before_scanning(tmp_path: Path) -> None:
+    from auditor.cli import main
+
+    bad = tmp_path / "key.pem"
+    bad.write_text(
+        "-----BEGIN PRIVATE KEY-----\nQ2FuYXJ5LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n"
+    )
+    # 192.0.2.1 (TEST-NET-1) would time out if the scan started: the key is checked first.
+    args = ["scan", "--dsn", "postgresql://a@192.0.2.1/db", "--sign-key", str(bad)]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 2
+    assert done.output.strip() == f"auditor: error: {bad}: not an unencrypted PEM private key"
+    assert "Q2FuYXJ5" not in done.output
+    done = CliRunner().invoke(main, args[:3], env={"AUDITOR_SIGN_KEY": str(tmp_path / "none")})
+    assert done.exit_code == 2 and "cannot read signing key" in done.output
