@@ -32,44 +32,28 @@ def test_good_config_parses_with_defaults() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (
-            GOOD.replace("    kind: postgres\n", "    kind: postgres\n    colour: red\n"),
-            "a.yaml:4: targets[0].colour: unknown key",
-        ),
-        (
-            GOOD.replace("postgresql://auditor@", "mysql://auditor@"),
-            "a.yaml:4: targets[0].dsn: must start with postgresql://",
-        ),
+        (GOOD.replace("    kind: postgres\n", "    kind: postgres\n    colour: red\n"),
+         "a.yaml:4: targets[0].colour: unknown key"),
+        (GOOD.replace("postgresql://auditor@", "mysql://auditor@"),
+         "a.yaml:4: targets[0].dsn: must start with postgresql://"),
         (GOOD.replace(":5432/", ":54x2/"), "a.yaml:4: targets[0].dsn: not a valid PostgreSQL URL"),
-        (
-            GOOD.replace("{env: AUDITOR_DB_PASSWORD}", "{env: X, from: y}"),
-            "a.yaml:5: targets[0].password",
-        ),
-        (
-            GOOD.replace("users.phone", "phone"),
-            "a.yaml:6: targets[0].sensitive_columns: 'phone' is not table.column",
-        ),
-        (
-            GOOD.replace("  certificate_min_days_left: 14", "  certificate_min_days_left: -1"),
-            "a.yaml:8: policy.certificate_min_days_left: Input should be greater than or equal",
-        ),
-        (
-            GOOD.replace("policy:\n", "policy:\n  tls_profil: modern\n"),
-            "a.yaml:8: policy.tls_profil: unknown key",
-        ),
+        (GOOD.replace("{env: AUDITOR_DB_PASSWORD}", "{env: X, from: y}"),
+         "a.yaml:5: targets[0].password"),
+        (GOOD.replace("users.phone", "phone"),
+         "a.yaml:6: targets[0].sensitive_columns: 'phone' is not table.column"),
+        (GOOD.replace("  certificate_min_days_left: 14", "  certificate_min_days_left: -1"),
+         "a.yaml:8: policy.certificate_min_days_left: Input should be greater than or equal"),
+        (GOOD.replace("policy:\n", "policy:\n  tls_profil: modern\n"),
+         "a.yaml:8: policy.tls_profil: unknown key"),
         ("targets: [\n", "a.yaml:2: invalid YAML"),
-        (
-            "targets:\n  - name: a\n    name: b\n    dsn: postgresql://h/d\n",
-            "a.yaml:3: key 'name' appears twice",
-        ),
+        ("targets:\n  - name: a\n    name: b\n    dsn: postgresql://h/d\n",
+         "a.yaml:3: key 'name' appears twice"),
         ("", "a.yaml: the file is empty"),
         ("- just a list\n", "a.yaml:1: the top level must be a mapping"),
         ("targets: []\n", "a.yaml:1: targets: "),
         (GOOD + "  - name: app-db\n", "a.yaml:"),
-        (
-            GOOD.replace("kind: postgres", "kind: oracle"),
-            "a.yaml:2: targets[0]: kind 'oracle' is not supported",
-        ),
+        (GOOD.replace("kind: postgres", "kind: oracle"),
+         "a.yaml:2: targets[0]: kind 'oracle' is not supported"),
     ],
 )
 def test_bad_config_is_one_line_naming_line_and_key(text: str, expected: str) -> None:

@@ -40,11 +40,8 @@ def _materialise(value: Any) -> Any:
         if unix:
             return int(time.time()) - int(unix.group(1)) * 86400
         return _DAYS_AGO.sub(
-            lambda m: (dt.datetime.now(dt.UTC) - dt.timedelta(days=int(m.group(1)))).strftime(
-                "%Y-%m-%dT%H:%M:%S.000000123Z"
-            ),
-            value,
-        )  # whole seconds, Vault-style ns
+            lambda m: (dt.datetime.now(dt.UTC) - dt.timedelta(days=int(m.group(1))))
+            .strftime("%Y-%m-%dT%H:%M:%S.000000123Z"), value)  # whole seconds, Vault-style ns
     return value
 
 
@@ -60,9 +57,8 @@ def load_recording(name: str) -> dict[str, Any]:
 
 
 @contextmanager
-def replay_server(
-    recording: str | dict[str, Any], tls: tuple[Path, Path] | None = None
-) -> Iterator[Replay]:
+def replay_server(recording: str | dict[str, Any], tls: tuple[Path, Path] | None = None
+                  ) -> Iterator[Replay]:
     """Serve `fixtures/cloud/<recording>.json`: {"interactions": [{"method", "path",
     "status", "body"}], "not_found": {...}, "challenge": {...}}; `tls` = (certificate, key)
     for HTTPS. With "challenge" ({"www_authenticate", "body"}), a request without an

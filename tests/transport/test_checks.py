@@ -345,9 +345,7 @@ def test_failed_probe_is_not_a_pass_on_the_setting_alone(
     # The SQL session got through, so the target was scanned: a lost probe is not the
     # target's verdict, only its TLS checks'.
     assert {t.name: t.status for t in results.targets} == {
-        "good": TargetStatus.SCANNED,
-        "ssl-off": TargetStatus.SCANNED,
-    }
+        "good": TargetStatus.SCANNED, "ssl-off": TargetStatus.SCANNED}
     enabled = _one(found, "transport.ssl_enabled")
     assert enabled.status is Status.ERROR
     assert enabled.message == (
