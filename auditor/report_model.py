@@ -224,8 +224,9 @@ def run_facts(results: ScanResults) -> tuple[tuple[str, str], ...]:
         rows.append(("Evaluated offline", f"{evaluated.get('at')} from facts of {runs}"))
     policy = meta.get("policy")
     if isinstance(policy, dict):
-        shown = ", ".join(
-            f"{k} {policy[k]}"
+        shown = "; ".join(
+            f"{k} "
+            + (", ".join(map(str, policy[k])) if isinstance(policy[k], list) else str(policy[k]))
             for k in (
                 "tls_profile",
                 "min_tls_version",

@@ -72,6 +72,10 @@ def test_the_scan_records_what_was_examined_and_as_whom(
     assert "GRANT" in weak["role"]["not_readable"]["hba_rules"]
     html = (scanned["out"] / "report.html").read_text()
     assert "Scope: assets examined" in html
+    assert f"<tr><th>Scanned from</th><td>{meta['scanner']['user']}@{socket.gethostname()}" in html
+    assert "tls_profile intermediate; min_tls_version TLSv1.2;" in html
+    assert "allowed_column_ciphers aes256;" in html
+    assert "<tr><th>Scan signature</th><td>key SHA256:" in html
     assert (
         "auditor: superuser no; bypassrls no; member of pg_monitor; reads pg_file_settings" in html
     )
