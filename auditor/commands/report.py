@@ -215,8 +215,8 @@ def verify_command(report_dir: Path, public_keys: tuple[Path, ...]) -> None:
         )
     elif outcome.ok:
         click.echo(
-            f"scan results signed by {describe_signer(outcome.scan_signed_by, trusted)} "
-            f"({outcome.run})"
+            f"scan results signed by {describe_signer(outcome.scan_signed_by, trusted)}: "
+            f"{outcome.run}"
         )
         if outcome.files_signed_by is not None:
             click.echo(f"file list signed by {describe_signer(outcome.files_signed_by, trusted)}")
