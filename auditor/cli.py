@@ -235,6 +235,8 @@ def scan(
         signer = load_signer(sign_key) if sign_key is not None else None
     except (ConfigError, OutputError, CatalogError, FrameworkError, SigningError) as exc:
         fail_usage(str(exc))
+    if signer is not None and signer.warning:
+        click.echo(f"auditor: warning: {signer.warning}", err=True)
     unknown = [c for c in check_ids if c not in catalog]
     if unknown:
         fail_usage(f"unknown check id {unknown[0]!r} (see `auditor checks list`)")

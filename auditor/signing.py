@@ -50,6 +50,7 @@ def short_key_id(keyid: str) -> str:
 class Signer:
     private: Ed25519PrivateKey
     keyid: str
+    warning: str | None = None  # e.g. the key file is readable by other users
 
     def __repr__(self) -> str:  # never show key material, even in a debugger or a traceback
         return f"Signer(keyid={self.keyid!r})"
@@ -104,7 +105,13 @@ def load_signer(path: Path) -> Signer:
         raise SigningError(f"{path}: not an unencrypted PEM private key") from None
     if not isinstance(private, Ed25519PrivateKey):
         raise SigningError(f"{path}: not an Ed25519 private key (use `auditor keygen`)")
-    return Signer(private, key_id(private.public_key()))
+    warning = None
+    try:
+        if os.stat(path).st_mode & 0o077:
+            warning = f"{path}: signing key is readable by other users (chmod 600 it)"
+    except OSError:
+        pass
+    return Signer(private, key_id(private.public_key()), warning)
 
 
 def load_trusted_key(path: Path) -> TrustedKey:

@@ -64,6 +64,8 @@ def host_evidence_command(
     except SigningError as exc:
         click.echo(f"auditor: error: {exc}", err=True)
         sys.exit(2)
+    if signer is not None and signer.warning:
+        click.echo(f"auditor: warning: {signer.warning}", err=True)
     target = HostTarget(
         name="host",
         kind="host",

@@ -101,6 +101,8 @@ def report_command(
         signer = load_signer(sign_key) if sign_key is not None else None
     except SigningError as exc:
         _fail(str(exc))
+    if signer is not None and signer.warning:
+        click.echo(f"auditor: warning: {signer.warning}", err=True)
     results = load_results(results_path)
     if waivers_path is not None:
         try:

@@ -366,3 +366,19 @@ def test_scan_refuses_a_bad_signing_key_before_scanning(tmp_path: Path) -> None:
     assert "Q2FuYXJ5" not in done.output
     done = CliRunner().invoke(main, args[:3], env={"AUDITOR_SIGN_KEY": str(tmp_path / "none")})
     assert done.exit_code == 2 and "cannot read signing key" in done.output
+
+
+def test_a_key_readable_by_others_is_warned_about(keys: dict[str, Path], tmp_path: Path) -> None:
+    loose = tmp_path / "loose"
+    loose.write_bytes(keys["org"].read_bytes())
+    loose.chmod(0o644)
+    assert (
+        load_signer(loose).warning
+        == f"{loose}: signing key is readable by other users (chmod 600 it)"
+    )
+    assert load_signer(keys["org"]).warning is None
+    results = tmp_path / "r.json"
+    results.write_bytes(formatters()["json"].render(sample_results(), RenderOptions()))
+    args = [str(results), "--format", "csv", "-o", str(tmp_path / "o"), "--sign-key", str(loose)]
+    done = CliRunner().invoke(report_command, args)
+    assert done.exit_code == 0 and "signing key is readable by other users" in done.output
