@@ -27,6 +27,7 @@ from auditor.formatters.json_results import ResultsFileError
 from auditor.frameworks import FrameworkError, get_framework
 from auditor.gate import EXIT_USAGE, exit_code
 from auditor.history import HistoryLocationError, HistoryStore, diff_results, history_folder
+from auditor.manifest import attest_results
 from auditor.model import ScanResults, Severity
 from auditor.output import (
     OutputError,
@@ -40,6 +41,7 @@ from auditor.redact import redact_text
 from auditor.runner import login_warnings, run_scan
 from auditor.safe_files import UnsafePathError, ensure_folder, file_stems, write_file
 from auditor.selection import SelectionError, select_checks
+from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer
 from auditor.summary_line import summary_line
 from auditor.target_sources import with_declarations_from
 from auditor.waivers import WaiverError, load_waivers
@@ -280,6 +282,13 @@ def scan_output_options(func: F) -> F:
     envvar="AUDITOR_NEW_ONLY",
     help="With --baseline: exit 1 only for failures the baseline did not have.",
 )
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path),
+    envvar=SIGN_KEY_ENV,
+    metavar="KEY",
+    help=f"Ed25519 private key (`auditor keygen`): sign the results. Also ${SIGN_KEY_ENV}.",
+)
 def scan(
     config_path: Path | None,
     dsn: str | None,
@@ -299,6 +308,7 @@ def scan(
     history_dir: Path | None,
     baseline: str | None,
     new_only: bool,
+    sign_key: Path | None,
 ) -> None:
     """Scan the configured targets and report."""
     if (config_path is None) == (dsn is None):
@@ -332,6 +342,7 @@ def scan(
             ensure_folder(save_facts, "--save-facts folder")
         if history_dir is not None:
             HistoryStore(history_dir).check()
+        signer = load_signer(sign_key) if sign_key is not None else None
     except (
         ConfigError,
         OutputError,
@@ -339,8 +350,11 @@ def scan(
         FrameworkError,
         UnsafePathError,
         WaiverError,
+        SigningError,
     ) as exc:
         fail_usage(str(exc))
+    if signer is not None and signer.warning:
+        click.echo(f"auditor: warning: {signer.warning}", err=True)
     try:
         selected = select_checks(catalog, check_ids, skip_ids)
     except SelectionError as exc:
@@ -359,7 +373,7 @@ def scan(
         )
     if config_path is not None:  # anchors for SARIF: the config line of each target
         results = with_declarations_from(results, config_path)
-    results = apply_waivers_file(results, waivers_path)
+    results = attest_results(apply_waivers_file(results, waivers_path), signer)
     facts_problem = None
     if save_facts is not None:
         try:
@@ -368,7 +382,11 @@ def scan(
             facts_problem = f"cannot save facts: {exc}"
     try:
         written = write_outputs(
-            results, chosen, output, RenderOptions(framework=framework, color=wants_color())
+            results,
+            chosen,
+            output,
+            RenderOptions(framework=framework, color=wants_color()),
+            signer=signer,
         )
     except (OutputError, OSError) as exc:
         fail_usage(str(exc))

@@ -445,6 +445,8 @@ class HostTarget(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["host"]
     evidence: str | None = None  # host-evidence.json; None = inspect this machine
+    # Ed25519 public key (PEM): the evidence file must carry a valid signature by it.
+    public_key: str | None = None
     data_directory: Annotated[str, Field(min_length=1)]
     wal_directory: str | None = None  # default: <data_directory>/pg_wal
     temp_directories: tuple[str, ...] = ()
@@ -468,7 +470,11 @@ class HostTarget(BaseModel):
         return paths
 
     def context_options(self) -> dict[str, Any]:
-        return {"paths": self.storage_paths(), "evidence": self.evidence}
+        return {
+            "paths": self.storage_paths(),
+            "evidence": self.evidence,
+            "public_key": self.public_key,
+        }
 
 
 class VaultTarget(BaseModel):

@@ -99,6 +99,8 @@ class Facts:
     target: TargetContext
     sections: dict[str, FactSection] = field(default_factory=dict)
     gaps: dict[str, Gap] = field(default_factory=dict)
+    # When, by which run and scanner the facts were observed (empty until the scan ends).
+    collected: dict[str, Any] = field(default_factory=dict)
     # The sections the scan set out to collect (None: all); saved with the bundle so that a
     # later `auditor evaluate` can tell "not collected" from "collected and found nothing".
     requested: frozenset[str] | None = None
@@ -169,6 +171,7 @@ class Facts:
             "requested_sections": None if self.requested is None else sorted(self.requested),
             "sections": {k: v.model_dump(mode="json") for k, v in sorted(self.sections.items())},
             "gaps": {k: v.as_dict() for k, v in sorted(self.gaps.items())},
+            **({"collected": self.collected} if self.collected else {}),
         }
 
     @classmethod
@@ -196,4 +199,8 @@ class Facts:
                 facts.add(model.model_validate(body))
         for name, gap in data.get("gaps", {}).items():
             facts.mark_missing(name, Gap(GapKind(gap["kind"]), gap["reason"]))
+        collected = data.get("collected") or {}
+        if not isinstance(collected, dict):
+            raise ValueError("'collected' is not an object")
+        facts.collected = collected
         return facts

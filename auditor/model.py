@@ -91,6 +91,9 @@ class TargetOutcome:
     # Where the config declares this target ("path/auditor.yaml:12", repo-relative), so
     # code-scanning tools can anchor its findings to a file line; None for --dsn scans.
     declared_at: str | None = None
+    # What was examined and as whom (asset inventory, scanning role and its privileges);
+    # None for results written before it was recorded.
+    inventory: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,10 @@ class ScanResults:
     # The check ids this run selected (None: unknown, results written before scopes were
     # recorded). History compares two runs only within the checks both selected.
     scope: tuple[str, ...] | None = None
+    # Who ran the scan, where, under which policy (auditor/report_model.py shows it).
+    run_metadata: dict[str, Any] | None = None
+    # The DSSE envelope signed at scan time (auditor/signing.py); carried unchanged by re-renders.
+    attestation: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         by_status = {s.value: 0 for s in Status}

@@ -16,6 +16,7 @@ from auditor.safe_files import (
     ensure_folder,
     write_file,
 )
+from auditor.signing import Signer
 
 
 class OutputError(Exception):
@@ -65,6 +66,7 @@ def write_outputs(
     chosen: list[Formatter],
     out: Path | None,
     options: RenderOptions,
+    signer: Signer | None = None,
 ) -> list[Path]:
     """Render each format. With `out` a folder (or several formats) each lands in its own
     file, with results.json and the evidence manifest beside them; with one format and a file
@@ -89,7 +91,7 @@ def write_outputs(
         # A folder is an evidence package: results.json and the manifest go beside the
         # formats, so `auditor verify` can prove it later.
         try:
-            written = write_report_dir(results, machine, out, options)
+            written = write_report_dir(results, machine, out, options, signer)
         except ManifestError as exc:
             raise OutputError(str(exc)) from None
     else:

@@ -70,6 +70,16 @@ def evidence_lines(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+def expected_actual(result: Result) -> str | None:
+    """'expected X, observed Y' when the check recorded its policy value and what it saw."""
+    found = result.evidence.get("expected_vs_actual")
+    if not isinstance(found, dict) or "expected" not in found:
+        return None
+    actual = found.get("actual")
+    shown = ", ".join(map(_scalar, actual)) if isinstance(actual, list) else _scalar(actual)
+    return f"expected {_scalar(found['expected'])}, observed {shown or '(none)'}"
+
+
 def short_message(result: Result) -> str:
     """The message without a leading copy of the resource it already sits beside."""
     if result.resource:
@@ -147,6 +157,105 @@ class SeverityGroup:
 
 
 @dataclass(frozen=True)
+class ScopeRow:
+    """One examined asset for the report's scope section: what it is and as whom it was read."""
+
+    name: str
+    kind: str
+    status: str
+    error: str | None
+    facts: tuple[tuple[str, str], ...]  # (label, value) of the asset inventory
+    role: str | None  # the role scanned as, with its privileges, in one line
+
+
+def _yes_no(value: Any) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def scope_row(outcome: TargetOutcome) -> ScopeRow:
+    inv = outcome.inventory or {}
+    facts: list[tuple[str, str]] = []
+    for key, label in (
+        ("endpoint", "endpoint"),
+        ("database", "database"),
+        ("server_version", "server version"),
+        ("region", "region"),
+        ("host_evidence", "host evidence"),
+    ):
+        if inv.get(key) is not None:
+            facts.append((label, str(inv[key])))
+    if "ssl" in inv or "ssl_library" in inv:
+        facts.append(("ssl", f"{inv.get('ssl') or 'unknown'} ({inv.get('ssl_library') or '?'})"))
+    if "data_checksums" in inv:
+        facts.append(("data checksums", _yes_no(inv["data_checksums"])))
+    for rid in inv.get("cloud_resource_ids") or ():
+        facts.append(("cloud resource", str(rid)))
+    role = inv.get("role")
+    line = None
+    if isinstance(role, dict):
+        parts = [f"superuser {_yes_no(role.get('superuser'))}"]
+        parts.append(f"bypassrls {_yes_no(role.get('bypass_rls'))}")
+        member_of = role.get("member_of") or []
+        parts.append("member of " + (", ".join(map(str, member_of)) or "no built-in role"))
+        views = role.get("file_views") or {}
+        readable = [str(v) for v, ok in views.items() if ok]
+        unreadable = [str(v) for v, ok in views.items() if not ok]
+        if readable:
+            parts.append("reads " + ", ".join(readable))
+        if unreadable:
+            parts.append("cannot read " + ", ".join(unreadable))
+        line = f"{role.get('name')}: " + "; ".join(parts)
+    return ScopeRow(
+        outcome.name, outcome.kind, outcome.status.value, outcome.error, tuple(facts), line
+    )
+
+
+def run_facts(results: ScanResults) -> tuple[tuple[str, str], ...]:
+    """Who scanned, from where, under which policy, signed by which key (claimed: only
+    `auditor verify --public-key` proves it)."""
+    meta = results.run_metadata or {}
+    rows: list[tuple[str, str]] = []
+    scanner = meta.get("scanner")
+    if isinstance(scanner, dict):
+        rows.append(("Scanned from", f"{scanner.get('user') or '?'}@{scanner.get('host') or '?'}"))
+    evaluated = meta.get("evaluated")
+    if isinstance(evaluated, dict):
+        runs = ", ".join(map(str, evaluated.get("from_runs") or [])) or "unknown runs"
+        rows.append(("Evaluated offline", f"{evaluated.get('at')} from facts of {runs}"))
+    policy = meta.get("policy")
+    if isinstance(policy, dict):
+        shown = "; ".join(
+            f"{k} "
+            + (", ".join(map(str, policy[k])) if isinstance(policy[k], list) else str(policy[k]))
+            for k in (
+                "tls_profile",
+                "min_tls_version",
+                "certificate_min_days_left",
+                "certificate_min_rsa_bits",
+                "allowed_column_ciphers",
+                "sample_rows_per_column",
+                "encryption_key_max_age_days",
+            )
+            if k in policy
+        )
+        rows.append(("Policy in force", shown))
+    keyids = [
+        str(s.get("keyid"))
+        for s in (results.attestation or {}).get("signatures") or []
+        if isinstance(s, dict)
+    ]
+    rows.append(
+        (
+            "Scan signature",
+            "key " + ", ".join(keyids) + " (check with auditor verify --public-key)"
+            if keyids
+            else "not signed",
+        )
+    )
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
 class Report:
     results: ScanResults
     frameworks: tuple[FrameworkView, ...]
@@ -163,6 +272,8 @@ class Report:
     results_sha256: str
     evidence: tuple[EvidenceEntry, ...]
     counts: dict[str, int] = field(default_factory=dict)
+    scope: tuple[ScopeRow, ...] = ()
+    run_facts: tuple[tuple[str, str], ...] = ()
     _entry_by_id: dict[int, EvidenceEntry] = field(default_factory=dict, repr=False)
 
     def controls_of(self, result: Result) -> tuple[str, ...]:
@@ -250,5 +361,7 @@ def build_report(results: ScanResults, framework: str | None = None) -> Report:
         results_sha256=results_digest(results),
         evidence=entries,
         counts=status_counts(findings),
+        scope=tuple(scope_row(t) for t in results.targets),
+        run_facts=run_facts(results),
         _entry_by_id={id(r): e for r, e in zip(findings, entries, strict=True)},
     )

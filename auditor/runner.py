@@ -25,6 +25,7 @@ from auditor.config import ConfigError, PostgresTarget, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import NOT_COLLECTED, Facts, Gap, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
+from auditor.inventory import run_metadata, target_inventory, this_scanner
 from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
 
 Clock = Callable[[], dt.datetime]
@@ -297,14 +298,29 @@ def run_scan(
         ),
         key=lambda r: r.sort_key,
     )
+    metadata = run_metadata(config.policy, this_scanner())
     results = ScanResults(
         run_id=str(uuid.uuid4()),
         started_at=iso(started),
         finished_at=iso(clock()),
-        targets=tuple(runs[t.name].outcome for t in config.targets),
+        targets=tuple(
+            replace(runs[t.name].outcome, inventory=target_inventory(runs[t.name].facts))
+            for t in config.targets
+        ),
         findings=tuple(findings),
         tool_version=__version__,
         config_digest=config_digest,
         scope=tuple(sorted(c.id for c in checks)),
+        run_metadata=metadata,
     )
-    return results, [runs[t.name].facts for t in config.targets]
+    bundles = [runs[t.name].facts for t in config.targets]
+    for facts in bundles:  # so `auditor evaluate` can report when and by whom they were seen
+        facts.collected = {
+            "run_id": results.run_id,
+            "started_at": results.started_at,
+            "finished_at": results.finished_at,
+            "config_digest": config_digest,
+            "tool_version": __version__,
+            "scanner": metadata["scanner"],
+        }
+    return results, bundles

@@ -48,9 +48,10 @@ class PasswordEncryption(Check):
             return [self.errored(facts, "the server did not report password_encryption")]
         evidence = {"password_encryption": setting.evidence()}
         message = f"password_encryption = {setting.value} ({setting.where})"
+        compare = {"expected": "scram-sha-256", "actual": setting.value}
         if setting.value != "scram-sha-256":
-            return [self.failed(facts, message, evidence=evidence)]
-        return [self.passed(facts, message, evidence=evidence)]
+            return [self.failed(facts, message, evidence=evidence, **compare)]
+        return [self.passed(facts, message, evidence=evidence, **compare)]
 
 
 # -- where the pg_hba rules come from --------------------------------------------------------

@@ -119,9 +119,11 @@ class AwsRdsBackups(Check):
         days = db.backup_retention_days or 0
         evidence = {"BackupRetentionPeriod": days, "policy_min_days": minimum}
         message = f"{db.identifier}: backup retention {days} day(s), policy {minimum}"
+        kw = {"evidence": evidence, "resource": db.identifier}
+        kw |= {"expected": f"at least {max(minimum, 1)} day(s)", "actual": f"{days} day(s)"}
         if days < minimum or days == 0:
-            return [self.failed(facts, message, evidence=evidence, resource=db.identifier)]
-        return [self.passed(facts, message, evidence=evidence, resource=db.identifier)]
+            return [self.failed(facts, message, **kw)]
+        return [self.passed(facts, message, **kw)]
 
 
 class AwsRdsForceSsl(Check):

@@ -12,6 +12,9 @@ from typing import Any, ClassVar
 from auditor.facts import Facts, FactSection
 from auditor.model import Result, Severity, Status
 
+# Evidence key of a finding's policy value and observed value (see `Check.result`).
+EXPECTED_VS_ACTUAL = "expected_vs_actual"
+
 
 class Check:
     id: ClassVar[str]
@@ -50,7 +53,14 @@ class Check:
         resource: str | None = None,
         evidence: dict[str, Any] | None = None,
         severity: Severity | None = None,
+        expected: Any = None,
+        actual: Any = None,
     ) -> Result:
+        if expected is not None:
+            # The policy value beside the observed one, as compliance audits show them; kept
+            # in the evidence so the manifest digest and the scan signature cover it.
+            comparison = {"expected": expected, "actual": actual}
+            evidence = {EXPECTED_VS_ACTUAL: comparison, **(evidence or {})}
         return Result(
             check_id=self.id,
             target=facts.target.name,

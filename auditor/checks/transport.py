@@ -226,9 +226,10 @@ class TlsMinVersion(LiveTlsCheck):
                 "them), but a change of either would enable them"
             )
         message = f"{live}; {configured}"
+        compare = {"expected": f"{floor} or newer", "actual": tls.accepted_versions()}
         if below or setting_low:
-            return [self.failed(facts, message, evidence=evidence)]
-        return [self.passed(facts, message, evidence=evidence)]
+            return [self.failed(facts, message, evidence=evidence, **compare)]
+        return [self.passed(facts, message, evidence=evidence, **compare)]
 
 
 class Tls13Supported(LiveTlsCheck):

@@ -157,6 +157,10 @@ class CertificateExpiry(_CertificateCheck):
             "min_days_left": minimum,
         }
         what = "the server certificate" if soonest is chain[0] else "a chain certificate"
+        compare = {
+            "expected": f"at least {minimum} days left",
+            "actual": f"{soonest.days_left} days left ({soonest.subject})",
+        }
         if soonest.days_left < 0:
             return [
                 self.failed(
@@ -166,6 +170,7 @@ class CertificateExpiry(_CertificateCheck):
                     resource=soonest.subject,
                     evidence=evidence,
                     severity=Severity.CRITICAL,
+                    **compare,
                 )
             ]
         if soonest.days_left < minimum:
@@ -176,6 +181,7 @@ class CertificateExpiry(_CertificateCheck):
                     f"{soonest.days_left} days left (policy: at least {minimum})",
                     resource=soonest.subject,
                     evidence=evidence,
+                    **compare,
                 )
             ]
         return [
@@ -185,6 +191,7 @@ class CertificateExpiry(_CertificateCheck):
                 f"({soonest.days_left} days left)",
                 resource=chain[0].subject,
                 evidence=evidence,
+                **compare,
             )
         ]
 

@@ -57,6 +57,10 @@ class CrypttabEntry(_Row):
     keyfile_owner_uid: int | None = None
 
 
+HOST_EVIDENCE_NAME = "host-evidence.json"
+HOST_EVIDENCE_PREDICATE = "https://auditor.invalid/attestation/host-evidence/v1"
+
+
 class HostFacts(FactSection):
     section = "host"
 
@@ -80,16 +84,38 @@ class HostCollector(Collector):
             path = Path(target.evidence)
             path = path if path.is_absolute() else ctx.config_dir / path
             try:
+                if target.public_key:
+                    signer = _check_signed(path, ctx.config_dir / target.public_key)
+                    source = f"{path} (signed by {signer})"
+                else:
+                    source = str(path)
                 shell = EvidenceShell(path)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, HostEvidenceUntrusted) as exc:
                 reason = f"cannot read host evidence {path}: {exc}"
                 facts.mark_missing(HostFacts.section, Gap(GapKind.ERROR, reason))
                 return TargetProblem(TargetStatus.ERROR, reason)
-            source = str(path)
         else:
             shell, source = LocalShell(), "local"
         facts.add(inspect_host(shell, target, source))
         return None
+
+
+class HostEvidenceUntrusted(Exception):
+    """The evidence file's signature is missing or does not hold for the configured key."""
+
+
+def _check_signed(path: Path, public_key: Path) -> str:
+    """The key id that signed `path` as it is now; HostEvidenceUntrusted otherwise."""
+    from auditor.signing import EnvelopeError, SigningError, load_trusted_key, verify_document
+
+    try:
+        key = load_trusted_key(public_key)
+        document = json.loads(path.read_text())
+        if not isinstance(document, dict):
+            raise EnvelopeError("not a JSON object")
+        return verify_document(document, HOST_EVIDENCE_NAME, HOST_EVIDENCE_PREDICATE, [key]).keyid
+    except (SigningError, EnvelopeError) as exc:
+        raise HostEvidenceUntrusted(f"signature check failed: {exc}") from None
 
 
 def inspect_host(shell: HostShell, target: HostTarget, source: str = "local") -> HostFacts:

@@ -107,22 +107,20 @@ class RecordingShell:
         )
         return found
 
-    def save(self, folder: Path) -> Path:
+    def document(self) -> dict[str, Any]:
+        return {
+            "schema": "auditor/host-evidence/v1",
+            "commands": self.commands,
+            "files": self.files,
+            "stats": self.stats,
+        }
+
+    def save(self, folder: Path, document: dict[str, Any] | None = None) -> Path:
+        """Write `document` (default: what was recorded) as host-evidence.json in `folder`."""
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "host-evidence.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "schema": "auditor/host-evidence/v1",
-                    "commands": self.commands,
-                    "files": self.files,
-                    "stats": self.stats,
-                },
-                indent=2,
-                sort_keys=True,
-            )
-            + "\n"
-        )
+        body = self.document() if document is None else document
+        path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
         return path
 
 

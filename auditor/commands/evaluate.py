@@ -9,7 +9,7 @@ import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -21,6 +21,7 @@ from auditor.facts import Facts
 from auditor.formatters.base import RenderOptions
 from auditor.frameworks import controls_for
 from auditor.gate import EXIT_USAGE, exit_code
+from auditor.inventory import run_metadata, target_inventory
 from auditor.model import ScanResults, Severity, TargetOutcome, TargetStatus
 from auditor.output import (
     OutputError,
@@ -66,6 +67,28 @@ def _outcome(facts: Facts) -> TargetOutcome:
     return TargetOutcome(facts.target.name, facts.target.kind, TargetStatus.ERROR, reason)
 
 
+def observation(bundles: list[Facts]) -> dict[str, Any]:
+    """When the facts were observed (not when they are evaluated): the span of the bundles'
+    collection times, their config digest when they share one, and their scanner. Bundles
+    saved before collection times were recorded fall back to now, and say so by having no
+    run listed."""
+    collected = [f.collected for f in bundles if f.collected.get("started_at")]
+    now = runner.iso(dt.datetime.now(dt.UTC))
+    digests = {c.get("config_digest") for c in collected}
+    scanners = [c["scanner"] for c in collected if isinstance(c.get("scanner"), dict)]
+    return {
+        "started_at": min((str(c["started_at"]) for c in collected), default=now),
+        "finished_at": max(
+            (str(c.get("finished_at") or c["started_at"]) for c in collected), default=now
+        ),
+        "config_digest": digests.pop()
+        if len(digests) == 1 and len(collected) == len(bundles)
+        else None,
+        "scanner": scanners[0] if scanners and all(s == scanners[0] for s in scanners) else None,
+        "runs": sorted({str(c.get("run_id")) for c in collected}),
+    }
+
+
 @click.command("evaluate")
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "formats", multiple=True, default=("terminal",), show_default=True)
@@ -87,7 +110,7 @@ def evaluate_command(
     session_collectors()
     loaded = [_load(path) for path in bundles]
     checks = list(all_checks().values())
-    now = dt.datetime.now(dt.UTC)
+    observed = observation(loaded)
     findings = sorted(
         (
             replace(r, controls=controls_for(r.check_id))
@@ -98,12 +121,20 @@ def evaluate_command(
     )
     results = ScanResults(
         run_id=str(uuid.uuid4()),
-        started_at=runner.iso(now),
-        finished_at=runner.iso(now),
-        targets=tuple(_outcome(f) for f in loaded),
+        started_at=observed["started_at"],
+        finished_at=observed["finished_at"],
+        targets=tuple(replace(_outcome(f), inventory=target_inventory(f)) for f in loaded),
         findings=tuple(findings),
         tool_version=__version__,
         scope=tuple(sorted(c.id for c in checks)),
+        config_digest=observed["config_digest"],
+        run_metadata={
+            **run_metadata(loaded[0].target.policy, observed["scanner"]),
+            "evaluated": {
+                "at": runner.iso(dt.datetime.now(dt.UTC)),
+                "from_runs": observed["runs"],
+            },
+        },
     )
     try:
         write_outputs(results, chosen, output, RenderOptions(color=wants_color()))

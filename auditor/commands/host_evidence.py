@@ -1,17 +1,26 @@
 """`auditor host-evidence`: record, on a database host, what the `host` checks need (mounts,
 block-device chains, dm-crypt status, LUKS headers, crypttab and key-file permissions) into
 one JSON file that can be audited elsewhere with a `host` target's `evidence:` key.
-Only allow-listed inspection commands run; LUKS header dumps hold no key material."""
+Only allow-listed inspection commands run; LUKS header dumps hold no key material.
+
+The file records which host, when and with which Auditor version; with --sign-key (or
+$AUDITOR_SIGN_KEY) it is signed like a scan, and a `host` target with `public_key:` refuses it
+unless that key signed it as it is."""
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 from pathlib import Path
 
 import click
 
-from auditor.collectors.host import inspect_host
+from auditor import __version__
+from auditor.collectors.host import HOST_EVIDENCE_NAME, HOST_EVIDENCE_PREDICATE, inspect_host
 from auditor.collectors.host_shell import LocalShell, RecordingShell
 from auditor.config import HostTarget
+from auditor.inventory import this_scanner
+from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer, sign_document
 
 
 @click.command("host-evidence")
@@ -33,6 +42,13 @@ from auditor.config import HostTarget
     show_default=True,
     help="Folder for host-evidence.json.",
 )
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path),
+    envvar=SIGN_KEY_ENV,
+    metavar="KEY",
+    help=f"Ed25519 private key (`auditor keygen`): sign the evidence. Also ${SIGN_KEY_ENV}.",
+)
 def host_evidence_command(
     data_directory: str,
     wal_directory: str | None,
@@ -40,8 +56,16 @@ def host_evidence_command(
     wal_archive: str | None,
     crypttab: str,
     output: Path,
+    sign_key: Path | None,
 ) -> None:
     """Record host storage evidence for an offline `host` audit."""
+    try:
+        signer = load_signer(sign_key) if sign_key is not None else None
+    except SigningError as exc:
+        click.echo(f"auditor: error: {exc}", err=True)
+        sys.exit(2)
+    if signer is not None and signer.warning:
+        click.echo(f"auditor: warning: {signer.warning}", err=True)
     target = HostTarget(
         name="host",
         kind="host",
@@ -53,7 +77,19 @@ def host_evidence_command(
     )
     shell = RecordingShell(LocalShell())
     inspect_host(shell, target)
-    path = shell.save(output)
+    recorded = {
+        **this_scanner(),
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "tool": {"name": "auditor", "version": __version__},
+    }
+    document = {**shell.document(), "recorded": recorded}
+    if signer is not None:
+        document = sign_document(
+            document, HOST_EVIDENCE_NAME, signer, HOST_EVIDENCE_PREDICATE, recorded
+        )
+    path = shell.save(output, document)
+    if signer is not None:
+        click.echo(f"signed with key {signer.keyid}")
     click.echo(
         f"wrote {path} ({len(shell.commands)} command outputs, "
         f"{len(shell.files)} files, {len(shell.stats)} file modes)"

@@ -17,9 +17,10 @@ from auditor import history
 from auditor.formatters.base import RenderOptions
 from auditor.formatters.json_results import ResultsFileError
 from auditor.frameworks import FrameworkError, frameworks, get_framework
-from auditor.manifest import ManifestError, verify_report_dir
+from auditor.manifest import ManifestError, describe_signer, verify_report_dir
 from auditor.model import ScanResults
 from auditor.output import OutputError, pick_formatters, write_outputs
+from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer, load_trusted_key
 from auditor.waivers import WaiverError, apply_waivers, load_waivers
 
 EXIT_MISMATCH = 1
@@ -68,6 +69,14 @@ def load_results(path: Path) -> ScanResults:
     type=click.Path(path_type=Path),
     help="YAML file of waivers and attestations to apply (judged as of the scan's date).",
 )
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path),
+    envvar=SIGN_KEY_ENV,
+    metavar="KEY",
+    help="Ed25519 private key: sign the new folder's file list (the results keep the scan's "
+    f"own signature). Also ${SIGN_KEY_ENV}.",
+)
 def report_command(
     results_path: Path,
     formats: tuple[str, ...],
@@ -75,14 +84,29 @@ def report_command(
     framework: str | None,
     title: str | None,
     waivers_path: Path | None,
+    sign_key: Path | None,
 ) -> None:
     """Re-render saved results (from `auditor scan --format json`) without rescanning."""
+    try:
+        signer = load_signer(sign_key) if sign_key is not None else None
+    except SigningError as exc:
+        _fail(str(exc))
+    if signer is not None and signer.warning:
+        click.echo(f"auditor: warning: {signer.warning}", err=True)
     results = load_results(results_path)
     if waivers_path is not None:
         try:
-            results = apply_waivers(results, load_waivers(waivers_path))
+            waived = apply_waivers(results, load_waivers(waivers_path))
         except WaiverError as exc:
             _fail(str(exc))
+        if results.attestation is not None and waived != results:
+            click.echo(
+                "auditor: warning: the waivers change signed results: `auditor verify "
+                "--public-key` will report them as changed (apply waivers at scan time to "
+                "have them signed)",
+                err=True,
+            )
+        results = waived
     if framework is not None:
         try:
             get_framework(framework)
@@ -90,7 +114,7 @@ def report_command(
             _fail(str(exc))
     options = RenderOptions(framework=framework, title=title)
     try:
-        written = write_outputs(results, pick_formatters(formats), output, options)
+        written = write_outputs(results, pick_formatters(formats), output, options, signer=signer)
     except OutputError as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -144,19 +168,50 @@ def controls_show(framework_id: str, control_id: str) -> None:
 
 @click.command("verify")
 @click.argument("report_dir", metavar="REPORT_DIR", type=click.Path(path_type=Path))
-def verify_command(report_dir: Path) -> None:
-    """Re-check a report folder against its evidence manifest (exit 1 on any mismatch)."""
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PUB",
+    help="Trusted Ed25519 public key (PEM, from `auditor keygen`); repeat to trust old and "
+    "new keys while rotating.",
+)
+def verify_command(report_dir: Path, public_keys: tuple[Path, ...]) -> None:
+    """Re-check a report folder against its evidence manifest and, with --public-key, the
+    scan's signature. Exit 0 verified, 1 verification failed, 2 usage error."""
     try:
-        outcome = verify_report_dir(report_dir)
-    except ManifestError as exc:
+        trusted = [load_trusted_key(path) for path in public_keys]
+    except SigningError as exc:
         _fail(str(exc))
+    if not report_dir.is_dir():
+        _fail(f"{report_dir}: not a folder")
+    try:
+        outcome = verify_report_dir(report_dir, trusted)
+    except ManifestError as exc:
+        click.echo(f"FAILED: {exc}")
+        sys.exit(EXIT_MISMATCH)
     for problem in outcome.problems:
         click.echo(f"MISMATCH {problem}")
+    for note in outcome.notes:
+        click.echo(f"NOTE {note}")
     verdict = "OK" if outcome.ok else "FAILED"
     click.echo(
         f"{verdict}: {outcome.checked_files} files and {outcome.checked_evidence} "
         f"evidence blocks checked, {len(outcome.problems)} mismatches"
     )
+    if not trusted:
+        click.echo(
+            "digests only (no --public-key): this detects accidental changes, not forgery — "
+            "anyone can recompute these digests"
+        )
+    elif outcome.ok:
+        click.echo(
+            f"scan results signed by {describe_signer(outcome.scan_signed_by, trusted)}: "
+            f"{outcome.run}"
+        )
+        if outcome.files_signed_by is not None:
+            click.echo(f"file list signed by {describe_signer(outcome.files_signed_by, trusted)}")
     sys.exit(0 if outcome.ok else EXIT_MISMATCH)
 
 

@@ -28,6 +28,7 @@ from auditor.report_model import (
     Report,
     build_report,
     evidence_text,
+    expected_actual,
     is_attested,
     short_message,
 )
@@ -147,6 +148,7 @@ def _environment() -> jinja2.Environment:
     env.globals.update(
         evidence_text=evidence_text,
         short_message=short_message,
+        expected_actual=expected_actual,
         is_attested=is_attested,
         WAIVER_KEY=WAIVER_KEY,
         EXPIRED_WAIVER_KEY=EXPIRED_WAIVER_KEY,

@@ -48,6 +48,8 @@ def _target_to_dict(t: TargetOutcome) -> dict[str, Any]:
     }
     if t.declared_at is not None:  # optional keys: results without them read as before
         out["declared_at"] = t.declared_at
+    if t.inventory is not None:
+        out["inventory"] = t.inventory
     return out
 
 
@@ -60,6 +62,8 @@ def results_to_dict(results: ScanResults) -> dict[str, Any]:
     }
     if results.scope is not None:
         run["scope"] = list(results.scope)
+    if results.run_metadata is not None:
+        run["metadata"] = results.run_metadata
     return {
         "schema": SCHEMA_ID,
         "tool": {"name": "auditor", "version": results.tool_version},
@@ -70,6 +74,8 @@ def results_to_dict(results: ScanResults) -> dict[str, Any]:
         # results_from_dict ignores it): control verdicts CI and GRC tools read directly.
         "controls": [verdict_to_dict(v) for v in control_verdicts(results)],
         "summary": results.summary(),
+        # Written last and left out of the signed digest (auditor/manifest.py signed_view).
+        **({"attestation": results.attestation} if results.attestation is not None else {}),
     }
 
 
@@ -95,6 +101,8 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
             finished_at=data["run"]["finished_at"],
             config_digest=data["run"].get("config_digest"),
             scope=_scope(data["run"].get("scope")),
+            run_metadata=_optional_object(data["run"].get("metadata"), "run.metadata"),
+            attestation=_optional_object(data.get("attestation"), "attestation"),
             tool_version=data["tool"]["version"],
             targets=tuple(
                 TargetOutcome(
@@ -103,6 +111,7 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
                     TargetStatus(t["status"]),
                     t.get("error"),
                     t.get("declared_at"),
+                    _optional_object(t.get("inventory"), "targets[].inventory"),
                 )
                 for t in data["targets"]
             ),
@@ -124,6 +133,12 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultsFileError(f"malformed results file: {type(exc).__name__}: {exc}") from None
+
+
+def _optional_object(value: Any, where: str) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError(f"{where} is not an object")
+    return value
 
 
 class JsonFormatter(Formatter):

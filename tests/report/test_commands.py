@@ -121,7 +121,8 @@ def test_verify_errors(tmp_path: Path) -> None:
     done = CliRunner().invoke(verify_command, [str(tmp_path / "none")])
     assert done.exit_code == 2 and "none: not a folder" in done.output
     done = CliRunner().invoke(verify_command, [str(tmp_path)])
-    assert done.exit_code == 2 and "manifest.json: not found" in done.output
+    # a folder without its manifest fails verification (exit 1), it is not a usage error
+    assert done.exit_code == 1 and "manifest.json: not found" in done.output
 
 
 def test_report_applies_a_waivers_file(results_file: Path, tmp_path: Path) -> None:
