@@ -104,6 +104,13 @@ def _check_dsn(value: str) -> str:
         ) from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("must start with postgresql://")
+    if parts.netloc.count("@") > 1:
+        # libpq ends the user info at the first '@', Python's URL parser at the last: the two
+        # would disagree on the host, and a piece of the password would pass for a host name.
+        raise ValueError(
+            "the user or password holds an unencoded '@': percent-encode it as %40 "
+            "(and '#', '/', '?', '&' likewise)"
+        )
     params = parse_qsl(parts.query, keep_blank_values=True)
     # Inline secrets are remembered so they are redacted even where quoted back in parts
     # (a driver's error message, a server log line).

@@ -19,7 +19,7 @@ import pytest
 
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.session import ConnectFailed, PgSession
-from auditor.config import parse_config
+from auditor.config import ConfigError, parse_config
 from auditor.lab.cluster import Cluster
 from auditor.model import TargetStatus
 from auditor.runner import login_warnings, run_scan
@@ -219,9 +219,12 @@ def test_an_inline_password_never_shows_in_a_config_error(tmp_path: Path) -> Non
 
 def test_an_inline_password_never_shows_after_a_failed_login(plain_cluster: Cluster) -> None:
     dsns = _canary_dsns(plain_cluster.port)
+    # libpq would split this at the first '@', making the rest part of a "host name": the
+    # config refuses it, without quoting any of it.
+    with pytest.raises(ConfigError) as refused:
+        parse_config("targets:\n" + target_yaml("amp", dsns["raw-amp-at"]), "t.yaml")
+    assert "unencoded '@'" in str(refused.value) and _leaks(str(refused.value)) == []
     failing = {
-        # libpq splits this at the first '@': the rest becomes part of a "host name".
-        "raw-amp-at": dsns["raw-amp-at"],
         "no-such-db": dsns["encoded"].replace("/app?", "/nodb?"),
         "param-no-such-db": dsns["param"].replace("/app?", "/nodb?"),
     }

@@ -340,7 +340,7 @@ def test_baseline_usage_errors(tmp_path: Path) -> None:
     for args, message in (
         (["--new-only"], "--new-only needs --baseline"),
         (["--baseline", "last"], "--baseline last needs --history DIR"),
-        (["--baseline", str(tmp_path / "nope.json")], "nope.json: no such results file"),
+        (["--baseline", str(tmp_path / "nope.json")], "nope.json: results file not found"),
     ):
         proc = run_cli("scan", "--dsn", "postgresql://h/db", *args)
         assert proc.returncode == 2, proc.stderr
