@@ -17,7 +17,10 @@ Sampled values live only in this module's local variables: the facts hold counts
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import re
 import secrets
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -161,7 +164,7 @@ class _Table:
     reltuples: float
     pages: int
     children: int = 0  # inheritance children or partitions (sampled on their own)
-    total_bytes: int = 0  # pg_table_size: heap, TOAST and maps
+    total_bytes: int = 0  # heap and TOAST
     schema_usable: bool = True
     rls: str | None = None  # "enabled" / "forced" when row-level security filters the scan
     columns: list[_Column] = field(default_factory=list)
@@ -279,6 +282,7 @@ class ColumnCollector(SessionCollector):
         errors: dict[str, str] = {}
         not_sampled: list[str] = []
         rls_filtered: dict[str, str] = {}
+        todo: list[tuple[_Table, list[_Column]]] = []  # what to sample, in `tables` order
         for table in tables:
             readable = [c for c in table.columns if c.readable and table.schema_usable]
             if table.rls is not None:
@@ -303,13 +307,20 @@ class ColumnCollector(SessionCollector):
                         )
             if not readable:
                 continue
-            if time.monotonic() - started > policy.sample_budget_seconds:
+            todo.append((table, readable))
+
+        todo.sort(key=lambda item: _likelihood(*item))
+        batches = _batches(todo, wanted)
+        deadline = started + policy.sample_budget_seconds
+        done = _sample_all(session, ctx, batches, wanted, seed, deadline, policy)
+        for index, (table, _) in enumerate(todo):
+            outcome = done.get(index)
+            if outcome is None:
                 not_sampled.append(table.display)
-                continue
-            try:
-                samples.extend(self._sample(session, table, readable, wanted, seed))
-            except Exception as exc:  # one table's failure never stops the others
-                errors[table.display] = safe_error_text(exc)
+            elif isinstance(outcome, str):
+                errors[table.display] = outcome
+            else:
+                samples.extend(outcome)
 
         return ColumnFacts(
             current_user=role,
@@ -405,14 +416,42 @@ class ColumnCollector(SessionCollector):
             rel_name = _display(rel["nspname"], rel["relname"])
             not_executed[item] = f"{rel_name} is " + self._describe(session, rel)
 
-        rows = session.rows(
+        # Three single-purpose reads joined here, each linear in the catalog's size whatever
+        # plan the server picks: one row per table (its sizes computed once, not once per
+        # column), the columns of those tables (an index lookup per table), and the sample
+        # kind of each distinct column type. One query joining pg_class, pg_attribute and
+        # pg_type three times let a misestimated plan rescan pg_type per column (quadratic).
+        table_rows = session.rows(
             f"""SELECT c.oid, n.nspname, c.relname, c.reltuples::pg_catalog.float8 AS reltuples,
-                       (pg_catalog.pg_relation_size(c.oid)
-                        / pg_catalog.current_setting('block_size')::int)::bigint AS pages,
-                       pg_catalog.pg_table_size(c.oid) AS total_bytes,
+                       pg_catalog.pg_relation_size(c.oid) AS main_bytes,
+                       CASE WHEN c.reltoastrelid <> 0
+                            THEN pg_catalog.pg_relation_size(c.reltoastrelid) ELSE 0
+                       END AS toast_bytes,
                        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits i
                         WHERE i.inhparent = c.oid) AS children,
-                       a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+                       pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS schema_usable,
+                       c.relrowsecurity, c.relforcerowsecurity,
+                       pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owns
+                FROM pg_catalog.pg_class c
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'm')
+                  AND ({USER_TABLES_FILTER} OR c.oid = ANY(%s::pg_catalog.oid[]))""",
+            (list(wanted),),
+        )
+        column_rows = session.rows(
+            """SELECT a.attrelid AS oid, a.attname, a.atttypid AS type_oid,
+                      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+                      pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable
+               FROM pg_catalog.pg_attribute a
+               WHERE a.attrelid = ANY(%s::pg_catalog.oid[]) AND a.attnum > 0
+                 AND NOT a.attisdropped
+               ORDER BY a.attrelid, a.attnum""",
+            ([r["oid"] for r in table_rows],),
+        )
+        kinds = {
+            r["oid"]: r["sample_kind"]
+            for r in session.rows(
+                """SELECT t.oid,
                        CASE WHEN bt.typname = 'bytea' AND bt.typnamespace = n_cat.oid
                                  THEN 'bytea'
                             WHEN bt.typcategory = 'S' THEN 'text'
@@ -422,26 +461,31 @@ class ColumnCollector(SessionCollector):
                             WHEN bt.typtype = 'c' THEN 'structured'
                             WHEN et.typcategory IN ('S', 'I') OR et.typtype = 'c'
                                  OR et.typname IN ('json', 'jsonb', 'xml') THEN 'structured'
-                       END AS sample_kind,
-                       pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT') AS readable,
-                       pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS schema_usable,
-                       c.relrowsecurity, c.relforcerowsecurity,
-                       pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owns
-                FROM pg_catalog.pg_class c
-                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
-                     AND a.attnum > 0 AND NOT a.attisdropped
-                JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-                JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd'
-                     THEN t.typbasetype ELSE t.oid END
-                LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
-                CROSS JOIN (SELECT oid FROM pg_catalog.pg_namespace
-                            WHERE nspname = 'pg_catalog') n_cat
-                WHERE c.relkind IN ('r', 'm')
-                  AND ({USER_TABLES_FILTER} OR c.oid = ANY(%s::pg_catalog.oid[]))
-                ORDER BY n.nspname, c.relname, a.attnum""",
-            (list(wanted),),
-        )
+                       END AS sample_kind
+                   FROM pg_catalog.pg_type t
+                   JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd'
+                        THEN t.typbasetype ELSE t.oid END
+                   LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem
+                        AND bt.typcategory = 'A'
+                   CROSS JOIN (SELECT oid FROM pg_catalog.pg_namespace
+                               WHERE nspname = 'pg_catalog') n_cat
+                   WHERE t.oid = ANY(%s::pg_catalog.oid[])""",
+                (sorted({r["type_oid"] for r in column_rows}),),
+            )
+        }
+        block = int(session.value("SELECT pg_catalog.current_setting('block_size')"))
+        for r in table_rows:
+            # The heap and its TOAST data (pg_table_size adds the free-space and visibility
+            # maps, and costs several times more file lookups per table).
+            r["pages"] = int(r["main_bytes"]) // block
+            r["total_bytes"] = int(r["main_bytes"]) + int(r["toast_bytes"])
+        by_oid = {r["oid"]: r for r in table_rows}
+        rows = [
+            {**by_oid[c["oid"]], **c, "sample_kind": kinds.get(c["type_oid"])}
+            for c in column_rows
+            if c["oid"] in by_oid
+        ]
+        rows.sort(key=lambda r: (r["nspname"], r["relname"]))  # stable: columns stay in order
         me = session.rows(
             "SELECT rolsuper, rolbypassrls FROM pg_catalog.pg_roles "
             "WHERE rolname OPERATOR(pg_catalog.=) current_user"
@@ -514,12 +558,136 @@ class ColumnCollector(SessionCollector):
             )
         return f"{what}: holds no sampled rows"
 
-    # -- sampling and analysis ---------------------------------------------------------------
 
-    def _sample(
-        self, session: PgSession, table: _Table, columns: list[_Column], wanted: int, seed: int
-    ) -> list[ColumnSample]:
+# -- sampling ----------------------------------------------------------------------------------
+
+# Tables sampled in one statement (one round trip), and the values one statement may return
+# at most (rows x columns, from the row estimates): this bounds the memory a batch holds.
+BATCH_TABLES = 64
+BATCH_VALUES = 12_000
+# Column names that usually hold personal data: their tables are sampled first, so that a
+# budget that runs out leaves the least likely tables unread (and named).
+LIKELY_PII_NAME = re.compile(
+    r"(?i)mail|phone|mobile|fax|name|addr|street|city|zip|postal|birth|dob|ssn|social|"
+    r"passport|licen[cs]e|card|pan|iban|account|bank|tax|national|salary|patient|diagnos|"
+    r"health|note|comment|remark|description|contact|customer|person|people|user|member|"
+    r"employee|client|ip|gender|age"
+)
+
+Outcome = list[ColumnSample] | str  # the table's column samples, or a one-line error
+Batch = list[tuple[int, _Table, list[_Column]]]  # (index in the sampling order, table, columns)
+
+
+def _likelihood(table: _Table, columns: list[_Column]) -> tuple[int, int, float, str, str]:
+    """Sort key: declared columns first, then tables whose names or columns look personal,
+    then structured and text columns before others, then the biggest tables."""
+    declared = any(c.declared for c in columns)
+    named = sum(1 for c in columns if LIKELY_PII_NAME.search(c.name))
+    named += 2 * bool(LIKELY_PII_NAME.search(table.name))
+    texty = sum(1 for c in columns if c.kind in ("text", "structured"))
+    return (
+        not declared,
+        -(named * 4 + texty),
+        -float(table.estimated_rows),
+        table.schema,
+        table.name,
+    )
+
+
+def _batches(todo: list[tuple[_Table, list[_Column]]], wanted: int) -> list[Batch]:
+    """Consecutive tables grouped into statements of at most BATCH_TABLES tables and about
+    BATCH_VALUES values; a table bigger than that goes alone."""
+    out: list[Batch] = []
+    current: Batch = []
+    values = 0
+    for index, (table, columns) in enumerate(todo):
+        rows = min(wanted, max(table.estimated_rows, MIN_ROWS_PER_PAGE * max(table.pages, 1)))
+        cost = rows * len(columns)
+        if current and (len(current) >= BATCH_TABLES or values + cost > BATCH_VALUES):
+            out.append(current)
+            current, values = [], 0
+        current.append((index, table, columns))
+        values += cost
+    if current:
+        out.append(current)
+    return out
+
+
+def _sample_all(
+    session: PgSession,
+    ctx: CollectContext,
+    batches: list[Batch],
+    wanted: int,
+    seed: int,
+    deadline: float,
+    policy: Policy,
+) -> dict[int, Outcome]:
+    """Sample the batches in order until the deadline, on the scan's session and, when the
+    policy allows more than one connection, on that many more sessions opened the same
+    hardened way (PgSession.open). Tables whose batch never started are left out."""
+    done: dict[int, Outcome] = {}
+    extra = max(0, min(policy.sample_connections - 1, len(batches) - 1))
+    if extra == 0:
+        for batch in batches:
+            if time.monotonic() > deadline:
+                break
+            done.update(_sample_batch(session, batch, wanted, seed))
+        return done
+    queue = iter(batches)
+    lock = threading.Lock()
+
+    def work(own: PgSession) -> None:
+        while True:
+            with lock:
+                if time.monotonic() > deadline:
+                    return
+                batch = next(queue, None)
+            if batch is None:
+                return
+            found = _sample_batch(own, batch, wanted, seed)
+            with lock:
+                done.update(found)
+
+    sessions: list[PgSession] = []
+    try:
+        for _ in range(extra):
+            try:
+                sessions.append(PgSession.open(ctx))
+            except Exception:  # fewer connections, not a failed scan
+                break
+        with cf.ThreadPoolExecutor(max_workers=len(sessions) + 1) as pool:
+            futures = [pool.submit(work, own) for own in [session, *sessions]]
+            for future in futures:
+                future.result()
+    finally:
+        for own in sessions:
+            own.close()
+    return done
+
+
+def _sample_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> dict[int, Outcome]:
+    """One statement for the whole batch; when it fails (a table's privilege, lock or row
+    security), each table again on its own so that the error is named for its table."""
+    try:
+        return _read_batch(session, batch, wanted, seed)
+    except Exception as exc:
+        if len(batch) == 1:
+            return {batch[0][0]: safe_error_text(exc)}
+    out: dict[int, Outcome] = {}
+    for item in batch:
+        out.update(_sample_batch(session, [item], wanted, seed))
+    return out
+
+
+def _read_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> dict[int, Outcome]:
+    """Read every table of the batch in one UNION ALL statement. Each table's sample is
+    unpivoted to (table, column, text head, bytea head) rows, NULLs dropped, so that tables
+    of different shapes share one result."""
+    parts: list[sql.Composable] = []
+    methods: dict[int, str] = {}
+    for index, table, columns in batch:
         exprs = []
+        cells = []
         for i, col in enumerate(columns):
             ident = sql.Identifier(col.name)
             head = STRUCTURED_HEAD_CHARS if col.kind == "structured" else TEXT_HEAD_CHARS
@@ -527,6 +695,7 @@ class ColumnCollector(SessionCollector):
                 expr = sql.SQL("pg_catalog.substr({}, 1, {})").format(
                     ident, sql.Literal(BYTEA_HEAD_BYTES)
                 )
+                cell = sql.SQL("({}, NULL::pg_catalog.text, r.{})")
             else:
                 # format('%s') renders through the type's output function: a `::text` cast
                 # could call a CREATE CAST function of the table owner's.
@@ -535,7 +704,9 @@ class ColumnCollector(SessionCollector):
                     "CASE WHEN {0} IS NULL THEN NULL "
                     "ELSE pg_catalog.left(pg_catalog.format('%s', {0}), {1}) END"
                 ).format(ident, sql.Literal(head))
+                cell = sql.SQL("({}, r.{}, NULL::pg_catalog.bytea)")
             exprs.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(f"c{i}")))
+            cells.append(cell.format(sql.Literal(i), sql.Identifier(f"c{i}")))
         pct, method = sample_plan(
             table.estimated_rows, wanted, table.total_bytes, seed, table.pages
         )
@@ -550,22 +721,37 @@ class ColumnCollector(SessionCollector):
         if table.children:
             # ONLY: a parent's own rows; its children and partitions are sampled on their own.
             method += f" (ONLY the table's own rows; {table.children} child tables sampled apart)"
-        query = sql.SQL("SELECT {} FROM ONLY {}.{}{}{} LIMIT {}").format(
-            sql.SQL(", ").join(exprs),
-            sql.Identifier(table.schema),
-            sql.Identifier(table.name),
-            sampling,
-            order,
-            sql.Literal(wanted),
+        methods[index] = method
+        parts.append(
+            sql.SQL(
+                "(SELECT {}::pg_catalog.int4 AS t, v.i, v.txt, v.bin "
+                "FROM (SELECT {} FROM ONLY {}.{}{}{} LIMIT {}) r "
+                "CROSS JOIN LATERAL (VALUES {}) v(i, txt, bin) "
+                "WHERE v.txt IS NOT NULL OR v.bin IS NOT NULL)"
+            ).format(
+                sql.Literal(index),
+                sql.SQL(", ").join(exprs),
+                sql.Identifier(table.schema),
+                sql.Identifier(table.name),
+                sampling,
+                order,
+                sql.Literal(wanted),
+                sql.SQL(", ").join(cells),
+            )
         )
-        rows = _read_stored_rows(session, query.as_string(session.conn), seed)
-        out = []
-        for i, col in enumerate(columns):
-            values = [r[f"c{i}"] for r in rows if r[f"c{i}"] is not None]
-            out.append(_summarise(table, col, values, method))
-            del values
-        del rows
-        return out
+    query = sql.SQL(" UNION ALL ").join(parts)
+    rows = _read_stored_rows(session, query.as_string(session.conn), seed)
+    values: dict[tuple[int, int], list[Any]] = {}
+    for r in rows:
+        values.setdefault((r["t"], r["i"]), []).append(r["bin"] if r["txt"] is None else r["txt"])
+    del rows
+    out: dict[int, Outcome] = {}
+    for index, table, columns in batch:
+        out[index] = [
+            _summarise(table, col, values.pop((index, i), []), methods[index])
+            for i, col in enumerate(columns)
+        ]
+    return out
 
 
 def _rls(row: dict[str, Any], bypass: bool) -> str | None:
