@@ -1,15 +1,16 @@
 """Column facts: what the declared sensitive columns really hold (OpenPGP headers, cipher,
 S2K, integrity) and which other text-like columns hold plaintext personal data.
 
-Sampling stays cheap on big tables and cannot be predicted by the table's owner: one query
-per table reads at most `policy.sample_rows_per_column` rows. A table of at most 1 MiB
+Sampling stays cheap on big tables and cannot be predicted by the table's owner: each table
+yields at most `policy.sample_rows_per_column` rows (up to 64 small tables share one statement,
+one round trip). A table of at most 1 MiB
 (TOAST included) is read in a random row order; a bigger one through `TABLESAMPLE SYSTEM`
 (whole random pages, so the cost follows the sample size, not the table size) with a
 percentage sized from its row estimate. Both draw from a fresh random seed per scan, recorded
 in the facts and in each sample's method, so the same rows are not read every time (a fixed
 seed let an owner keep plaintext off the sampled pages). Only the head of each value is
 fetched. Tables are visited until `policy.sample_budget_seconds` runs out, declared columns
-first; what was left out is recorded.
+first, then the tables likeliest to hold personal data; what was left out is recorded.
 
 Sampled values live only in this module's local variables: the facts hold counts, labels
 (cipher names, shapes, PII kinds) and masked examples, never a value.
@@ -26,7 +27,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from auditor import pgp, pii
@@ -574,6 +574,9 @@ LIKELY_PII_NAME = re.compile(
     r"employee|client|ip|gender|age"
 )
 
+# The shapes pii.shape() gives a text in which pii.find_pii() found something.
+PII_SHAPES = frozenset({pii.EMAIL, pii.PHONE, pii.CARD, pii.SSN, pii.IBAN, pii.WALLET})
+
 Outcome = list[ColumnSample] | str  # the table's column samples, or a one-line error
 Batch = list[tuple[int, _Table, list[_Column]]]  # (index in the sampling order, table, columns)
 
@@ -683,64 +686,52 @@ def _read_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> dic
     """Read every table of the batch in one UNION ALL statement. Each table's sample is
     unpivoted to (table, column, text head, bytea head) rows, NULLs dropped, so that tables
     of different shapes share one result."""
-    parts: list[sql.Composable] = []
+    # Built as plain text (names through quote_ident, numbers formatted here): composing
+    # thousands of psycopg sql objects cost more than the server's work.
+    parts: list[str] = []
     methods: dict[int, str] = {}
     for index, table, columns in batch:
         exprs = []
         cells = []
         for i, col in enumerate(columns):
-            ident = sql.Identifier(col.name)
+            ident = quote_ident(col.name)
             head = STRUCTURED_HEAD_CHARS if col.kind == "structured" else TEXT_HEAD_CHARS
             if col.is_bytea:
-                expr = sql.SQL("pg_catalog.substr({}, 1, {})").format(
-                    ident, sql.Literal(BYTEA_HEAD_BYTES)
-                )
-                cell = sql.SQL("({}, NULL::pg_catalog.text, r.{})")
+                exprs.append(f"pg_catalog.substr({ident}, 1, {int(BYTEA_HEAD_BYTES)}) AS c{i}")
+                cells.append(f"({i}, NULL::pg_catalog.text, r.c{i})")
             else:
                 # format('%s') renders through the type's output function: a `::text` cast
                 # could call a CREATE CAST function of the table owner's.
                 # format('%s', NULL) is '': keep NULLs NULL.
-                expr = sql.SQL(
-                    "CASE WHEN {0} IS NULL THEN NULL "
-                    "ELSE pg_catalog.left(pg_catalog.format('%s', {0}), {1}) END"
-                ).format(ident, sql.Literal(head))
-                cell = sql.SQL("({}, r.{}, NULL::pg_catalog.bytea)")
-            exprs.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(f"c{i}")))
-            cells.append(cell.format(sql.Literal(i), sql.Identifier(f"c{i}")))
+                exprs.append(
+                    f"CASE WHEN {ident} IS NULL THEN NULL "
+                    f"ELSE pg_catalog.left(pg_catalog.format('%s', {ident}), {int(head)}) END "
+                    f"AS c{i}"
+                )
+                cells.append(f"({i}, r.c{i}, NULL::pg_catalog.bytea)")
         pct, method = sample_plan(
             table.estimated_rows, wanted, table.total_bytes, seed, table.pages
         )
-        sampling: sql.Composable = sql.SQL("")
-        order: sql.Composable = sql.SQL("")
         if pct is not None:
-            sampling = sql.SQL(" TABLESAMPLE pg_catalog.system ({}) REPEATABLE ({})").format(
-                sql.Literal(round(pct, 6)), sql.Literal(seed)
+            rows_from = (
+                f" TABLESAMPLE pg_catalog.system ({round(pct, 6)!r}) REPEATABLE ({int(seed)})"
             )
         else:
-            order = sql.SQL(" ORDER BY pg_catalog.random()")
+            rows_from = " ORDER BY pg_catalog.random()"
         if table.children:
             # ONLY: a parent's own rows; its children and partitions are sampled on their own.
             method += f" (ONLY the table's own rows; {table.children} child tables sampled apart)"
         methods[index] = method
         parts.append(
-            sql.SQL(
-                "(SELECT {}::pg_catalog.int4 AS t, v.i, v.txt, v.bin "
-                "FROM (SELECT {} FROM ONLY {}.{}{}{} LIMIT {}) r "
-                "CROSS JOIN LATERAL (VALUES {}) v(i, txt, bin) "
-                "WHERE v.txt IS NOT NULL OR v.bin IS NOT NULL)"
-            ).format(
-                sql.Literal(index),
-                sql.SQL(", ").join(exprs),
-                sql.Identifier(table.schema),
-                sql.Identifier(table.name),
-                sampling,
-                order,
-                sql.Literal(wanted),
-                sql.SQL(", ").join(cells),
-            )
+            f"(SELECT {int(index)}::pg_catalog.int4 AS t, v.i, v.txt, v.bin "
+            f"FROM (SELECT {', '.join(exprs)} "
+            f"FROM ONLY {quote_ident(table.schema)}.{quote_ident(table.name)}{rows_from} "
+            f"LIMIT {int(wanted)}) r "
+            f"CROSS JOIN LATERAL (VALUES {', '.join(cells)}) v(i, txt, bin) "
+            "WHERE v.txt IS NOT NULL OR v.bin IS NOT NULL)"
         )
-    query = sql.SQL(" UNION ALL ").join(parts)
-    rows = _read_stored_rows(session, query.as_string(session.conn), seed)
+    query = " UNION ALL ".join(parts)
+    rows = _read_stored_rows(session, query, seed)
     values: dict[tuple[int, int], list[Any]] = {}
     for r in rows:
         values.setdefault((r["t"], r["i"]), []).append(r["bin"] if r["txt"] is None else r["txt"])
@@ -806,12 +797,15 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
                     message.s2k_count if min_count is None else min(min_count, message.s2k_count)
                 )
             continue
-        shapes[pii.shape(value)] += 1
+        shape = pii.shape(value)
+        shapes[shape] += 1
         if key_store and isinstance(value, str) and pii.key_like_value(value):
             key_like += 1
             continue  # key material: no masked "example" of it may reach the evidence
         if col.declared:
             continue
+        if col.kind != "inet" and isinstance(value, str) and shape not in PII_SHAPES:
+            continue  # shape() already ran the detectors over this text and found none
         for match in _personal_data(col, value):
             pii_counts[match.kind] += 1
             seen = examples.setdefault(match.kind, [])
