@@ -75,9 +75,9 @@ def build(cluster: Cluster, count: int) -> float:
     return time.monotonic() - started
 
 
-def scan_in_child(dsn: str) -> dict[str, float]:
+def scan_in_child(dsn: str, connections: int) -> dict[str, float]:
     """Run one scan in a fresh interpreter; its wall time and peak RSS (from wait4)."""
-    env = {**os.environ, "BENCH_PW": PASSWORD, "BENCH_DSN": dsn}
+    env = {**os.environ, "BENCH_PW": PASSWORD, "BENCH_DSN": dsn, "BENCH_CONN": str(connections)}
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child"], env=env, stdout=subprocess.PIPE, cwd=ROOT
@@ -100,6 +100,7 @@ def child() -> None:
     from auditor.runner import run_scan
 
     text = (
+        f"policy:\n  sample_connections: {int(os.environ['BENCH_CONN'])}\n"
         "targets:\n  - name: estate\n"
         f"    dsn: '{os.environ['BENCH_DSN']}'\n"
         "    password: {env: BENCH_PW}\n"
@@ -135,6 +136,9 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--big", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--connections", type=int, default=1, help="policy sample_connections (default 1)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -153,14 +157,15 @@ def main() -> int:
         medians: dict[int, dict[str, float]] = {}
         for count in (args.small, args.big):
             runs = [
-                scan_in_child(cluster.dsn("auditor", dbname=f"estate_{count}"))
+                scan_in_child(cluster.dsn("auditor", dbname=f"estate_{count}"), args.connections)
                 for _ in range(args.repeat)
             ]
             median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             medians[count] = median
             expected_tables = count + 3  # t1..tN, the two seeds and customers
             print(
-                f"{count:>6,} tables: scan median {median['seconds']:.2f} s "
+                f"{count:>6,} tables, {args.connections} sampling connection(s): "
+                f"scan median {median['seconds']:.2f} s "
                 f"(sampling {median['sampling_seconds']:.2f} s, process "
                 f"{median['process_seconds']:.2f} s) over {args.repeat} runs, peak RSS "
                 f"{median['rss_mb']:.0f} MB, tables sampled {median['tables_sampled']:.0f}/"
