@@ -569,9 +569,9 @@ BATCH_VALUES = 12_000
 # budget that runs out leaves the least likely tables unread (and named).
 LIKELY_PII_NAME = re.compile(
     r"(?i)mail|phone|mobile|fax|name|addr|street|city|zip|postal|birth|dob|ssn|social|"
-    r"passport|licen[cs]e|card|pan|iban|account|bank|tax|national|salary|patient|diagnos|"
-    r"health|note|comment|remark|description|contact|customer|person|people|user|member|"
-    r"employee|client|ip|gender|age"
+    r"passport|licen[cs]e|card|iban|account|bank|tax|national|salary|patient|diagnos|"
+    r"health|note|comment|remark|contact|customer|person|people|user|member|employee|"
+    r"client|gender|(?:^|_)(?:ip|age|pan)(?:_|$)"
 )
 
 # The shapes pii.shape() gives a text in which pii.find_pii() found something.
