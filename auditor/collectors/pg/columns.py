@@ -631,10 +631,23 @@ def _sample_all(
     done: dict[int, Outcome] = {}
     extra = max(0, min(policy.sample_connections - 1, len(batches) - 1))
     if extra == 0:
-        for batch in batches:
-            if time.monotonic() > deadline:
-                break
-            done.update(_sample_batch(session, batch, wanted, seed))
+        # One connection: the next batch is read while this one is analysed (the server's
+        # time and the analysis overlap; the session is only ever used by the reader).
+        with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampler") as reader:
+
+            def read(k: int) -> cf.Future[Fetched] | None:
+                if k >= len(batches) or time.monotonic() > deadline:
+                    return None
+                return reader.submit(_fetch, session, batches[k], wanted, seed)
+
+            pending = read(0)
+            k = 0
+            while pending is not None:
+                fetched = pending.result()
+                pending = read(k + 1)
+                done.update(_summarise_batch(batches[k], fetched))
+                del fetched
+                k += 1
         return done
     queue = iter(batches)
     lock = threading.Lock()
@@ -669,6 +682,15 @@ def _sample_all(
 
 
 def _sample_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> dict[int, Outcome]:
+    return _summarise_batch(batch, _fetch(session, batch, wanted, seed))
+
+
+# Per table of a batch: how its rows were chosen and its non-null values by column position,
+# or a one-line error.
+Fetched = dict[int, tuple[str, dict[int, list[Any]]] | str]
+
+
+def _fetch(session: PgSession, batch: Batch, wanted: int, seed: int) -> Fetched:
     """One statement for the whole batch; when it fails (a table's privilege, lock or row
     security), each table again on its own so that the error is named for its table."""
     try:
@@ -676,13 +698,27 @@ def _sample_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> d
     except Exception as exc:
         if len(batch) == 1:
             return {batch[0][0]: safe_error_text(exc)}
-    out: dict[int, Outcome] = {}
+    out: Fetched = {}
     for item in batch:
-        out.update(_sample_batch(session, [item], wanted, seed))
+        out.update(_fetch(session, [item], wanted, seed))
     return out
 
 
-def _read_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> dict[int, Outcome]:
+def _summarise_batch(batch: Batch, fetched: Fetched) -> dict[int, Outcome]:
+    out: dict[int, Outcome] = {}
+    for index, table, columns in batch:
+        got = fetched[index]
+        if isinstance(got, str):
+            out[index] = got
+            continue
+        method, values = got
+        out[index] = [
+            _summarise(table, col, values.pop(i, []), method) for i, col in enumerate(columns)
+        ]
+    return out
+
+
+def _read_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> Fetched:
     """Read every table of the batch in one UNION ALL statement. Each table's sample is
     unpivoted to (table, column, text head, bytea head) rows, NULLs dropped, so that tables
     of different shapes share one result."""
@@ -732,17 +768,11 @@ def _read_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> dic
         )
     query = " UNION ALL ".join(parts)
     rows = _read_stored_rows(session, query, seed)
-    values: dict[tuple[int, int], list[Any]] = {}
+    values: dict[int, dict[int, list[Any]]] = {index: {} for index, _, _ in batch}
     for r in rows:
-        values.setdefault((r["t"], r["i"]), []).append(r["bin"] if r["txt"] is None else r["txt"])
+        values[r["t"]].setdefault(r["i"], []).append(r["bin"] if r["txt"] is None else r["txt"])
     del rows
-    out: dict[int, Outcome] = {}
-    for index, table, columns in batch:
-        out[index] = [
-            _summarise(table, col, values.pop((index, i), []), methods[index])
-            for i, col in enumerate(columns)
-        ]
-    return out
+    return {index: (methods[index], values[index]) for index, _, _ in batch}
 
 
 def _rls(row: dict[str, Any], bypass: bool) -> str | None:
