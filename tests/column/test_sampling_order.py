@@ -4,8 +4,10 @@ into statements (pure functions: no database)."""
 from __future__ import annotations
 
 from auditor.collectors.pg.columns import (
+    BATCH_BYTES,
     BATCH_TABLES,
     BATCH_VALUES,
+    SMALL_TABLE_BYTES,
     _batches,
     _Column,
     _likelihood,
@@ -50,3 +52,14 @@ def test_batches_bound_tables_and_values_and_keep_the_order() -> None:
     # 20 columns x 200 rows = 4,000 values a table: at most 3 fit in one statement.
     assert all(len(b) * 4_000 <= BATCH_VALUES for b in batches)
     assert sum(len(b) for b in batches) == 5
+
+
+def test_batches_bound_the_bytes_read_whole() -> None:
+    heavy = []
+    for i in range(40):
+        t, cols = table(f"h{i}", "a", rows=1)
+        t.total_bytes = SMALL_TABLE_BYTES  # read whole, in a random order
+        heavy.append((t, cols))
+    batches = _batches(heavy, wanted=200)
+    assert all(len(b) * SMALL_TABLE_BYTES <= BATCH_BYTES for b in batches)
+    assert sum(len(b) for b in batches) == 40

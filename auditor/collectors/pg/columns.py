@@ -561,10 +561,12 @@ class ColumnCollector(SessionCollector):
 
 # -- sampling ----------------------------------------------------------------------------------
 
-# Tables sampled in one statement (one round trip), and the values one statement may return
-# at most (rows x columns, from the row estimates): this bounds the memory a batch holds.
+# Tables sampled in one statement (one round trip), the values one statement may return at
+# most (rows x columns, from the row estimates: this bounds the memory a batch holds), and
+# the bytes of the small tables it reads whole (this bounds its time under statement_timeout).
 BATCH_TABLES = 64
 BATCH_VALUES = 12_000
+BATCH_BYTES = 16 * SMALL_TABLE_BYTES
 # Column names that usually hold personal data: their tables are sampled first, so that a
 # budget that runs out leaves the least likely tables unread (and named).
 LIKELY_PII_NAME = re.compile(
@@ -598,19 +600,25 @@ def _likelihood(table: _Table, columns: list[_Column]) -> tuple[int, int, float,
 
 
 def _batches(todo: list[tuple[_Table, list[_Column]]], wanted: int) -> list[Batch]:
-    """Consecutive tables grouped into statements of at most BATCH_TABLES tables and about
-    BATCH_VALUES values; a table bigger than that goes alone."""
+    """Consecutive tables grouped into statements of at most BATCH_TABLES tables, about
+    BATCH_VALUES values and BATCH_BYTES read whole; a table bigger than that goes alone."""
     out: list[Batch] = []
     current: Batch = []
-    values = 0
+    values = read = 0
     for index, (table, columns) in enumerate(todo):
         rows = min(wanted, max(table.estimated_rows, MIN_ROWS_PER_PAGE * max(table.pages, 1)))
         cost = rows * len(columns)
-        if current and (len(current) >= BATCH_TABLES or values + cost > BATCH_VALUES):
+        size = min(table.total_bytes, SMALL_TABLE_BYTES)
+        if current and (
+            len(current) >= BATCH_TABLES
+            or values + cost > BATCH_VALUES
+            or read + size > BATCH_BYTES
+        ):
             out.append(current)
-            current, values = [], 0
+            current, values, read = [], 0, 0
         current.append((index, table, columns))
         values += cost
+        read += size
     if current:
         out.append(current)
     return out
