@@ -28,6 +28,9 @@ class Policy(BaseModel):
     allowed_column_ciphers: tuple[str, ...] = ("aes256",)
     sample_rows_per_column: int = Field(200, ge=1, le=100_000)
     sample_budget_seconds: float = Field(20.0, gt=0)
+    # Read-only connections sampling one server at once (each opened like the scan's own
+    # session); 1 keeps the scan's footprint to a single connection per server.
+    sample_connections: int = Field(1, ge=1, le=8)
     pii_min_fraction: float = Field(0.05, gt=0, le=1)
 
     # Audit trail

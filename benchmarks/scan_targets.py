@@ -40,8 +40,10 @@ def main() -> None:
             results, _ = run_scan(config, ROOT, workers=workers)
             timings[workers] = time.perf_counter() - start
             per_target = len(results.findings) // count
-            print(f"workers={workers:2}: {timings[workers]:6.2f} s for {count} targets "
-                  f"({per_target} results per target)")
+            print(
+                f"workers={workers:2}: {timings[workers]:6.2f} s for {count} targets "
+                f"({per_target} results per target)"
+            )
         print(f"speed-up with {count} workers: {timings[1] / timings[count]:.2f}x")
     finally:
         for cluster in clusters:

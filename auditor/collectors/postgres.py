@@ -3,6 +3,8 @@ collectors in `auditor.collectors.pg`, each of which fills one fact section."""
 
 from __future__ import annotations
 
+import re
+
 import auditor.collectors.pg as pg_package
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.collectors.pg.session import (
@@ -17,6 +19,10 @@ from auditor.model import TargetStatus
 
 # The session itself, not collectors.
 SESSION_MODULES = ("session", "session_settings", "watchdog", "secret_text")
+TLS_SECTION = "tls"  # auditor.tls.facts.TlsFacts.section (not imported: it pulls in sslyze)
+# How the TLS probe words an endpoint that took the TCP connection but never answered, or
+# never completed it: it waited its whole timeout there.
+_PROBE_TIMED_OUT = re.compile(r"no answer (?:to the SSLRequest )?within (\d+(?:\.\d+)?) s")
 
 
 def session_collectors() -> list[SessionCollector]:
@@ -31,6 +37,21 @@ def session_sections() -> frozenset[str]:
     return frozenset(sub.model.section for sub in session_collectors())
 
 
+def probe_timed_out(ctx: CollectContext, facts: Facts) -> str | None:
+    """The TLS probe's reason when it already waited the target's whole connect timeout for
+    an answer and got none: the SQL session would wait the same time again for the same
+    silence, doubling what one dead target costs the run. None when the probe got any answer,
+    was refused quickly (connecting again is cheap), or used a shorter timeout of its own."""
+    gap = facts.gaps.get(TLS_SECTION)
+    if gap is None or not gap.reason.startswith("unreachable:"):
+        return None
+    waited = [float(s) for s in _PROBE_TIMED_OUT.findall(gap.reason)]
+    attempts = gap.reason.count(";") + 1  # one clause per endpoint libpq would try
+    if len(waited) < attempts or min(waited) < ctx.pg.connect_timeout_seconds:
+        return None
+    return gap.reason.removeprefix("unreachable:").strip()
+
+
 class PostgresCollector(Collector):
     name = "postgres"
     order = 50
@@ -41,6 +62,15 @@ class PostgresCollector(Collector):
     def collect(self, ctx: CollectContext, facts: Facts) -> TargetProblem | None:
         # Only what the selected checks read (the runner records the rest as not collected).
         collectors = [sub for sub in session_collectors() if ctx.wants(sub.model.section)]
+        silent = probe_timed_out(ctx, facts)
+        if silent is not None:
+            reason = (
+                f"{silent} (the TLS probe waited the whole connect timeout; "
+                "no SQL connection was attempted)"
+            )
+            for sub in collectors:
+                facts.mark_missing(sub.model.section, Gap(GapKind.ERROR, f"unreachable: {reason}"))
+            return TargetProblem(TargetStatus.UNREACHABLE, reason)
         try:
             session = PgSession.open(ctx)
         except ConnectFailed as exc:
