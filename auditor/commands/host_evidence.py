@@ -5,13 +5,21 @@ Only allow-listed inspection commands run; LUKS header dumps hold no key materia
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from auditor.collectors.host import inspect_host
 from auditor.collectors.host_shell import LocalShell, RecordingShell
 from auditor.config import HostTarget
+from auditor.gate import EXIT_USAGE
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"auditor: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 @click.command("host-evidence")
@@ -51,9 +59,14 @@ def host_evidence_command(
         wal_archive=wal_archive,
         crypttab=crypttab,
     )
+    if not Path(data_directory).is_dir():  # evidence about nothing is a usage error
+        _fail(f"--data-directory {data_directory}: no such folder on this host")
     shell = RecordingShell(LocalShell())
     inspect_host(shell, target)
-    path = shell.save(output)
+    try:
+        path = shell.save(output)
+    except OSError as exc:
+        _fail(f"{exc.filename or output}: cannot write host evidence: {exc.strerror}")
     click.echo(
         f"wrote {path} ({len(shell.commands)} command outputs, "
         f"{len(shell.files)} files, {len(shell.stats)} file modes)"
