@@ -19,7 +19,14 @@ import click
 from auditor import __version__
 from auditor.catalog import CatalogError, all_checks
 from auditor.commands import extra_commands
-from auditor.config import ConfigError, ScanConfig, config_digest, load_config, parse_config
+from auditor.config import (
+    ConfigError,
+    ScanConfig,
+    config_digest,
+    keyword_dsn_to_url,
+    load_config,
+    parse_config,
+)
 from auditor.config_refs import missing_references
 from auditor.facts import Facts
 from auditor.formatters.base import RenderOptions
@@ -50,7 +57,9 @@ def _one_line(message: str) -> str:
 
 
 def fail_usage(message: str) -> NoReturn:
-    click.echo(f"auditor: error: {_one_line(message)}", err=True)
+    """Exit 2 with each problem on its own line (a config error may list several)."""
+    for line in message.split("\n"):
+        click.echo(f"auditor: error: {_one_line(line)}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -66,6 +75,9 @@ def fail_usage_lines(problems: list[str]) -> None:
 def _quick_config(
     dsn: str, password_env: str | None, columns: tuple[str, ...], name: str | None
 ) -> tuple[ScanConfig, str]:
+    if "://" not in dsn and "=" in dsn:  # libpq's key=value form, named like its URL
+        with contextlib.suppress(ValueError):
+            dsn = keyword_dsn_to_url(dsn)
     try:
         parts = urlsplit(dsn)
         default_name = f"{parts.hostname or 'db'}{parts.path or ''}".replace("/", "-")
@@ -150,6 +162,17 @@ def scan_output_options(func: F) -> F:
         help="File (one format) or folder (several formats).",
     )(func)
     func = click.option("--framework", help="Restrict report control views to one framework.")(func)
+    func = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Terminal: only the summary line and what failed.",
+    )(func)
+    func = click.option(
+        "--failures-only",
+        is_flag=True,
+        help="Terminal: list only failures and errors (no pass, skip, manual, waived).",
+    )(func)
     return func
 
 
@@ -163,7 +186,8 @@ def scan_output_options(func: F) -> F:
 )
 @click.option(
     "--dsn",
-    help="Quick form: scan one PostgreSQL URL (password from libpq "
+    help="Quick form: scan one PostgreSQL URL or libpq 'host=... dbname=...' string "
+    "(password from libpq "
     "environment, e.g. PGPASSWORD, or --password-env).",
 )
 @click.option("--password-env", metavar="NAME", help="With --dsn: read the password from $NAME.")
@@ -226,6 +250,8 @@ def scan(
     formats: tuple[str, ...],
     output: Path | None,
     framework: str | None,
+    quiet: bool,
+    failures_only: bool,
     fail_on: str,
     allow_errors: bool,
     workers: int,
@@ -295,7 +321,15 @@ def scan(
             facts_problem = f"cannot save facts: {exc}"
     try:
         written = write_outputs(
-            results, chosen, output, RenderOptions(framework=framework, color=wants_color())
+            results,
+            chosen,
+            output,
+            RenderOptions(
+                framework=framework,
+                color=wants_color(),
+                quiet=quiet,
+                failures_only=failures_only,
+            ),
         )
     except (OutputError, OSError) as exc:
         fail_usage(str(exc))

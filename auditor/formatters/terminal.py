@@ -4,7 +4,9 @@ or when NO_COLOR is set (stable for grep and logs)."""
 from __future__ import annotations
 
 import io
+import shutil
 from collections import Counter
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
@@ -12,7 +14,8 @@ from rich.table import Table
 from auditor.control_verdicts import ControlStatus, ControlVerdict, control_verdicts, is_attested
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.frameworks import frameworks, get_framework
-from auditor.model import Result, ScanResults, Status
+from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
+from auditor.target_hints import likely_fix
 
 _STATUS_ORDER = {
     s: i
@@ -44,7 +47,59 @@ def _ordered(findings: tuple[Result, ...]) -> list[Result]:
 
 
 def _location(f: Result) -> str:
-    return f"{f.target}" + (f" / {f.resource}" if f.resource else "")
+    # A message that already names its resource does not get it twice on the line.
+    shown = f.resource if f.resource and f.resource not in f.message else None
+    return f"{f.target}" + (f" / {shown}" if shown else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+_FAILURES = (Status.FAIL, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the terminal shows: targets, the findings listed one per line, and per target
+    that was not scanned the checks it could not evaluate (one group line each; the JSON
+    keeps every per-check result)."""
+
+    targets: tuple[TargetOutcome, ...]
+    findings: list[Result]
+    not_evaluated: dict[str, list[Result]]
+    controls: bool
+
+
+def _view(results: ScanResults, options: RenderOptions) -> _View:
+    failed_targets = {t.name for t in results.targets if t.status is not TargetStatus.SCANNED}
+    grouped: dict[str, list[Result]] = {}
+    listed: list[Result] = []
+    for f in _ordered(results.findings):
+        if f.status is Status.ERROR and f.target in failed_targets:
+            grouped.setdefault(f.target, []).append(f)
+        elif options.quiet:
+            if f.status is Status.FAIL:
+                listed.append(f)
+        elif not options.failures_only or f.status in _FAILURES:
+            listed.append(f)
+    targets = results.targets
+    if options.quiet:
+        targets = tuple(t for t in targets if t.name in failed_targets)
+    return _View(targets, listed, grouped, controls=not options.quiet)
+
+
+def _target_line(t: TargetOutcome) -> str:
+    line = f"target {t.name} ({t.kind}): {t.status.value}" + (f" - {t.error}" if t.error else "")
+    fix = likely_fix(t)
+    return line + (f"; likely fix: {fix}" if fix else "")
+
+
+def _group_line(target: str, results: list[Result]) -> str:
+    return (
+        f"NOT EVALUATED {_plural(len(results), 'check')} on {target}: the target was not "
+        "scanned (see its line above; --format json lists each check)"
+    )
 
 
 def _message(f: Result) -> str:
@@ -78,22 +133,22 @@ def _verdict_line(v: ControlVerdict) -> str:
     return f"  {v.status.label.upper():12} {v.control.id:14} " + "; ".join(parts)
 
 
-def _plain(results: ScanResults, framework: str | None = None) -> str:
-    out: list[str] = []
-    for t in results.targets:
-        line = f"target {t.name} ({t.kind}): {t.status.value}"
-        out.append(line + (f" - {t.error}" if t.error else ""))
+def _plain(results: ScanResults, options: RenderOptions) -> str:
+    view = _view(results, options)
+    out: list[str] = [_target_line(t) for t in view.targets]
     out.append("")
-    for f in _ordered(results.findings):
+    for f in view.findings:
         sev = f.severity.value if f.status in (Status.FAIL, Status.WAIVED) else "-"
         out.append(
             f"{f.status.value.upper():7} {sev:8} {f.check_id:40} {_location(f)}: {_message(f)}"
         )
-    out.append("")
-    out.extend(_control_lines(results, framework))
+    out.extend(_group_line(target, grouped) for target, grouped in view.not_evaluated.items())
+    if view.controls:
+        out.append("")
+        out.extend(_control_lines(results, options.framework))
     out.append("")
     out.append(_summary_line(results))
-    return "\n".join(out) + "\n"
+    return "\n".join(line for line in out if line or not options.quiet).strip("\n") + "\n"
 
 
 def _summary_line(results: ScanResults) -> str:
@@ -101,36 +156,57 @@ def _summary_line(results: ScanResults) -> str:
     parts = [f"{counts.get(s, 0)} {s.value}" for s in _STATUS_ORDER]
     scanned = sum(t.status.value == "scanned" for t in results.targets)
     return (
-        f"{len(results.findings)} results: "
+        f"{_plural(len(results.findings), 'result')}: "
         + ", ".join(parts)
-        + (f" ({scanned}/{len(results.targets)} targets scanned)")
+        + f" ({scanned} of {_plural(len(results.targets), 'target')} scanned)"
     )
 
 
-def _rich(results: ScanResults, framework: str | None = None) -> str:
+def _width(options: RenderOptions) -> int:
+    # The terminal's own width (COLUMNS wins, as for every POSIX tool); 160 when unknown.
+    return options.width or shutil.get_terminal_size(fallback=(160, 24)).columns
+
+
+def _rich(results: ScanResults, options: RenderOptions) -> str:
+    view = _view(results, options)
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=True, width=160, color_system="standard")
-    targets = Table(title="Targets", show_lines=False)
-    for col in ("target", "kind", "status", "error"):
-        targets.add_column(col)
-    for t in results.targets:
-        style = "green" if t.status.value == "scanned" else "bold red"
-        targets.add_row(t.name, t.kind, f"[{style}]{t.status.value}[/]", t.error or "")
-    console.print(targets)
-    findings = Table(title="Findings")
-    for col in ("status", "severity", "check", "where", "message"):
-        findings.add_column(col, overflow="fold")
-    for f in _ordered(results.findings):
-        findings.add_row(
-            f"[{_STYLE[f.status]}]{f.status.value}[/]",
-            f.severity.value,
-            f.check_id,
-            _location(f),
-            _message(f),
-        )
-    console.print(findings)
-    for line in _control_lines(results, framework):
-        console.print(line, markup=False, highlight=False)
+    console = Console(
+        file=buffer, force_terminal=True, width=_width(options), color_system="standard"
+    )
+    if view.targets:
+        targets = Table(title="Targets", show_lines=False)
+        for col in ("target", "kind", "status", "error"):
+            targets.add_column(col, overflow="fold")
+        for t in view.targets:
+            style = "green" if t.status.value == "scanned" else "bold red"
+            fix = likely_fix(t)
+            error = (t.error or "") + (f"\nlikely fix: {fix}" if fix else "")
+            targets.add_row(t.name, t.kind, f"[{style}]{t.status.value}[/]", error)
+        console.print(targets)
+    if view.findings or view.not_evaluated:
+        findings = Table(title="Findings")
+        for col in ("status", "severity", "check", "where", "message"):
+            findings.add_column(col, overflow="fold")
+        for f in view.findings:
+            findings.add_row(
+                f"[{_STYLE[f.status]}]{f.status.value}[/]",
+                f.severity.value,
+                f.check_id,
+                _location(f),
+                _message(f),
+            )
+        for target, grouped in view.not_evaluated.items():
+            findings.add_row(
+                "[magenta]not evaluated[/]",
+                "-",
+                _plural(len(grouped), "check"),
+                target,
+                "the target was not scanned (see Targets; --format json lists each check)",
+            )
+        console.print(findings)
+    if view.controls:
+        for line in _control_lines(results, options.framework):
+            console.print(line, markup=False, highlight=False)
     console.print(_summary_line(results))
     return buffer.getvalue()
 
@@ -142,4 +218,4 @@ class TerminalFormatter(Formatter):
 
     def render(self, results: ScanResults, options: RenderOptions) -> bytes:
         render = _rich if options.color else _plain
-        return render(results, options.framework).encode()
+        return render(results, options).encode()
