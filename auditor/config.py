@@ -806,6 +806,9 @@ def _explain(error: Mapping[str, Any]) -> str:
             "a secret is never written in the config: reference where it is kept, "
             f"{field}: {{env: VARIABLE}} or {field}: {{file: PATH}}"
         )
+    if kind == "reference_shape":
+        field = loc[-1] if loc else "password"
+        return f"must be {field}: {{env: VARIABLE}} or {field}: {{file: PATH}}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be a mapping (key: value lines)"
     if kind in ("tuple_type", "list_type"):
@@ -822,11 +825,42 @@ def _explain(error: Mapping[str, Any]) -> str:
     return _plain_words(str(error.get("msg", "invalid value")))
 
 
+_REF_KEY = {"EnvPassword": "env", "FilePassword": "file"}
+
+
+def _one_reference_branch(errors: list[Any]) -> list[Any]:
+    """pydantic tries `{env: ...}` and `{file: ...}` and reports both failures; keep the
+    alternative the user wrote (its key is present), or one plain error when neither is."""
+    branches: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
+    kept: list[Any] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        at = next((i for i, part in enumerate(loc) if part in _REF_KEY), None)
+        if at is None or error["type"] in ("model_type", "dict_type"):
+            kept.append(error)
+            continue
+        branches.setdefault(loc[:at], {}).setdefault(loc[at], []).append(error)
+    for prefix, by_class in branches.items():
+        written = [
+            cls
+            for cls in _REF_KEY
+            if cls in by_class
+            and not any(
+                e["type"] == "missing" and e["loc"][-1] == _REF_KEY[cls] for e in by_class[cls]
+            )
+        ]
+        if written:
+            kept.extend(by_class[written[0]])
+        else:
+            kept.append({"type": "reference_shape", "loc": prefix})
+    return kept
+
+
 def explain_errors(exc: ValidationError, located: _Located, source: str) -> list[str]:
     """Every validation error as 'file:line: key: what is wrong', in plain words, once each
     (a password union reports the same problem per alternative; the empty `targets` that a
     broken target causes is not a problem of its own)."""
-    errors = exc.errors()
+    errors = _one_reference_branch(list(exc.errors()))
     causes = [e for e in errors if not (e["type"] == "too_short" and e["loc"] == ("targets",))]
     lines: list[str] = []
     for error in causes or errors:
@@ -863,6 +897,11 @@ def _unknown_check_ids(data: Mapping[Any, Any], located: _Located, source: str) 
     return problems
 
 
+def _line_of(problem: str, source: str) -> int:
+    number = problem.removeprefix(f"{source}:").split(":", 1)[0]
+    return int(number) if number.isdigit() else 0
+
+
 def parse_config(text: str, source: str = "<config>") -> ScanConfig:
     """The validated config; ConfigError listing every problem found, one per line."""
     data, located = yaml_document(text, source)
@@ -884,6 +923,7 @@ def parse_config(text: str, source: str = "<config>") -> ScanConfig:
         problems.extend(explain_errors(exc, located, source))
     problems.extend(_unknown_check_ids(data, located, source))
     if problems or config is None:
+        problems.sort(key=lambda p: _line_of(p, source))  # in the order a person reads
         raise ConfigError("\n".join(problems))
     return config
 
