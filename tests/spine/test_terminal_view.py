@@ -154,3 +154,28 @@ def test_dash_output_is_standard_output(tmp_path: Path) -> None:
         "scan", "--dsn", dsn, "--format", "json", "--format", "csv", "-o", "-", cwd=tmp_path
     )
     assert several.returncode == 2 and not (tmp_path / "-").exists()
+
+
+def test_libpq_keyword_dsn_scans_like_the_url(compliant_cluster: Cluster) -> None:
+    assert compliant_cluster.certs is not None
+    keywords = (
+        f"host=localhost port={compliant_cluster.port} dbname=app user=auditor "
+        f"sslmode=verify-full sslrootcert='{compliant_cluster.certs.ca_cert}'"
+    )
+    proc = run_cli("scan", "--dsn", keywords, "--format", "json", *SPINE,
+                   env={"PGPASSWORD": AUDITOR_PASSWORD})
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert document["targets"][0]["name"] == "localhost-app"
+    assert document["targets"][0]["status"] == "scanned"
+    assert {f["status"] for f in document["findings"]} == {"pass"}
+
+
+def test_a_server_without_tls_is_refused_with_the_way_out(start_cluster: object) -> None:
+    plain = start_cluster("compliant", tls=None)  # type: ignore[operator]
+    dsn = f"postgresql://auditor@localhost:{plain.port}/app?sslmode=require"
+    proc = run_cli("scan", "--dsn", dsn, *SPINE, env={"PGPASSWORD": AUDITOR_PASSWORD})
+    assert proc.returncode == 1, proc.stderr  # the TLS probe's own verdict: ssl is off
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("target "))
+    assert "server does not support SSL" in line
+    assert "opt out knowingly with ?sslmode=prefer" in line
