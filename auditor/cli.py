@@ -27,7 +27,7 @@ from auditor.config import (
     load_config,
     parse_config,
 )
-from auditor.config_refs import missing_references
+from auditor.config_refs import config_locator, missing_references
 from auditor.facts import Facts
 from auditor.formatters.base import RenderOptions
 from auditor.formatters.json_results import ResultsFileError
@@ -276,7 +276,8 @@ def scan(
             config, _ = _quick_config(dsn, password_env, columns, name)
             config_dir = Path.cwd()
         # A missing secret or file is a config error now, not a folder of errors later.
-        fail_usage_lines(missing_references(config, config_dir))
+        where = config_locator(config_path) if config_path is not None else None
+        fail_usage_lines(missing_references(config, config_dir, where))
         digest = config_digest(config)  # over the redacted config: no secret in it
         chosen = pick_formatters(formats)
         if framework is not None:

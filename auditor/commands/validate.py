@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from auditor.config import ConfigError, load_config
-from auditor.config_refs import missing_references
+from auditor.config_refs import config_locator, missing_references
 from auditor.gate import EXIT_USAGE
 from auditor.redact import redact_text
 from auditor.waivers import WaiverError, load_waivers
@@ -58,7 +58,8 @@ def validate_command(config_path: Path, waivers_path: Path | None, offline: bool
         except WaiverError as exc:
             problems.extend(str(exc).split("\n"))
     if config is not None and not offline:
-        problems.extend(missing_references(config, config_path.resolve().parent))
+        where = config_locator(config_path)
+        problems.extend(missing_references(config, config_path.resolve().parent, where))
     if problems:
         _fail(problems)
     assert config is not None

@@ -12,6 +12,11 @@ import pytest
 from auditor.cli import main
 from tests.spine.test_cli import run_cli
 
+MISSING_SECRET = (
+    "missing-secret.yaml:4: targets[0].password (target 'a'): "
+    "environment variable NOPE_UNSET_VAR is not set"
+)
+
 # command -> (arguments, words the one-line error must contain); {tmp} is a fresh folder.
 BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     "checks": [
@@ -53,7 +58,7 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         ),
         (
             ["scan", "-c", "{tmp}/missing-secret.yaml"],
-            "password: environment variable NOPE_UNSET_VAR is not set",
+            MISSING_SECRET,
         ),
         (["scan", "--dsn", "postgresql://h/db", "--format", "nope"], "unknown format 'nope'"),
         (["scan", "--dsn", "postgresql://h/db", "--workers", "0"], "Invalid value for '--workers'"),
@@ -63,7 +68,7 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
         (
             ["validate", "-c", "{tmp}/missing-secret.yaml"],
-            "password: environment variable NOPE_UNSET_VAR is not set",
+            MISSING_SECRET,
         ),
     ],
     "verify": [(["verify", "{tmp}/nowhere"], "not a folder")],
