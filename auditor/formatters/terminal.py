@@ -4,6 +4,7 @@ or when NO_COLOR is set (stable for grep and logs)."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -46,9 +47,15 @@ def _ordered(findings: tuple[Result, ...]) -> list[Result]:
     )
 
 
+def _names(message: str, resource: str) -> bool:
+    """Whether the message names the resource as a whole word (role `app` is not named by
+    `application`)."""
+    return re.search(rf"(?<![\w.]){re.escape(resource)}(?![\w])", message) is not None
+
+
 def _location(f: Result) -> str:
     # A message that already names its resource does not get it twice on the line.
-    shown = f.resource if f.resource and f.resource not in f.message else None
+    shown = f.resource if f.resource and not _names(f.message, f.resource) else None
     return f"{f.target}" + (f" / {shown}" if shown else "")
 
 

@@ -110,12 +110,14 @@ def test_a_resource_named_in_the_message_is_not_repeated() -> None:
     results = _results(
         _finding(Status.FAIL, "public.users.email holds e-mail addresses", "public.users.email"),
         _finding(Status.FAIL, "holds card numbers", "public.users.notes"),
+        _finding(Status.FAIL, "the application role can log in", "app", check="auth.x"),
         targets=(TargetOutcome("db", "postgres", TargetStatus.SCANNED),),
     )
     text = TerminalFormatter().render(results, RenderOptions()).decode()
     assert "db: public.users.email holds e-mail addresses" in text
     assert text.count("public.users.email") == 1
     assert "db / public.users.notes: holds card numbers" in text
+    assert "db / app: the application role can log in" in text  # a word, not a prefix
 
 
 def test_the_table_fits_the_terminal_width(monkeypatch: object) -> None:
