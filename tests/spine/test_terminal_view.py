@@ -181,3 +181,20 @@ def test_a_server_without_tls_is_refused_with_the_way_out(start_cluster: object)
     line = next(x for x in proc.stdout.splitlines() if x.startswith("target "))
     assert "server does not support SSL" in line
     assert "opt out knowingly with ?sslmode=prefer" in line
+
+
+def test_pdf_without_its_system_libraries_says_what_is_missing(tmp_path: Path) -> None:
+    # WeasyPrint as it fails where Pango is absent: its import raises OSError from cffi.
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "weasyprint.py").write_text(
+        "raise OSError(\"cannot load library 'libpango-1.0-0': No such file\")\n"
+    )
+    dsn = f"postgresql://u@127.0.0.1:{_closed_port()}/db"
+    proc = run_cli("scan", "--dsn", dsn, "--format", "pdf", "-o", str(tmp_path / "r.pdf"),
+                   env={"PYTHONPATH": str(shadow)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert "format 'pdf' cannot be written here" in proc.stderr
+    assert "libpango-1.0-0" in proc.stderr and "install Pango" in proc.stderr
+    assert not (tmp_path / "r.pdf").exists()
