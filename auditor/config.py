@@ -235,9 +235,7 @@ class PostgresTarget(BaseModel):
     @field_validator("application_dsns")
     @classmethod
     def _app_dsns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            _check_dsn(item)
-        return value
+        return tuple(_check_dsn(item) for item in value)  # key=value strings become URLs
 
     @field_validator("sensitive_columns")
     @classmethod

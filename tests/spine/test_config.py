@@ -195,3 +195,12 @@ def test_libpq_keyword_dsn_errors_never_echo_the_password() -> None:
             parse_config(f'targets:\n  - name: a\n    dsn: "{bad}"\n', "a.yaml")
         assert "Canary" not in str(caught.value)
         assert "a.yaml:3: targets[0].dsn:" in str(caught.value)
+
+
+def test_application_dsns_in_keyword_form_are_linted_as_urls() -> None:
+    config = parse_config(
+        'targets:\n  - name: a\n    dsn: postgresql://h/d\n'
+        '    application_dsns: ["host=h dbname=d sslmode=disable"]\n',
+        "a.yaml",
+    )
+    assert config.targets[0].application_dsns == ("postgresql://h/d?sslmode=disable",)
