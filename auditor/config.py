@@ -128,6 +128,8 @@ def _check_dsn(value: str) -> str:
     for port in str(conn.get("port") or "").split(","):
         if port and not port.strip().isdigit():
             raise ValueError(f"not a valid PostgreSQL URL (port {port!r} is not a number)")
+        if port and not 0 < int(port) < 65536:
+            raise ValueError(f"not a valid PostgreSQL URL (port {port.strip()} is out of range)")
     return value
 
 
