@@ -20,7 +20,15 @@ from auditor import __version__
 from auditor.baseline import BaselineError, known_failures, parse_baseline
 from auditor.catalog import CatalogError, all_checks
 from auditor.commands import extra_commands
-from auditor.config import ConfigError, ScanConfig, config_digest, load_config, parse_config
+from auditor.config import (
+    ConfigError,
+    ScanConfig,
+    config_digest,
+    keyword_dsn_to_url,
+    load_config,
+    parse_config,
+)
+from auditor.config_refs import config_locator, missing_references
 from auditor.facts import Facts
 from auditor.formatters.base import RenderOptions
 from auditor.formatters.json_results import ResultsFileError
@@ -55,13 +63,27 @@ def _one_line(message: str) -> str:
 
 
 def fail_usage(message: str) -> NoReturn:
-    click.echo(f"auditor: error: {_one_line(message)}", err=True)
+    """Exit 2 with each problem on its own line (a config error may list several)."""
+    for line in message.split("\n"):
+        click.echo(f"auditor: error: {_one_line(line)}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def fail_usage_lines(problems: list[str]) -> None:
+    """Every problem on its own line, then exit 2; nothing when there is none."""
+    if not problems:
+        return
+    for problem in problems:
+        click.echo(f"auditor: error: {_one_line(problem)}", err=True)
     sys.exit(EXIT_USAGE)
 
 
 def _quick_config(
     dsn: str, password_env: str | None, columns: tuple[str, ...], name: str | None
 ) -> tuple[ScanConfig, str]:
+    if "://" not in dsn and "=" in dsn:  # libpq's key=value form, named like its URL
+        with contextlib.suppress(ValueError):
+            dsn = keyword_dsn_to_url(dsn)
     try:
         parts = urlsplit(dsn)
         default_name = f"{parts.hostname or 'db'}{parts.path or ''}".replace("/", "-")
@@ -177,6 +199,17 @@ def scan_output_options(func: F) -> F:
         show_envvar=True,
         help="Restrict report control views to one framework.",
     )(func)
+    func = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Terminal: only the summary line and what failed.",
+    )(func)
+    func = click.option(
+        "--failures-only",
+        is_flag=True,
+        help="Terminal: list only failures and errors (no pass, skip, manual, waived).",
+    )(func)
     return func
 
 
@@ -192,7 +225,8 @@ def scan_output_options(func: F) -> F:
 )
 @click.option(
     "--dsn",
-    help="Quick form: scan one PostgreSQL URL (password from libpq "
+    help="Quick form: scan one PostgreSQL URL or libpq 'host=... dbname=...' string "
+    "(password from libpq "
     "environment, e.g. PGPASSWORD, or --password-env).",
 )
 @click.option("--password-env", metavar="NAME", help="With --dsn: read the password from $NAME.")
@@ -298,6 +332,8 @@ def scan(
     formats: tuple[str, ...],
     output: Path | None,
     framework: str | None,
+    quiet: bool,
+    failures_only: bool,
     fail_on: str,
     allow_errors: bool,
     workers: int,
@@ -321,6 +357,8 @@ def scan(
         fail_usage(str(exc))
     if dsn is None and (password_env or columns or name):
         fail_usage("--password-env, --sensitive-column and --name go with --dsn")
+    if password_env is not None and password_env not in os.environ:
+        fail_usage(f"--password-env {password_env}: environment variable {password_env} is not set")
     try:
         if config_path is not None:
             config = load_config(config_path)
@@ -329,6 +367,9 @@ def scan(
             assert dsn is not None
             config, _ = _quick_config(dsn, password_env, columns, name)
             config_dir = Path.cwd()
+        # A missing secret or file is a config error now, not a folder of errors later.
+        where = config_locator(config_path) if config_path is not None else None
+        fail_usage_lines(missing_references(config, config_dir, where))
         digest = config_digest(config)  # over the redacted config: no secret in it
         chosen = pick_formatters(formats)
         if framework is not None:
@@ -385,7 +426,12 @@ def scan(
             results,
             chosen,
             output,
-            RenderOptions(framework=framework, color=wants_color()),
+            RenderOptions(
+                framework=framework,
+                color=wants_color(),
+                quiet=quiet,
+                failures_only=failures_only,
+            ),
             signer=signer,
         )
     except (OutputError, OSError) as exc:
@@ -484,6 +530,8 @@ def demo(output: Path, keep: bool, formats: tuple[str, ...]) -> None:
         code = run_demo(output, keep=keep, formats=formats, color=wants_color())
     except (DemoError, OutputError) as exc:
         fail_usage(str(exc))
+    except OSError as exc:  # e.g. an -o folder that cannot be made
+        fail_usage(f"{exc.filename or output}: {exc.strerror}")
     sys.exit(code)
 
 
@@ -491,11 +539,31 @@ for _command in extra_commands():
     main.add_command(_command)
 
 
+def _usage_line(exc: click.UsageError) -> str:
+    """click's three-line usage error as one line that still says where help is."""
+    command = exc.ctx.command_path if exc.ctx is not None else "auditor"
+    return f"{_one_line(exc.format_message()).rstrip('.')} (see `{command} --help`)"
+
+
 def run() -> None:
-    """Entry point that keeps tracebacks away from users unless AUDITOR_DEBUG is set."""
+    """Entry point that keeps tracebacks away from users unless AUDITOR_DEBUG is set.
+
+    click runs in non-standalone mode so that its own usage errors are one line too, with
+    the exit codes of the contract in auditor.gate (2 for any usage error)."""
     try:
-        main()
-    except KeyboardInterrupt:
+        main.main(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `auditor` alone: the help, as click does
+        click.echo(exc.format_message(), err=True)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        click.echo(f"auditor: error: {_usage_line(exc)}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"auditor: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:  # --help, --version
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
         click.echo("auditor: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:

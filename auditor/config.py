@@ -6,15 +6,16 @@ scanned, and never part of any model's repr, so they cannot leak into logs or ou
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import yaml
 from pydantic import (
@@ -32,7 +33,12 @@ from auditor.policy import Policy
 
 
 class ConfigError(Exception):
-    """A one-line, user-facing description of what is wrong and where."""
+    """A user-facing description of what is wrong and where: one line per problem (a config
+    with several mistakes lists them all, so one run is enough to fix them)."""
+
+    @property
+    def problems(self) -> list[str]:
+        return str(self).split("\n")
 
 
 class EnvPassword(BaseModel):
@@ -93,6 +99,8 @@ def _check_dsn(value: str) -> str:
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
+    if "://" not in value and "=" in value:
+        value = keyword_dsn_to_url(value)
     try:
         parts = urlsplit(value)
     except ValueError:
@@ -143,6 +151,44 @@ def _check_dsn(value: str) -> str:
                 "percent-encode a password's '#', '/', '?', '&' and '@')"
             )
     return value
+
+
+def keyword_dsn_to_url(value: str) -> str:
+    """A libpq keyword string (`host=db dbname=app user=auditor sslmode=require`), read as
+    libpq reads it, as the equivalent postgresql:// URL, so everything downstream (TLS probe
+    endpoint, redaction, reports) sees one form. Errors never quote the string: it may hold
+    a password."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(value).items()}
+    except ProgrammingError:
+        raise ValueError(
+            "not a valid libpq connection string (key=value pairs, quote values with "
+            "spaces in single quotes)"
+        ) from None
+    for secret_key in SECRET_DSN_PARAMS:
+        if params.get(secret_key):
+            redact.remember_secret(params[secret_key])
+    for key in params:
+        if key not in _libpq_keywords():
+            raise ValueError(f"unknown connection parameter {key!r}")
+    host, port = params.get("host", ""), params.get("port", "")
+    netloc = ""
+    if params.get("user"):
+        netloc = quote(params.pop("user"), safe="")
+        if params.get("password"):
+            netloc += ":" + quote(params.pop("password"), safe="")
+        netloc += "@"
+    if host and "," not in host and "," not in port and not host.startswith("/"):
+        params.pop("host")
+        netloc += f"[{host}]" if ":" in host else host
+        if port:
+            netloc += ":" + params.pop("port")
+    path = "/" + quote(params.pop("dbname"), safe="") if params.get("dbname") else ""
+    query = urlencode(params, quote_via=quote, safe=",/")
+    return f"postgresql://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 # The reference design's access-log columns (auditor.collectors.pg.audit_log has the same).
@@ -211,9 +257,7 @@ class PostgresTarget(BaseModel):
     @field_validator("application_dsns")
     @classmethod
     def _app_dsns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            _check_dsn(item)
-        return value
+        return tuple(_check_dsn(item) for item in value)  # key=value strings become URLs
 
     @field_validator("sensitive_columns")
     @classmethod
@@ -732,20 +776,163 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and p in tags))
 
 
+# Fields that hold a reference to a secret, never the secret itself.
+SECRET_REF_FIELDS = ("password", "token", "access_token", "key_vault_access_token")
+_REF_CLASSES = ("EnvPassword", "FilePassword")
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for a near miss among `choices`, else empty."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@cache
+def known_keys() -> frozenset[str]:
+    """Every key a config may use, for 'did you mean' on an unknown one."""
+    models: list[type[BaseModel]] = [
+        ScanConfig,
+        Policy,
+        DeclaredSecret,
+        AccessLogMapping,
+        EnvPassword,
+        FilePassword,
+        PostgresTarget,
+        AwsRdsTarget,
+        AzurePostgresTarget,
+        GcpCloudSqlTarget,
+        HostTarget,
+        VaultTarget,
+    ]
+    return frozenset(key for model in models for key in model.model_fields)
+
+
+def _plain_words(msg: str) -> str:
+    """pydantic's phrasing made plain: 'Input should be X' -> 'must be X'."""
+    msg = msg.removeprefix("Value error, ")
+    for prefix in ("Input should", "String should", "Tuple should", "List should", "Value should"):
+        if msg.startswith(prefix):
+            return "must" + msg[len(prefix) :]
+    return msg
+
+
 def _explain(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
+    loc = tuple(error.get("loc") or ())
     if kind == "extra_forbidden":
-        return "unknown key"
+        key = str(loc[-1]) if loc else ""
+        if key in _libpq_keywords() and key not in known_keys():
+            return f"unknown key ({key} is a connection parameter: put it in the dsn, ?{key}=...)"
+        return "unknown key" + did_you_mean(key, known_keys())
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
         ctx = error.get("ctx") or {}
         return f"kind {ctx.get('tag')!r} is not supported (supported: {ctx.get('expected_tags')})"
-    msg = str(error.get("msg", "invalid value"))
-    return msg.removeprefix("Value error, ")
+    if loc and loc[-1] in _REF_CLASSES and kind in ("model_type", "dict_type"):
+        field = next((p for p in reversed(loc) if p in SECRET_REF_FIELDS), "password")
+        return (
+            "a secret is never written in the config: reference where it is kept, "
+            f"{field}: {{env: VARIABLE}} or {field}: {{file: PATH}}"
+        )
+    if kind == "reference_shape":
+        field = loc[-1] if loc else "password"
+        return f"must be {field}: {{env: VARIABLE}} or {field}: {{file: PATH}}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a mapping (key: value lines)"
+    if kind in ("tuple_type", "list_type"):
+        return "must be a list"
+    if kind == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern", "")
+        return f"does not have the expected form ({pattern})"
+    if kind == "int_parsing":
+        return "must be a whole number"
+    if kind == "float_parsing":
+        return "must be a number"
+    if kind == "bool_parsing":
+        return "must be true or false"
+    return _plain_words(str(error.get("msg", "invalid value")))
+
+
+_REF_KEY = {"EnvPassword": "env", "FilePassword": "file"}
+
+
+def _one_reference_branch(errors: list[Any]) -> list[Any]:
+    """pydantic tries `{env: ...}` and `{file: ...}` and reports both failures; keep the
+    alternative the user wrote (its key is present), or one plain error when neither is."""
+    branches: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
+    kept: list[Any] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        at = next((i for i, part in enumerate(loc) if part in _REF_KEY), None)
+        if at is None or error["type"] in ("model_type", "dict_type"):
+            kept.append(error)
+            continue
+        branches.setdefault(loc[:at], {}).setdefault(loc[at], []).append(error)
+    for prefix, by_class in branches.items():
+        written = [
+            cls
+            for cls in _REF_KEY
+            if cls in by_class
+            and not any(
+                e["type"] == "missing" and e["loc"][-1] == _REF_KEY[cls] for e in by_class[cls]
+            )
+        ]
+        if written:
+            kept.extend(by_class[written[0]])
+        else:
+            kept.append({"type": "reference_shape", "loc": prefix})
+    return kept
+
+
+def explain_errors(exc: ValidationError, located: _Located, source: str) -> list[str]:
+    """Every validation error as 'file:line: key: what is wrong', in plain words, once each
+    (a password union reports the same problem per alternative; the empty `targets` that a
+    broken target causes is not a problem of its own)."""
+    errors = _one_reference_branch(list(exc.errors()))
+    causes = [e for e in errors if not (e["type"] == "too_short" and e["loc"] == ("targets",))]
+    lines: list[str] = []
+    for error in causes or errors:
+        loc = _clean_loc(tuple(error["loc"]))
+        line = located.line_for(loc)
+        where = f"{source}:{line}" if line else source
+        text = _one_line(f"{where}: {_dotted(loc)}: {_explain(error)}")
+        if text not in lines:
+            lines.append(text)
+    return lines
+
+
+def _unknown_check_ids(data: Mapping[Any, Any], located: _Located, source: str) -> list[str]:
+    """`policy.severity` keys that name no check in the catalog."""
+    policy = data.get("policy")
+    severity = policy.get("severity") if isinstance(policy, Mapping) else None
+    if not isinstance(severity, Mapping):
+        return []
+    from auditor.catalog import all_checks  # the catalog imports checks, which import config
+
+    catalog = all_checks()
+    problems = []
+    for check_id in severity:
+        if check_id in catalog:
+            continue
+        loc = ("policy", "severity", check_id)
+        where = f"{source}:{located.line_for(loc)}"
+        problems.append(
+            _one_line(
+                f"{where}: {_dotted(loc)}: unknown check id{did_you_mean(check_id, catalog)} "
+                "(see `auditor checks list`)"
+            )
+        )
+    return problems
+
+
+def _line_of(problem: str, source: str) -> int:
+    number = problem.removeprefix(f"{source}:").split(":", 1)[0]
+    return int(number) if number.isdigit() else 0
 
 
 def parse_config(text: str, source: str = "<config>") -> ScanConfig:
+    """The validated config; ConfigError listing every problem found, one per line."""
     data, located = yaml_document(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the top level must be a mapping with 'targets:'")
@@ -757,17 +944,17 @@ def parse_config(text: str, source: str = "<config>") -> ScanConfig:
         for target in targets:
             if isinstance(target, dict):
                 target.setdefault("kind", "postgres")
+    problems: list[str] = []
+    config: ScanConfig | None = None
     try:
-        return ScanConfig.model_validate(data)
+        config = ScanConfig.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        # A target that failed validation also makes `targets` look empty; report the cause.
-        causes = [e for e in errors if not (e["type"] == "too_short" and e["loc"] == ("targets",))]
-        first = (causes or errors)[0]
-        loc = _clean_loc(tuple(first["loc"]))
-        line = located.line_for(loc)
-        where = f"{source}:{line}" if line else source
-        raise ConfigError(_one_line(f"{where}: {_dotted(loc)}: {_explain(first)}")) from None
+        problems.extend(explain_errors(exc, located, source))
+    problems.extend(_unknown_check_ids(data, located, source))
+    if problems or config is None:
+        problems.sort(key=lambda p: _line_of(p, source))  # in the order a person reads
+        raise ConfigError("\n".join(problems))
+    return config
 
 
 def read_text_file(path: Path, what: str, error: type[Exception]) -> str:

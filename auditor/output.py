@@ -35,6 +35,13 @@ def pick_formatters(names: tuple[str, ...]) -> list[Formatter]:
     return [available[n] for n in dict.fromkeys(names)]
 
 
+STDOUT = Path("-")  # `-o -`: standard output, as for most command-line tools
+
+
+def _stdout_if_dash(out: Path | None) -> Path | None:
+    return None if out == STDOUT else out
+
+
 def _folder_mode(chosen: list[Formatter], out: Path) -> bool:
     machine = [f for f in chosen if f.name != "terminal"]
     return out.is_dir() or len(machine) > 1 or not out.suffix
@@ -44,13 +51,18 @@ def check_output_plan(chosen: list[Formatter], out: Path | None) -> None:
     """Refuse, before anything is scanned, output choices that cannot be written: several
     formats without a folder, a binary format on a terminal, and paths that are not usable
     (a file where a folder is needed, a symlinked folder, nothing writable). A folder is made
-    here if needed, so a scan never runs only to lose its report."""
-    if out is None:
+    here if needed, so a scan never runs only to lose its report. `-o -` is standard
+    output (one text format), never a folder named `-`."""
+    for fmt in chosen:
+        missing = fmt.unavailable()
+        if missing:
+            raise OutputError(f"format {fmt.name!r} cannot be written here: {missing}")
+    if out is None or out == STDOUT:
         if len(chosen) > 1 and any(f.name != "terminal" for f in chosen):
             raise OutputError("several formats need -o/--output naming a folder")
         for fmt in chosen:
             if fmt.binary:
-                raise OutputError(f"format {fmt.name!r} is binary: give -o/--output")
+                raise OutputError(f"format {fmt.name!r} is binary: give -o/--output FILE")
         return
     try:
         if _folder_mode(chosen, out):
@@ -73,6 +85,7 @@ def write_outputs(
     path it lands there; otherwise on stdout. Results pass the redaction policy first, and
     files are written through a temporary file and a rename (never through a symlink)."""
     check_output_plan(chosen, out)
+    out = _stdout_if_dash(out)
     results = redact_results(results)
     written: list[Path] = []
     machine = [f for f in chosen if f.name != "terminal"]

@@ -131,7 +131,36 @@ class WaiverFile(BaseModel):
 
 
 def parse_waivers(text: str, source: str = "<waivers>") -> WaiverFile:
-    return parse_yaml_model(text, source, WaiverFile, WaiverError)
+    parsed = parse_yaml_model(text, source, WaiverFile, WaiverError)
+    problems = _unknown_checks(parsed, text, source)
+    if problems:
+        raise WaiverError("\n".join(problems))
+    return parsed
+
+
+def _unknown_checks(parsed: WaiverFile, text: str, source: str) -> list[str]:
+    """A `check:` that names no check in the catalog (or a glob that matches none) would
+    silently waive nothing: each is an error naming file:line, with a 'did you mean'."""
+    from auditor.catalog import all_checks
+    from auditor.config import did_you_mean, yaml_document
+
+    catalog = all_checks()
+    _, located = yaml_document(text, source)
+    problems = []
+    for section, entries in (("waivers", parsed.waivers), ("attestations", parsed.attestations)):
+        for i, entry in enumerate(entries):
+            if any(fnmatchcase(check_id, entry.check) for check_id in catalog):
+                continue
+            what = (
+                "matches no check id"
+                if any(c in entry.check for c in "*?[")
+                else ("unknown check id" + did_you_mean(entry.check, catalog))
+            )
+            line = located.line_for((section, i, "check"))
+            problems.append(
+                f"{source}:{line}: {section}[{i}].check: {what} (see `auditor checks list`)"
+            )
+    return problems
 
 
 def load_waivers(path: Path) -> WaiverFile:

@@ -140,8 +140,8 @@ def evaluate_command(
         write_outputs(results, chosen, output, RenderOptions(color=wants_color()))
     except OutputError as exc:
         raise click.UsageError(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"{output}: cannot write: {exc.strerror}") from None
+    except OSError as exc:  # a usage problem (exit 2), like every other bad -o
+        _fail(f"{output}: cannot write: {exc.strerror}")
     sys.exit(exit_code(results, Severity(fail_on)))
 
 

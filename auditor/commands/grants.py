@@ -50,7 +50,8 @@ def grants_command(
             config = _only_target(config, target_name)
         click.echo(grants_sql(config, role, profile), nl=False)
     except (ConfigError, GrantsError) as exc:
-        click.echo(f"auditor: error: {exc}", err=True)
+        for line in str(exc).split("\n"):  # a config may have several problems
+            click.echo(f"auditor: error: {line}", err=True)
         sys.exit(EXIT_USAGE)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -19,8 +20,14 @@ from auditor import __version__
 from auditor.collectors.host import HOST_EVIDENCE_NAME, HOST_EVIDENCE_PREDICATE, inspect_host
 from auditor.collectors.host_shell import LocalShell, RecordingShell
 from auditor.config import HostTarget
+from auditor.gate import EXIT_USAGE
 from auditor.inventory import this_scanner
 from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer, sign_document
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"auditor: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 @click.command("host-evidence")
@@ -75,6 +82,8 @@ def host_evidence_command(
         wal_archive=wal_archive,
         crypttab=crypttab,
     )
+    if not Path(data_directory).is_dir():  # evidence about nothing is a usage error
+        _fail(f"--data-directory {data_directory}: no such folder on this host")
     shell = RecordingShell(LocalShell())
     inspect_host(shell, target)
     recorded = {
@@ -87,7 +96,10 @@ def host_evidence_command(
         document = sign_document(
             document, HOST_EVIDENCE_NAME, signer, HOST_EVIDENCE_PREDICATE, recorded
         )
-    path = shell.save(output, document)
+    try:
+        path = shell.save(output, document)
+    except OSError as exc:
+        _fail(f"{exc.filename or output}: cannot write host evidence: {exc.strerror}")
     if signer is not None:
         click.echo(f"signed with key {signer.keyid}")
     click.echo(

@@ -29,7 +29,8 @@ REPORT_FORMATS = ("html", "pdf", "sarif", "junit", "csv", "json")
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"auditor: error: {message}", err=True)
+    for line in message.split("\n"):  # a waivers file may have several problems
+        click.echo(f"auditor: error: {line}", err=True)
     sys.exit(EXIT_USAGE)
 
 

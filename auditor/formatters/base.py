@@ -18,6 +18,9 @@ class RenderOptions:
     framework: str | None = None  # restrict control views to one framework id
     color: bool = False  # terminal only
     title: str | None = None
+    width: int | None = None  # terminal only: columns (None: the terminal's own width)
+    quiet: bool = False  # terminal only: the summary line and what failed, nothing else
+    failures_only: bool = False  # terminal only: hide results that passed or were skipped
 
 
 class Formatter:
@@ -28,6 +31,11 @@ class Formatter:
 
     def render(self, results: ScanResults, options: RenderOptions) -> bytes:
         raise NotImplementedError
+
+    def unavailable(self) -> str | None:
+        """Why this format cannot be rendered on this machine (a missing library), or None.
+        Asked before a scan, so a missing dependency never costs one."""
+        return None
 
 
 @cache

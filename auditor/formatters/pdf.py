@@ -56,3 +56,22 @@ class PdfFormatter(Formatter):
 
     def render(self, results: ScanResults, options: RenderOptions) -> bytes:
         return render_pdf(results, options)
+
+    def unavailable(self) -> str | None:
+        return weasyprint_problem()
+
+
+def weasyprint_problem() -> str | None:
+    """Why WeasyPrint cannot load, in words: it needs the Pango system libraries, which
+    `pip install` cannot provide."""
+    try:
+        import weasyprint  # noqa: F401
+    except ImportError:
+        return "WeasyPrint is not installed (pip install weasyprint)"
+    except OSError as exc:  # its cffi binding could not open a system library
+        return (
+            f"WeasyPrint cannot load a system library ({' '.join(str(exc).split())[:200]}); "
+            "install Pango, e.g. `apt-get install libpango-1.0-0 libpangoft2-1.0-0` on "
+            "Debian/Ubuntu or `brew install pango` on macOS"
+        )
+    return None

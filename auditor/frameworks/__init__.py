@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from auditor.config import ConfigError, _dotted, _explain, yaml_document
+from auditor.config import ConfigError, explain_errors, yaml_document
 from auditor.model import ControlRef
 
 FRAMEWORK_DIR = Path(__file__).parent
@@ -127,12 +127,8 @@ def parse_yaml_model(text: str, source: str, model: type[M], error: type[Excepti
         raise error(f"{source}:1: the top level must be a mapping")
     try:
         return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        line = located.line_for(loc)
-        where = f"{source}:{line}" if line else source
-        raise error(f"{where}: {_dotted(loc)}: {_explain(first)}") from None
+    except ValidationError as exc:  # every problem, one per line
+        raise error("\n".join(explain_errors(exc, located, source))) from None
 
 
 def load_framework(path: Path) -> Framework:

@@ -207,7 +207,7 @@ def test_terminal_output_is_plain_when_piped(compliant_cluster: Cluster, tmp_pat
     proc = run_cli("scan", "-c", str(config), *SPINE, env={"PW": AUDITOR_PASSWORD})
     assert "\x1b[" not in proc.stdout
     assert "PASS" in proc.stdout and "transport.ssl_enabled" in proc.stdout
-    assert "(1/1 targets scanned)" in proc.stdout
+    assert "(1 of 1 target scanned)" in proc.stdout
 
 
 def _run_on_a_tty(*args: str, env: dict[str, str]) -> str:
@@ -293,7 +293,7 @@ def test_exit_code_contract() -> None:
 def test_validate_reports_ok_or_the_first_problem(tmp_path: Path) -> None:
     good = write_config(tmp_path, target_yaml("a", "postgresql://u@h/db"))
     proc = run_cli("validate", "-c", str(good))
-    assert proc.returncode == 0 and "ok (1 target(s): postgres)" in proc.stdout
+    assert proc.returncode == 0 and "ok (1 target: postgres)" in proc.stdout
     good.write_text("targets:\n  - name: a\n    kind: vault\n    address: http://v\n")
     proc = run_cli("validate", "-c", str(good))
     assert proc.returncode == 2

@@ -1,0 +1,96 @@
+"""Does everything a config refers to exist on this machine? Environment variables named by
+`{env: NAME}`, files named by `{file: PATH}`, and the files a target reads (certificates in
+the DSN, `hba_file`, host `evidence`, CA bundles).
+
+`auditor validate` and `auditor scan` ask this before anything is scanned, so a missing
+secret is a configuration error (exit 2, every problem listed) instead of a scan that writes
+a folder of errors. Only presence is checked: no value is read, so nothing here can leak one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from auditor.config import (
+    ConfigError,
+    EnvPassword,
+    FilePassword,
+    PostgresTarget,
+    ScanConfig,
+    read_text_file,
+    yaml_document,
+)
+
+Locator = Callable[[tuple[Any, ...]], str]
+
+# Target fields that name a file read at scan time, relative to the config file's folder.
+FILE_FIELDS = ("hba_file", "evidence", "ca_bundle", "public_key")
+
+
+def _resolve(value: str, config_dir: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else config_dir / path
+
+
+def _file_problem(path: Path) -> str | None:
+    if not path.exists():
+        return f"file {path} not found"
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
+    if not os.access(path, os.R_OK):
+        return f"file {path} is not readable"
+    return None
+
+
+def _reference_problems(target: BaseModel, config_dir: Path) -> list[tuple[str, str]]:
+    """(key, problem) for each missing reference of one target."""
+    problems: list[tuple[str, str]] = []
+    for key in type(target).model_fields:
+        value = getattr(target, key)
+        if isinstance(value, EnvPassword):
+            if value.env not in os.environ:
+                problems.append((key, f"environment variable {value.env} is not set"))
+        elif isinstance(value, FilePassword):
+            found = _file_problem(_resolve(value.file, config_dir))
+            if found:
+                problems.append((key, found))
+        elif key in FILE_FIELDS and isinstance(value, str) and value:
+            found = _file_problem(_resolve(value, config_dir))
+            if found:
+                problems.append((key, found))
+    if isinstance(target, PostgresTarget):
+        for param, path in target.file_params(config_dir).items():
+            found = _file_problem(Path(path))
+            if found:
+                problems.append(("dsn", f"{param} {found}"))
+    return problems
+
+
+def config_locator(path: Path) -> Locator:
+    """Where a key of the config file at `path` is written, as `file:line`."""
+    text = read_text_file(path, "config", ConfigError)
+    _, located = yaml_document(text, str(path))
+
+    def where(loc: tuple[Any, ...]) -> str:
+        line = located.line_for(loc)
+        return f"{path}:{line}" if line else str(path)
+
+    return where
+
+
+def missing_references(
+    config: ScanConfig, config_dir: Path, where: Locator | None = None
+) -> list[str]:
+    """One line per missing environment variable or file, naming file:line, the target's key
+    and the target (`where` maps a key path to `file:line`; without it, the target's name)."""
+    lines = []
+    for index, target in enumerate(config.targets):
+        for key, problem in _reference_problems(target, config_dir):
+            place = f"{where(('targets', index, key))}: " if where else ""
+            lines.append(f"{place}targets[{index}].{key} (target {target.name!r}): {problem}")
+    return lines

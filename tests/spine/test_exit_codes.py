@@ -1,0 +1,131 @@
+"""The exit-code contract, walked over every subcommand with bad input: each answers with its
+documented code (2 for usage and configuration errors) and one line on stderr, never a
+traceback. `auditor --help` lists the commands; a new command without a row here fails."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+from tests.spine.test_cli import run_cli
+
+MISSING_SECRET = (
+    "missing-secret.yaml:4: targets[0].password (target 'a'): "
+    "environment variable NOPE_UNSET_VAR is not set"
+)
+
+# command -> (arguments, words the one-line error must contain); {tmp} is a fresh folder.
+BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
+    "checks": [
+        (["checks", "show", "no.such_check"], "unknown check id 'no.such_check'"),
+        (["checks", "list", "--bogus"], "No such option '--bogus'"),
+    ],
+    "controls": [
+        (["controls", "list", "nope"], "unknown framework 'nope'"),
+        (["controls", "show", "gdpr", "Art. 99"], "has no control 'Art. 99'"),
+    ],
+    "demo": [(["demo", "--format", "nope"], "unknown format 'nope'")],
+    "diff": [(["diff", "{tmp}/old.json", "{tmp}/new.json"], "old.json: results file not found")],
+    "evaluate": [
+        (["evaluate", "{tmp}"], "cannot read facts bundle"),
+        (["evaluate", "{tmp}/none.facts.json"], "no such facts bundle"),
+        (["evaluate"], "Missing argument"),
+    ],
+    "formats": [(["formats", "extra"], "unexpected extra argument")],
+    "grants": [
+        (["grants", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
+        (["grants", "--target", "x"], "--target goes with -c/--config"),
+    ],
+    "host-evidence": [
+        (["host-evidence", "--data-directory", "{tmp}/no-data"], "no such folder on this host"),
+        (
+            ["host-evidence", "--data-directory", "{tmp}", "-o", "{tmp}/file/sub"],
+            "cannot write host evidence",
+        ),
+    ],
+    "report": [
+        (["report", "{tmp}/none.json"], "none.json: results file not found"),
+        (["report", "{tmp}/none.json", "--format", "docx"], "Invalid value for '--format'"),
+    ],
+    "scan": [
+        (["scan"], "give exactly one of -c/--config FILE or --dsn URL"),
+        (
+            ["scan", "--dsn", "postgresql://h/db", "--password-env", "NOPE_UNSET_VAR"],
+            "environment variable NOPE_UNSET_VAR is not set",
+        ),
+        (
+            ["scan", "-c", "{tmp}/missing-secret.yaml"],
+            MISSING_SECRET,
+        ),
+        (["scan", "--dsn", "postgresql://h/db", "--format", "nope"], "unknown format 'nope'"),
+        (["scan", "--dsn", "postgresql://h/db", "--workers", "0"], "Invalid value for '--workers'"),
+        (["scan", "--dsn", "postgresql://h/db", "--check", "nope"], "unknown check id 'nope'"),
+    ],
+    "validate": [
+        (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
+        (
+            ["validate", "-c", "{tmp}/missing-secret.yaml"],
+            MISSING_SECRET,
+        ),
+    ],
+    "verify": [(["verify", "{tmp}/nowhere"], "not a folder")],
+}
+
+
+def test_every_command_has_bad_input_cases() -> None:
+    assert set(BAD_INPUT) == set(main.commands), "add the new command's bad-input cases"
+
+
+CASES = [
+    pytest.param(args, words, id=f"{name}:{' '.join(args[1:])[:40]}")
+    for name, cases in BAD_INPUT.items()
+    for args, words in cases
+]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "file").write_text("a file, not a folder\n")
+    (tmp_path / "missing-secret.yaml").write_text(
+        "targets:\n  - name: a\n    dsn: postgresql://u@127.0.0.1:1/db\n"
+        "    password: {env: NOPE_UNSET_VAR}\n"
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize(("args", "words"), CASES)
+def test_bad_input_exits_2_with_one_line(folder: Path, args: list[str], words: str) -> None:
+    proc = run_cli(*(a.replace("{tmp}", str(folder)) for a in args), cwd=folder)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("auditor: error: ") and words in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "internal error" not in proc.stderr
+
+
+def test_missing_secret_exits_2_before_anything_is_written(folder: Path) -> None:
+    """Today's trap: validate said ok, the scan wrote a folder of 30 errors and exited 3."""
+    config = str(folder / "missing-secret.yaml")
+    validate = run_cli("validate", "-c", config)
+    assert validate.returncode == 2 and "NOPE_UNSET_VAR" in validate.stderr
+    offline = run_cli("validate", "-c", config, "--offline")
+    assert offline.returncode == 0, offline.stderr
+    assert "ok (1 target: postgres)" in offline.stdout
+    scan = run_cli(
+        "scan", "-c", config, "--format", "json", "--format", "html", "-o", str(folder / "out")
+    )
+    assert scan.returncode == 2
+    assert not (folder / "out").exists()
+
+
+def test_unreachable_target_is_incomplete_not_usage(folder: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    proc = run_cli("scan", "--dsn", f"postgresql://u@127.0.0.1:{port}/db")
+    assert proc.returncode == 3, proc.stderr
