@@ -83,6 +83,12 @@ class UndeclaredFacts(Exception):
 # Why a section is absent from a narrowed scan: no selected check reads it.
 NOT_COLLECTED = "not collected: the scan was narrowed to checks that do not read it"
 
+# Parts of a section that a collector can leave out when no selected check reads them (the
+# costly ones): column sampling of declared columns, and of every other column (PII search).
+FACETS: dict[str, tuple[str, ...]] = {
+    "columns": ("columns:declared", "columns:undeclared"),
+}
+
 
 def redact_section(section: S) -> S:
     """The section with every secret replaced by a redaction marker (the same object when

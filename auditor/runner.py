@@ -58,7 +58,9 @@ def target_context(target: Target, config: ScanConfig) -> TargetContext:
 
 def needed_sections(checks: Iterable[Check], kind: str) -> frozenset[str]:
     """The fact sections that the checks applying to a target of this kind read."""
-    return frozenset().union(*(c.sections_read() for c in checks if kind in c.kinds))
+    return frozenset().union(
+        *(c.sections_read() | c.facets_read() for c in checks if kind in c.kinds)
+    )
 
 
 def evaluate(facts: Facts, checks: Iterable[Check]) -> list[Result]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from auditor.facts import Facts, FactSection
+from auditor.facts import FACETS, Facts, FactSection
 from auditor.model import Result, Severity, Status
 
 # Evidence key of a finding's policy value and observed value (see `Check.result`).
@@ -28,6 +28,8 @@ class Check:
     # `requires` they tell the runner what a narrowed scan must collect, and a check that
     # reads an undeclared section gets an error instead of quietly depending on it.
     reads: ClassVar[tuple[type[FactSection], ...]] = ()
+    # Which parts (auditor.facts.FACETS) of those sections the check reads; None: all of them.
+    facets: ClassVar[frozenset[str] | None] = None
     # Target kinds the check applies to.
     kinds: ClassVar[frozenset[str]] = frozenset({"postgres"})
 
@@ -38,6 +40,13 @@ class Check:
     def sections_read(cls) -> frozenset[str]:
         """Every fact section the check may look at: what a scan of it must collect."""
         return frozenset(model.section for model in (*cls.requires, *cls.reads))
+
+    @classmethod
+    def facets_read(cls) -> frozenset[str]:
+        """The parts of its sections the check reads (all of them unless it says fewer)."""
+        if cls.facets is not None:
+            return cls.facets
+        return frozenset(f for s in cls.sections_read() for f in FACETS.get(s, ()))
 
     # -- helpers that keep check bodies short ------------------------------------------------
 

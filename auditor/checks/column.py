@@ -15,7 +15,7 @@ from auditor.checks.base import Check
 from auditor.collectors.pg.code import CodeFacts
 from auditor.collectors.pg.columns import ColumnFacts, ColumnSample
 from auditor.collectors.pg.server import ServerFacts
-from auditor.facts import Facts
+from auditor.facts import NOT_COLLECTED, Facts
 from auditor.model import Result, Severity, Status
 from auditor.pg_ident import quote_ident
 from auditor.pii import CARD
@@ -49,6 +49,7 @@ class PgcryptoInstalled(Check):
     rationale = "Column encryption in the database relies on pgcrypto's pgp_sym_encrypt."
     remediation = "CREATE EXTENSION pgcrypto; in the application database."
     requires = (ColumnFacts,)
+    facets = frozenset[str]()  # the extension's version only: no sampling
 
     def run(self, facts: Facts) -> list[Result]:
         columns = facts.get(ColumnFacts)
@@ -83,9 +84,12 @@ class SensitiveEncrypted(Check):
         "by the application from its secrets manager."
     )
     requires = (ColumnFacts,)
+    facets = frozenset({"columns:declared"})
 
     def run(self, facts: Facts) -> list[Result]:
         columns = facts.get(ColumnFacts)
+        if "declared" not in columns.parts:
+            return [self.skipped(facts, NOT_COLLECTED)]
         if not columns.declared:
             return [self.skipped(facts, "no sensitive_columns are declared for this target")]
         results: list[Result] = []
@@ -315,9 +319,12 @@ class PlaintextPii(Check):
         "remove or tokenise the personal data it holds."
     )
     requires = (ColumnFacts,)
+    facets = frozenset({"columns:undeclared"})
 
     def run(self, facts: Facts) -> list[Result]:
         columns = facts.get(ColumnFacts)
+        if "undeclared" not in columns.parts:
+            return [self.skipped(facts, NOT_COLLECTED)]
         threshold = facts.target.policy.pii_min_fraction
         results: list[Result] = []
         scanned = 0
@@ -444,6 +451,7 @@ class KeyInCode(Check):
     )
     requires = (CodeFacts,)
     reads = (ColumnFacts,)  # key tables: key material held in clear in a column
+    facets = frozenset({"columns:undeclared"})
 
     def run(self, facts: Facts) -> list[Result]:
         code = facts.get(CodeFacts)
@@ -472,7 +480,8 @@ class KeyInCode(Check):
                 )
             )
         key_stores = 0
-        if facts.has(ColumnFacts):
+        key_tables = facts.has(ColumnFacts) and "undeclared" in facts.get(ColumnFacts).parts
+        if key_tables:
             for s in facts.get(ColumnFacts).samples:
                 if not s.key_like or s.key_like < s.sampled / 2:
                     continue
@@ -521,7 +530,7 @@ class KeyInCode(Check):
                 f"; {len(code.truncated)} bodies longer than {code.max_body_chars} characters "
                 f"were read only that far: {', '.join(code.truncated[:5])}"
             )
-        tables = " or key tables" if facts.has(ColumnFacts) else ""
+        tables = " or key tables" if key_tables else ""
         passed = self.passed(
             facts,
             f"no literal key in {code.functions_scanned} functions, "

@@ -203,3 +203,32 @@ def test_cli_check_families_and_skips(compliant_cluster: Cluster, tmp_path: Path
     assert all("not collected" in f["message"] for f in columns)
     proc = run_cli("scan", "-c", str(config), "--check", "transprot")
     assert proc.returncode == 2 and "unknown check id 'transprot'" in proc.stderr
+
+
+def test_a_pgcrypto_only_scan_samples_no_column(compliant_cluster: Cluster) -> None:
+    _, bundles = run_scan(
+        config_for(compliant_cluster, sensitive_columns="[users.email]"),
+        Path.cwd(),
+        check_ids={"column.pgcrypto_installed"},
+    )
+    columns = bundles[0].get(ColumnFacts)
+    assert columns.parts == () and columns.samples == ()
+    assert columns.pgcrypto_version  # what the check reads was still collected
+
+
+def test_a_declared_only_scan_samples_only_declared_columns(compliant_cluster: Cluster) -> None:
+    config = config_for(compliant_cluster, sensitive_columns="[users.email]")
+    _, full = run_scan(config, Path.cwd(), check_ids={"column.sensitive_encrypted",
+                                                      "column.plaintext_pii"})
+    assert any(not s.declared for s in full[0].get(ColumnFacts).samples)
+    _, bundles = run_scan(config, Path.cwd(), check_ids={"column.sensitive_encrypted"})
+    columns = bundles[0].get(ColumnFacts)
+    assert columns.parts == ("declared",)
+    assert [s.name for s in columns.samples] == ["users.email"]
+    # Evaluated later, the PII search that was not run gives no verdict.
+    reloaded = Facts.from_json(json.loads(json.dumps(bundles[0].to_json())))
+    results = evaluate(reloaded, list(all_checks().values()))
+    pii = [r for r in results if r.check_id == "column.plaintext_pii"]
+    assert [(r.status, r.message) for r in pii] == [(Status.SKIP, NOT_COLLECTED)]
+    encrypted = [r for r in results if r.check_id == "column.sensitive_encrypted"]
+    assert encrypted and all(r.status is Status.PASS for r in encrypted)

@@ -126,6 +126,9 @@ class ColumnFacts(FactSection):
     server_version_num: int
     pgcrypto_version: str | None
     declared: tuple[str, ...]
+    # Which columns were sampled: "declared" (sensitive_columns), "undeclared" (the PII
+    # search); a narrowed scan leaves out what its checks do not read.
+    parts: tuple[str, ...] = ("declared", "undeclared")
     samples: tuple[ColumnSample, ...]
     rows_per_column: int
     # the random seed of this scan's sample (TABLESAMPLE REPEATABLE and setseed)
@@ -284,6 +287,10 @@ class ColumnCollector(SessionCollector):
         tables, declared_problems, not_executed = self._tables(
             session, declared, role, audit_columns
         )
+        # A narrowed scan samples only the columns its checks judge (--check column.pgcrypto_*
+        # samples nothing, --check column.sensitive_encrypted only the declared columns).
+        parts = tuple(p for p in ("declared", "undeclared") if ctx.wants(f"columns:{p}"))
+        tables = _keep_parts(tables, parts)
 
         samples: list[ColumnSample] = []
         unreadable: dict[str, str] = {}
@@ -335,6 +342,7 @@ class ColumnCollector(SessionCollector):
             server_version_num=who["v"],
             pgcrypto_version=who["pc"],
             declared=declared,
+            parts=parts,
             samples=tuple(samples),
             rows_per_column=wanted,
             sample_seed=seed,
@@ -590,6 +598,18 @@ LIKELY_PII_NAME = re.compile(
     r"health|note|comment|remark|contact|customer|person|people|user|member|employee|"
     r"client|gender|(?:^|_)(?:ip|age|pan)(?:_|$)"
 )
+
+def _keep_parts(tables: list[_Table], parts: tuple[str, ...]) -> list[_Table]:
+    """The tables with only the columns of the wanted parts (tables left with none go)."""
+    kept: list[_Table] = []
+    for table in tables:
+        table.columns = [
+            c for c in table.columns if ("declared" if c.declared else "undeclared") in parts
+        ]
+        if table.columns:
+            kept.append(table)
+    return kept
+
 
 Outcome = list[ColumnSample] | str  # the table's column samples, or a one-line error
 Batch = list[tuple[int, _Table, list[_Column]]]  # (index in the sampling order, table, columns)
