@@ -599,6 +599,7 @@ LIKELY_PII_NAME = re.compile(
     r"client|gender|(?:^|_)(?:ip|age|pan)(?:_|$)"
 )
 
+
 def _keep_parts(tables: list[_Table], parts: tuple[str, ...]) -> list[_Table]:
     """The tables with only the columns of the wanted parts (tables left with none go)."""
     kept: list[_Table] = []
