@@ -13,7 +13,7 @@ demo: $(STAMP)
 	$(VENV)/bin/auditor demo || [ $$? -eq 1 ]
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check auditor tests benchmarks

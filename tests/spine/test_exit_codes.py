@@ -72,6 +72,11 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         ),
     ],
     "verify": [(["verify", "{tmp}/nowhere"], "not a folder")],
+    "keygen": [
+        (["keygen"], "Missing argument 'KEY'"),
+        (["keygen", "{tmp}/file"], "already exists (refusing to overwrite a key)"),
+        (["keygen", "{tmp}/nodir/key"], "cannot write key"),
+    ],
 }
 
 
