@@ -191,7 +191,7 @@ def keyword_dsn_to_url(value: str) -> str:
     return f"postgresql://{netloc}{path}" + (f"?{query}" if query else "")
 
 
-# The reference design's access-log columns (auditor.collectors.pg.audit_log has the same).
+# The reference design's access-log columns (auditor.collectors.pg.audit_log judges them).
 ACCESS_LOG_COLUMNS = (
     "table_name",
     "column_name",

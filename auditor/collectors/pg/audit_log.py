@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg.session import PgSession, SessionCollector, safe_error_text
+from auditor.config import ACCESS_LOG_COLUMNS
 from auditor.facts import FactSection
 from auditor.pg_ident import quote_ident, sql_ident
 from auditor.policy import Policy
@@ -65,16 +66,9 @@ def _policy(ctx: CollectContext) -> Policy:
     return found if isinstance(found, Policy) else Policy()
 
 
-# The reference design's access-log columns, and those naming who accessed and from where.
-DESIGN_LOG_COLUMNS = (
-    "table_name",
-    "column_name",
-    "row_id",
-    "accessed_by",
-    "access_type",
-    "accessed_at",
-    "client_ip",
-)
+# The reference design's access-log columns (one list, also the keys a config may map), and
+# those naming who accessed and from where.
+DESIGN_LOG_COLUMNS = ACCESS_LOG_COLUMNS
 IDENTITY_COLUMNS = ("accessed_by", "client_ip")
 
 
