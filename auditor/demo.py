@@ -67,7 +67,9 @@ def run_demo(output: Path, keep: bool, formats: tuple[str, ...], color: bool) ->
         config = parse_config(text, str(config_path))
         click.echo(f"Scanning demo-db on localhost:{cluster.port} ...", err=True)
         results, _ = run_scan(config, output.resolve(), config_digest=config_digest(text))
-        written = write_outputs(results, chosen, output, RenderOptions())
+        # The config and CA the scan used travel with the evidence, listed in its manifest.
+        inputs = {"auditor.yaml": text.encode(), "ca.crt": (output / "ca.crt").read_bytes()}
+        written = write_outputs(results, chosen, output, RenderOptions(), attachments=inputs)
         sys.stdout.write(
             formatters()["terminal"].render(results, RenderOptions(color=color)).decode()
         )

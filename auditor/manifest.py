@@ -163,10 +163,13 @@ def write_report_dir(
     folder: Path,
     options: RenderOptions,
     signer: Signer | None = None,
+    attachments: dict[str, bytes] | None = None,
 ) -> list[Path]:
     """Write results.json, each chosen format and manifest.json into `folder`; with a signer
-    the manifest's file list is signed (the results keep whatever scan signature they carry)."""
-    files = {RESULTS_NAME: results_bytes(results)}
+    the manifest's file list is signed (the results keep whatever scan signature they carry).
+    `attachments` are inputs that belong with the evidence (the demo's config and CA): listed
+    in the manifest like the rest, so verify neither misses nor flags them."""
+    files = {**(attachments or {}), RESULTS_NAME: results_bytes(results)}
     for fmt in chosen:
         if fmt.name not in ("json", "terminal"):
             files[fmt.extension] = fmt.render(results, options)

@@ -79,6 +79,7 @@ def write_outputs(
     out: Path | None,
     options: RenderOptions,
     signer: Signer | None = None,
+    attachments: dict[str, bytes] | None = None,
 ) -> list[Path]:
     """Render each format. With `out` a folder (or several formats) each lands in its own
     file, with results.json and the evidence manifest beside them; with one format and a file
@@ -104,7 +105,7 @@ def write_outputs(
         # A folder is an evidence package: results.json and the manifest go beside the
         # formats, so `auditor verify` can prove it later.
         try:
-            written = write_report_dir(results, machine, out, options, signer)
+            written = write_report_dir(results, machine, out, options, signer, attachments)
         except ManifestError as exc:
             raise OutputError(str(exc)) from None
     else:

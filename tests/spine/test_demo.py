@@ -18,6 +18,11 @@ def test_demo_finds_its_planted_weaknesses_and_cleans_up(tmp_path: Path) -> None
     assert "audit.connection_logging" in failed
     assert (out / "auditor.yaml").exists() and "results.json" in proc.stdout
     assert "demo-auditor-password" not in (out / "auditor.yaml").read_text()
+    # The README's promise: the demo folder verifies, its config and CA listed as evidence.
+    verified = run_cli("verify", str(out))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    listed = {entry["name"] for entry in json.loads((out / "manifest.json").read_text())["files"]}
+    assert {"auditor.yaml", "ca.crt"} <= listed
     # Without --keep no demo cluster is left behind.
     data_dirs = [line for line in proc.stdout.splitlines() if "Cluster kept running" in line]
     assert not data_dirs
