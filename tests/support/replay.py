@@ -28,6 +28,19 @@ CLOUD_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cloud"
 # Azure Key Vault writes them).
 _DAYS_AGO = re.compile(r"\{\{days_ago:(-?\d+)\}\}")
 _UNIX_DAYS_AGO = re.compile(r"\{\{unix_days_ago:(-?\d+)\}\}")
+# A past date is placed this much further back: the collector stamps its observation time
+# (whole seconds) before the server answers, so "45 days ago" made a moment later read as
+# 44 days and 23:59:59 whenever a second ticked in between (a flaky verdict message).
+_PAST_MARGIN_S = 3600
+
+
+def _seconds_ago(days: int) -> int:
+    return days * 86400 + (_PAST_MARGIN_S if days > 0 else 0)
+
+
+def _rfc3339_days_ago(days: int) -> str:
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=_seconds_ago(days))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000000123Z")  # whole seconds, Vault-style ns
 
 
 def _materialise(value: Any) -> Any:
@@ -38,10 +51,8 @@ def _materialise(value: Any) -> Any:
     if isinstance(value, str):
         unix = _UNIX_DAYS_AGO.fullmatch(value)
         if unix:
-            return int(time.time()) - int(unix.group(1)) * 86400
-        return _DAYS_AGO.sub(
-            lambda m: (dt.datetime.now(dt.UTC) - dt.timedelta(days=int(m.group(1))))
-            .strftime("%Y-%m-%dT%H:%M:%S.000000123Z"), value)  # whole seconds, Vault-style ns
+            return int(time.time()) - _seconds_ago(int(unix.group(1)))
+        return _DAYS_AGO.sub(lambda m: _rfc3339_days_ago(int(m.group(1))), value)
     return value
 
 
