@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict
 from auditor import pii
 from auditor.collectors.base import CollectContext
 from auditor.collectors.pg import key_literals as kl
+from auditor.collectors.pg.server import GRANT_FILE_SETTINGS
 from auditor.collectors.pg.session import PgSession, SessionCollector
 from auditor.facts import FactSection
-from auditor.pg_ident import quote_ident
+from auditor.pg_ident import quote_ident, sql_ident
 
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname !~ '^(pg_toast|pg_temp_|_timescaledb|timescaledb_)'"""
@@ -309,7 +310,9 @@ def _stored_keys(session: PgSession, unavailable: dict[str, str]) -> list[Stored
            ORDER BY 1 NULLS FIRST, 2 NULLS FIRST"""
     )
     if rows is None:
-        unavailable["pg_db_role_setting"] = "GRANT SELECT ON pg_catalog.pg_db_role_setting"
+        unavailable["pg_db_role_setting"] = (
+            f"GRANT SELECT ON pg_catalog.pg_db_role_setting TO {_scanner(session)};"
+        )
     for r in rows or ():
         for item in r["setconfig"] or ():
             name, _, value = str(item).partition("=")
@@ -336,41 +339,39 @@ def _stored_keys(session: PgSession, unavailable: dict[str, str]) -> list[Stored
                  'database user', 'session', 'client')
            ORDER BY name"""
     ):
-        why = _stored_setting(r["name"], r["setting"])
-        if why is None or r["name"] in seen:
-            continue
         where = f"{r['sourcefile']}:{r['sourceline']}" if r["sourcefile"] else str(r["source"])
-        found.append(
-            StoredKey(
-                kind="server setting",
-                location=f"{r['name']} ({where})",
-                setting=r["name"],
-                masked=pii.mask_secret(r["setting"]),
-                why=why,
-            )
-        )
-        seen.add(r["name"])
+        _add_server_setting(found, seen, r["name"], r["setting"], where)
     files = session.rows_or_none(
         """SELECT name, setting, sourcefile, sourceline FROM pg_catalog.pg_file_settings
            WHERE name OPERATOR(pg_catalog.~) '[.]' ORDER BY sourcefile, sourceline"""
     )
     if files is None:
-        unavailable["pg_file_settings"] = (
-            "GRANT SELECT ON pg_catalog.pg_file_settings; GRANT EXECUTE ON FUNCTION "
-            "pg_catalog.pg_show_all_file_settings()"
-        )
+        unavailable["pg_file_settings"] = GRANT_FILE_SETTINGS.format(role=_scanner(session))
     for r in files or ():
-        why = _stored_setting(r["name"], r["setting"])
-        if why is None or r["name"] in seen:
-            continue
-        found.append(
-            StoredKey(
-                kind="server setting",
-                location=f"{r['name']} ({r['sourcefile']}:{r['sourceline']})",
-                setting=r["name"],
-                masked=pii.mask_secret(r["setting"]),
-                why=why,
-            )
-        )
-        seen.add(r["name"])
+        where = f"{r['sourcefile']}:{r['sourceline']}"
+        _add_server_setting(found, seen, r["name"], r["setting"], where)
     return found
+
+
+def _add_server_setting(
+    found: list[StoredKey], seen: set[str], name: str, value: str, where: str
+) -> None:
+    """A server-wide custom setting (pg_settings or pg_file_settings) that holds a key, once."""
+    why = _stored_setting(name, value)
+    if why is None or name in seen:
+        return
+    found.append(
+        StoredKey(
+            kind="server setting",
+            location=f"{name} ({where})",
+            setting=name,
+            masked=pii.mask_secret(value),
+            why=why,
+        )
+    )
+    seen.add(name)
+
+
+def _scanner(session: PgSession) -> str:
+    """The scanning role, quoted for the GRANT that would let it read what it could not."""
+    return sql_ident(str(session.value("SELECT current_user")))
