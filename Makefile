@@ -16,8 +16,8 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check auditor tests benchmarks
-	$(VENV)/bin/ruff format --check auditor
+	$(VENV)/bin/ruff check auditor checks tests benchmarks
+	$(VENV)/bin/ruff format --check auditor checks
 	$(VENV)/bin/mypy auditor
 
 clean:
