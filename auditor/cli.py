@@ -52,6 +52,7 @@ from auditor.selection import SelectionError, select_checks
 from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer
 from auditor.summary_line import summary_line
 from auditor.target_sources import with_declarations_from
+from auditor.template_dir import check_template_dir, template_dir_option
 from auditor.waivers import WaiverError, load_waivers
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -323,6 +324,7 @@ def scan_output_options(func: F) -> F:
     metavar="KEY",
     help=f"Ed25519 private key (`auditor keygen`): sign the results. Also ${SIGN_KEY_ENV}.",
 )
+@template_dir_option
 def scan(
     config_path: Path | None,
     dsn: str | None,
@@ -345,6 +347,7 @@ def scan(
     baseline: str | None,
     new_only: bool,
     sign_key: Path | None,
+    template_dir: Path | None,
 ) -> None:
     """Scan the configured targets and report."""
     if (config_path is None) == (dsn is None):
@@ -384,6 +387,8 @@ def scan(
         if history_dir is not None:
             HistoryStore(history_dir).check()
         signer = load_signer(sign_key) if sign_key is not None else None
+        if template_dir is not None:
+            template_dir = check_template_dir(template_dir)
     except (
         ConfigError,
         OutputError,
@@ -431,6 +436,7 @@ def scan(
                 color=wants_color(),
                 quiet=quiet,
                 failures_only=failures_only,
+                template_dir=template_dir,
             ),
             signer=signer,
         )

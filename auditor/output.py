@@ -96,7 +96,11 @@ def write_outputs(
             opts = (
                 options
                 if fmt.name == "terminal"
-                else RenderOptions(framework=options.framework, title=options.title)
+                else RenderOptions(
+                    framework=options.framework,
+                    title=options.title,
+                    template_dir=options.template_dir,
+                )
             )
             sys.stdout.buffer.write(fmt.render(results, opts))
             sys.stdout.flush()

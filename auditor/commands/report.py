@@ -21,6 +21,7 @@ from auditor.manifest import ManifestError, describe_signer, verify_report_dir
 from auditor.model import ScanResults
 from auditor.output import OutputError, pick_formatters, write_outputs
 from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer, load_trusted_key
+from auditor.template_dir import TemplateDirError, check_template_dir, template_dir_option
 from auditor.waivers import WaiverError, apply_waivers, load_waivers
 
 EXIT_MISMATCH = 1
@@ -78,6 +79,7 @@ def load_results(path: Path) -> ScanResults:
     help="Ed25519 private key: sign the new folder's file list (the results keep the scan's "
     f"own signature). Also ${SIGN_KEY_ENV}.",
 )
+@template_dir_option
 def report_command(
     results_path: Path,
     formats: tuple[str, ...],
@@ -86,6 +88,7 @@ def report_command(
     title: str | None,
     waivers_path: Path | None,
     sign_key: Path | None,
+    template_dir: Path | None,
 ) -> None:
     """Re-render saved results (from `auditor scan --format json`) without rescanning."""
     try:
@@ -113,7 +116,12 @@ def report_command(
             get_framework(framework)
         except FrameworkError as exc:
             _fail(str(exc))
-    options = RenderOptions(framework=framework, title=title)
+    if template_dir is not None:
+        try:
+            template_dir = check_template_dir(template_dir)
+        except TemplateDirError as exc:
+            _fail(str(exc))
+    options = RenderOptions(framework=framework, title=title, template_dir=template_dir)
     try:
         written = write_outputs(results, pick_formatters(formats), output, options, signer=signer)
     except OutputError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import ClassVar
 
 import auditor.formatters as formatters_package
@@ -21,6 +22,7 @@ class RenderOptions:
     width: int | None = None  # terminal only: columns (None: the terminal's own width)
     quiet: bool = False  # terminal only: the summary line and what failed, nothing else
     failures_only: bool = False  # terminal only: hide results that passed or were skipped
+    template_dir: Path | None = None  # html/pdf: an organisation's templates (checked folder)
 
 
 class Formatter:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
@@ -33,6 +34,7 @@ from auditor.report_model import (
     short_message,
 )
 from auditor.safe_text import display_block
+from auditor.template_dir import REPORT_TEMPLATE, TemplateDirError
 
 STATUS_COLORS = {
     "fail": "#c62828",
@@ -136,10 +138,15 @@ def _finalize(value: object) -> object:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def _environment(template_dir: Path | None = None) -> jinja2.Environment:
+    """The built-in templates, with `template_dir`'s files in front of them when given."""
+    builtin = jinja2.PackageLoader("auditor", "report_templates")
+    loader: jinja2.BaseLoader = builtin
+    if template_dir is not None:
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(template_dir), builtin])
     env = jinja2.Environment(
         finalize=_finalize,
-        loader=jinja2.PackageLoader("auditor", "report_templates"),
+        loader=loader,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -159,9 +166,22 @@ def _environment() -> jinja2.Environment:
 
 
 @cache
-def _stylesheet(name: str) -> Markup:
-    # Our own file, not data: it must reach the <style> element unescaped.
+def _stylesheet(name: str, template_dir: Path | None = None) -> Markup:
+    # Our own file (or the organisation's), not data: it must reach <style> unescaped.
+    if template_dir is not None and (template_dir / name).is_file():
+        return Markup((template_dir / name).read_text("utf-8"))
     return Markup(files("auditor").joinpath("report_templates", name).read_text("utf-8"))
+
+
+def compile_error(template_dir: Path) -> str | None:
+    """Why `template_dir`'s report template does not compile ("FILE:LINE: message"), or None."""
+    try:
+        _environment(template_dir).get_template(REPORT_TEMPLATE)
+    except jinja2.TemplateSyntaxError as exc:
+        return f"{template_dir / REPORT_TEMPLATE}:{exc.lineno}: {exc.message}"
+    except jinja2.TemplateError as exc:  # e.g. an {% include %} of a file that is not there
+        return f"{template_dir / REPORT_TEMPLATE}: {exc.message or type(exc).__name__}"
+    return None
 
 
 def manifest_chunks(report: Report, size: int = 60) -> list[str]:
@@ -177,20 +197,31 @@ def manifest_chunks(report: Report, size: int = 60) -> list[str]:
 
 def render_html(results: ScanResults, options: RenderOptions) -> str:
     report = build_report(results, options.framework)
-    template = _environment().get_template("report.html.j2")
-    return template.render(
-        report=report,
-        results=results,
-        title=options.title or DEFAULT_TITLE,
-        charts=charts_for(report),
-        severities=[s for s in sorted(Severity, key=lambda s: -s.rank)],
-        Status=Status,
-        ControlStatus=ControlStatus,
-        unmapped=coverage().unmapped,
-        manifest_chunks=manifest_chunks(report),
-        screen_css=_stylesheet("report.css"),
-        print_css=_stylesheet("print.css"),
-    )
+    template_dir = options.template_dir
+    try:
+        template = _environment(template_dir).get_template(REPORT_TEMPLATE)
+        return template.render(
+            report=report,
+            results=results,
+            title=options.title or DEFAULT_TITLE,
+            charts=charts_for(report),
+            severities=[s for s in sorted(Severity, key=lambda s: -s.rank)],
+            Status=Status,
+            ControlStatus=ControlStatus,
+            unmapped=coverage().unmapped,
+            manifest_chunks=manifest_chunks(report),
+            screen_css=_stylesheet("report.css", template_dir),
+            print_css=_stylesheet("print.css", template_dir),
+        )
+    except Exception as exc:
+        if template_dir is None:
+            raise  # the built-in templates failing is our bug: keep the traceback
+        # The organisation's template asked for something the report does not have (or a
+        # file vanished): one line naming the folder, not a traceback.
+        raise TemplateDirError(
+            f"--template-dir {template_dir}: the report could not be rendered: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 class HtmlFormatter(Formatter):
