@@ -380,6 +380,8 @@ def scan(
         catalog = all_checks()
         if waivers_path is not None:  # a broken waivers file must not cost a scan
             load_waivers(waivers_path)
+        if template_dir is not None:
+            template_dir = check_template_dir(template_dir)
         # Every path the run will write, checked before anything is scanned.
         check_output_plan(chosen, output)
         if save_facts is not None:
@@ -387,8 +389,6 @@ def scan(
         if history_dir is not None:
             HistoryStore(history_dir).check()
         signer = load_signer(sign_key) if sign_key is not None else None
-        if template_dir is not None:
-            template_dir = check_template_dir(template_dir)
     except (
         ConfigError,
         OutputError,

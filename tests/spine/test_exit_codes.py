@@ -63,6 +63,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["scan", "--dsn", "postgresql://h/db", "--format", "nope"], "unknown format 'nope'"),
         (["scan", "--dsn", "postgresql://h/db", "--workers", "0"], "Invalid value for '--workers'"),
         (["scan", "--dsn", "postgresql://h/db", "--check", "nope"], "unknown check id 'nope'"),
+        (
+            ["scan", "--dsn", "postgresql://h/db", "--template-dir", "{tmp}/nodir"],
+            "nodir: no such folder",
+        ),
     ],
     "validate": [
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
