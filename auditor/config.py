@@ -486,16 +486,40 @@ class GcpCloudSqlTarget(BaseModel):
         }
 
 
+class SshAccess(BaseModel):
+    """How to reach a database host over SSH for read-only inspection: a key (no password,
+    no agent), and a known_hosts file its host key must already be in (an unknown or changed
+    key is refused, never added)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: Annotated[str, Field(min_length=1)]
+    host: Annotated[str, Field(min_length=1)]
+    port: int = Field(22, ge=1, le=65535)
+    key: Annotated[str, Field(min_length=1)]  # private key file, relative to the config
+    passphrase: PasswordRef | None = None  # for an encrypted key
+    known_hosts: str = "~/.ssh/known_hosts"
+    # Run the inspection commands that need root (cryptsetup status/luksDump; reading
+    # crypttab or key-file modes the user may not) through `sudo -n`, when not root.
+    sudo: bool = True
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+
+    def label(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ssh://{self.user}@{host}:{self.port}"
+
+
 class HostTarget(BaseModel):
     """A self-hosted database machine: are the data directory, WAL, temp and WAL-archive paths
-    on LUKS? Inspected on this machine, or from evidence recorded there with
-    `auditor host-evidence` and audited elsewhere."""
+    on LUKS? Inspected on this machine, over SSH (`ssh:`), or from evidence recorded there
+    with `auditor host-evidence` and audited elsewhere."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["host"]
-    evidence: str | None = None  # host-evidence.json; None = inspect this machine
+    evidence: str | None = None  # host-evidence.json; None = inspect this machine (or ssh)
+    ssh: SshAccess | None = None  # inspect the database host over SSH
     # Ed25519 public key (PEM): the evidence file must carry a valid signature by it.
     public_key: str | None = None
     data_directory: Annotated[str, Field(min_length=1)]
@@ -507,6 +531,12 @@ class HostTarget(BaseModel):
 
     def resolve_password(self, base_dir: Path) -> str | None:
         return None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> HostTarget:
+        if self.evidence is not None and self.ssh is not None:
+            raise ValueError("give either evidence: (a recorded file) or ssh: (a live host)")
+        return self
 
     def storage_paths(self) -> dict[str, str]:
         """role -> path of everything that holds database bytes on disk."""
@@ -525,6 +555,7 @@ class HostTarget(BaseModel):
             "paths": self.storage_paths(),
             "evidence": self.evidence,
             "public_key": self.public_key,
+            "ssh": self.ssh.label() if self.ssh else None,
         }
 
 

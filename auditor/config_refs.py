@@ -20,6 +20,7 @@ from auditor.config import (
     ConfigError,
     EnvPassword,
     FilePassword,
+    HostTarget,
     PostgresTarget,
     ScanConfig,
     read_text_file,
@@ -63,6 +64,20 @@ def _reference_problems(target: BaseModel, config_dir: Path) -> list[tuple[str, 
             found = _file_problem(_resolve(value, config_dir))
             if found:
                 problems.append((key, found))
+    if isinstance(target, HostTarget) and target.ssh is not None:
+        ssh = target.ssh
+        for key, value in (("ssh.key", ssh.key), ("ssh.known_hosts", ssh.known_hosts)):
+            found = _file_problem(_resolve(value, config_dir))
+            if found:
+                problems.append((key, found))
+        if isinstance(ssh.passphrase, EnvPassword) and ssh.passphrase.env not in os.environ:
+            problems.append(
+                ("ssh.passphrase", f"environment variable {ssh.passphrase.env} is not set")
+            )
+        elif isinstance(ssh.passphrase, FilePassword):
+            found = _file_problem(_resolve(ssh.passphrase.file, config_dir))
+            if found:
+                problems.append(("ssh.passphrase", found))
     if isinstance(target, PostgresTarget):
         for param, path in target.file_params(config_dir).items():
             found = _file_problem(Path(path))
@@ -91,6 +106,6 @@ def missing_references(
     lines = []
     for index, target in enumerate(config.targets):
         for key, problem in _reference_problems(target, config_dir):
-            place = f"{where(('targets', index, key))}: " if where else ""
+            place = f"{where(('targets', index, *key.split('.')))}: " if where else ""
             lines.append(f"{place}targets[{index}].{key} (target {target.name!r}): {problem}")
     return lines

@@ -94,10 +94,36 @@ class HostCollector(Collector):
                 reason = f"cannot read host evidence {path}: {exc}"
                 facts.mark_missing(HostFacts.section, Gap(GapKind.ERROR, reason))
                 return TargetProblem(TargetStatus.ERROR, reason)
+        elif target.ssh is not None:
+            return _collect_over_ssh(ctx, target, facts)
         else:
             shell, source = LocalShell(), "local"
         facts.add(inspect_host(shell, target, source))
         return None
+
+
+def _collect_over_ssh(
+    ctx: CollectContext, target: HostTarget, facts: Facts
+) -> TargetProblem | None:
+    """The same inspection on the database host, through one SSH connection; a host that
+    cannot be reached, authenticated or trusted is one error line for this target."""
+    from auditor.collectors.host_ssh import SshError, connect
+    from auditor.config import ConfigError
+
+    assert target.ssh is not None
+    try:
+        shell = connect(target.ssh, ctx.config_dir, target.name)
+    except (SshError, ConfigError) as exc:
+        facts.mark_missing(HostFacts.section, Gap(GapKind.ERROR, str(exc)))
+        unreachable = isinstance(exc, SshError) and exc.unreachable
+        return TargetProblem(
+            TargetStatus.UNREACHABLE if unreachable else TargetStatus.ERROR, str(exc)
+        )
+    try:
+        facts.add(inspect_host(shell, target, target.ssh.label()))
+    finally:
+        shell.close()
+    return None
 
 
 class HostEvidenceUntrusted(Exception):
