@@ -213,7 +213,10 @@ def _load_key(paramiko_module: Any, key_file: Path, passphrase: str | None) -> A
         f"ssh key {key_file} is encrypted: give ssh.passphrase ({{env: NAME}} or {{file: PATH}})"
     )
     try:
-        return paramiko_module.PKey.from_path(key_file, passphrase)
+        # Bytes: PKey.from_path hands it to cryptography unchanged.
+        return paramiko_module.PKey.from_path(
+            key_file, passphrase.encode() if passphrase is not None else None
+        )
     except OSError as exc:
         raise SshError(f"cannot read ssh key {key_file}: {_reason(exc)}") from None
     except paramiko_module.PasswordRequiredException:
