@@ -112,7 +112,7 @@ def _collect_over_ssh(
 
     assert target.ssh is not None
     try:
-        shell = connect(target.ssh, ctx.config_dir, target.name)
+        shell = connect(target.ssh, ctx.config_dir, target.name, ctx.deadline)
     except (SshError, ConfigError) as exc:
         facts.mark_missing(HostFacts.section, Gap(GapKind.ERROR, str(exc)))
         unreachable = isinstance(exc, SshError) and exc.unreachable

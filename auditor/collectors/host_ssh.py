@@ -12,6 +12,7 @@ its key files are tried as the user first and through `sudo -n` only if that is 
 
 from __future__ import annotations
 
+import logging
 import shlex
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ NEEDS_ROOT = {("cryptsetup", "status"), ("cryptsetup", "luksDump")}
 REMOTE_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C"
 COMMAND_TIMEOUT = 30.0
 MAX_OUTPUT = 4 * 1024 * 1024  # a hostile host must not fill our memory
+_QUIET = logging.NullHandler()
 SSH_EXTRA_HINT = "the SSH client is not installed: pip install 'pg-encryption-auditor[ssh]'"
 
 
@@ -54,10 +56,17 @@ def remote_command(argv: list[str], sudo: bool) -> str:
 class SshShell:
     """A HostShell on the far end of an SSH connection (see host_shell.HostShell)."""
 
-    def __init__(self, client: paramiko.SSHClient, access: SshAccess, is_root: bool) -> None:
+    def __init__(
+        self,
+        client: paramiko.SSHClient,
+        access: SshAccess,
+        is_root: bool,
+        deadline: float | None = None,
+    ) -> None:
         self.client = client
         self.access = access
         self.is_root = is_root
+        self.deadline = deadline  # time.monotonic() by which the target must be done
 
     def _sudo(self) -> bool:
         return self.access.sudo and not self.is_root
@@ -65,8 +74,13 @@ class SshShell:
     def _exec(self, argv: list[str], sudo: bool) -> Output:
         import paramiko  # present: this shell holds a paramiko client
 
+        timeout = COMMAND_TIMEOUT
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+            if timeout <= 0:
+                return Output(124, "", "ssh: the target's time budget is spent")
         try:
-            return _exec(self.client, remote_command(argv, sudo))
+            return _exec(self.client, remote_command(argv, sudo), timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:  # the connection broke
             return Output(255, "", f"ssh: {type(exc).__name__}: {_one_line(str(exc))}")
 
@@ -96,17 +110,17 @@ class SshShell:
         self.client.close()
 
 
-def _exec(client: paramiko.SSHClient, command: str) -> Output:
+def _exec(client: paramiko.SSHClient, command: str, timeout: float = COMMAND_TIMEOUT) -> Output:
     transport = client.get_transport()
     if transport is None or not transport.is_active():
         return Output(255, "", "ssh: connection closed")
-    channel = transport.open_session(timeout=COMMAND_TIMEOUT)
+    channel = transport.open_session(timeout=timeout)
     try:
-        channel.settimeout(COMMAND_TIMEOUT)
+        channel.settimeout(timeout)
         channel.exec_command(command)
         # Both streams drained together: one left unread could stall the other.
         out, err = bytearray(), bytearray()
-        deadline = time.monotonic() + COMMAND_TIMEOUT
+        deadline = time.monotonic() + timeout
         while True:
             progressed = False
             if channel.recv_ready():
@@ -139,16 +153,25 @@ def _path(value: str, config_dir: Path) -> Path:
     return path if path.is_absolute() else config_dir / path
 
 
-def connect(access: SshAccess, config_dir: Path, target: str) -> SshShell:
-    """An open SshShell, or SshError with one line saying what failed and what to do."""
+def connect(
+    access: SshAccess, config_dir: Path, target: str, deadline: float | None = None
+) -> SshShell:
+    """An open SshShell, or SshError with one line saying what failed and what to do.
+    `deadline` (time.monotonic()) caps the connection and every command after it."""
     try:
         import paramiko
     except ImportError:
         raise SshError(SSH_EXTRA_HINT) from None
+    # paramiko's transport thread logs connection failures with tracebacks; the SshError
+    # below already says what happened, in one line.
+    logging.getLogger("paramiko").addHandler(_QUIET)
     where = f"{access.host}:{access.port}"
     known_hosts = _path(access.known_hosts, config_dir)
     key_file = _path(access.key, config_dir)
     passphrase = resolve_secret(access.passphrase, config_dir, target, "ssh passphrase")
+    wait = access.connect_timeout_seconds
+    if deadline is not None:
+        wait = max(0.1, min(wait, deadline - time.monotonic()))
     client = paramiko.SSHClient()
     try:
         client.load_host_keys(str(known_hosts))
@@ -165,9 +188,9 @@ def connect(access: SshAccess, config_dir: Path, target: str) -> SshShell:
             pkey=pkey,
             allow_agent=False,
             look_for_keys=False,
-            timeout=access.connect_timeout_seconds,
-            banner_timeout=access.connect_timeout_seconds,
-            auth_timeout=access.connect_timeout_seconds,
+            timeout=wait,
+            banner_timeout=wait,
+            auth_timeout=wait,
         )
     except paramiko.BadHostKeyException as exc:
         client.close()
@@ -183,6 +206,8 @@ def connect(access: SshAccess, config_dir: Path, target: str) -> SshShell:
             "(is its public key in the user's authorized_keys?)"
         ) from None
     except paramiko.SSHException as exc:
+        transport = client.get_transport()
+        spoke_ssh = transport is not None and bool(getattr(transport, "remote_version", ""))
         client.close()
         if "not found in known_hosts" in str(exc):
             raise SshError(
@@ -190,19 +215,24 @@ def connect(access: SshAccess, config_dir: Path, target: str) -> SshShell:
                 f"after checking its fingerprint, e.g. ssh-keyscan -p {access.port} "
                 f"{access.host})"
             ) from None
+        if not spoke_ssh:  # a port that accepts connections but never speaks SSH
+            raise SshError(
+                f"cannot reach {where}: no SSH server answered within {wait:.3g} s "
+                "(wrong port, or a firewall holding the connection?)",
+                unreachable=True,
+            ) from None
         raise SshError(f"ssh to {where} failed: {_one_line(str(exc))}") from None
     except TimeoutError:
         client.close()
         raise SshError(
-            f"cannot reach {where}: no answer within {access.connect_timeout_seconds:g} s "
-            "(host, port or firewall?)",
+            f"cannot reach {where}: no answer within {wait:g} s (host, port or firewall?)",
             unreachable=True,
         ) from None
     except OSError as exc:
         client.close()
         raise SshError(f"cannot reach {where}: {_reason(exc)}", unreachable=True) from None
-    shell = SshShell(client, access, is_root=False)
-    who = _exec(client, "id -u")
+    shell = SshShell(client, access, is_root=False, deadline=deadline)
+    who = shell._exec(["id", "-u"], sudo=False)
     shell.is_root = who.returncode == 0 and who.stdout.strip() == "0"
     return shell
 

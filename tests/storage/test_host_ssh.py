@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,6 +180,9 @@ def test_each_failing_host_is_one_line_and_the_others_are_scanned(
     changed.write_text(f"[127.0.0.1]:{sshd.port} {other_host_key}\n")
     stranger = tmp_path / "stranger_ed25519"
     write_keypair(stranger)
+    silent = socket.socket()  # accepts connections, never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
     config = tmp_path / "hosts.yaml"
     config.write_text(
         "targets:\n"
@@ -187,12 +191,18 @@ def test_each_failing_host_is_one_line_and_the_others_are_scanned(
         + host_target_yaml("changed-key", sshd, data, crypttab, known_hosts=changed)
         + host_target_yaml("stranger", sshd, data, crypttab, key=stranger)
         + host_target_yaml("closed-port", sshd, data, crypttab, port=free_port())
+        + host_target_yaml("silent-port", sshd, data, crypttab,
+                           port=silent.getsockname()[1],
+                           extra="      connect_timeout_seconds: 1\n")
     )
     out = tmp_path / "r.json"
-    proc = run_cli("scan", "-c", str(config), "--format", "json", "-o", str(out))
+    try:
+        proc = run_cli("scan", "-c", str(config), "--format", "json", "-o", str(out))
+    finally:
+        silent.close()
     # The good host is not on LUKS: its failure gates (1) ahead of the incomplete targets (3).
     assert proc.returncode == 1, proc.stderr
-    assert "1/5 target(s) scanned" in proc.stderr
+    assert "1/6 target(s) scanned" in proc.stderr
     assert "Traceback" not in proc.stderr
     targets = {t["name"]: t for t in json.loads(out.read_text())["targets"]}
     assert targets["good"]["status"] == "scanned"
@@ -202,6 +212,7 @@ def test_each_failing_host_is_one_line_and_the_others_are_scanned(
         "stranger": ("error", f"ssh login as '{sshd.user}' on 127.0.0.1:{sshd.port} with key "
                               f"{stranger} was refused"),
         "closed-port": ("unreachable", "cannot reach 127.0.0.1:"),
+        "silent-port": ("unreachable", "no SSH server answered within 1 s"),
     }
     for name, (status, words) in expected.items():
         assert targets[name]["status"] == status, targets[name]
@@ -241,3 +252,22 @@ def test_validate_names_a_missing_key_or_known_hosts_file(tmp_path: Path) -> Non
     both.write_text(config.read_text() + "    evidence: host-evidence.json\n")
     proc = run_cli("validate", "-c", str(both), "--offline")
     assert proc.returncode == 2 and "either evidence: (a recorded file) or ssh:" in proc.stderr
+
+
+def test_without_the_ssh_extra_the_target_names_the_package_to_install(tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow" / "paramiko"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('paramiko is not installed')\n")
+    (tmp_path / "key").write_text("unused\n")
+    (tmp_path / "known_hosts").write_text("")
+    config = tmp_path / "host.yaml"
+    config.write_text("targets:\n  - name: h\n    kind: host\n    data_directory: /srv/pg\n"
+                      "    ssh: {user: auditor, host: 127.0.0.1, key: key, "
+                      "known_hosts: known_hosts}\n")
+    out = tmp_path / "r.json"
+    proc = run_cli("scan", "-c", str(config), "--format", "json", "-o", str(out),
+                   env={"PYTHONPATH": str(tmp_path / "shadow")})
+    assert proc.returncode == 3, proc.stderr
+    (target,) = json.loads(out.read_text())["targets"]
+    assert target["error"] == (
+        "the SSH client is not installed: pip install 'pg-encryption-auditor[ssh]'")
