@@ -196,32 +196,36 @@ def manifest_chunks(report: Report, size: int = 60) -> list[str]:
 
 
 def render_html(results: ScanResults, options: RenderOptions) -> str:
-    report = build_report(results, options.framework)
-    template_dir = options.template_dir
+    if options.template_dir is None:
+        return _render_html(results, options)
     try:
-        template = _environment(template_dir).get_template(REPORT_TEMPLATE)
-        return template.render(
-            report=report,
-            results=results,
-            title=options.title or DEFAULT_TITLE,
-            charts=charts_for(report),
-            severities=[s for s in sorted(Severity, key=lambda s: -s.rank)],
-            Status=Status,
-            ControlStatus=ControlStatus,
-            unmapped=coverage().unmapped,
-            manifest_chunks=manifest_chunks(report),
-            screen_css=_stylesheet("report.css", template_dir),
-            print_css=_stylesheet("print.css", template_dir),
-        )
+        return _render_html(results, options)
     except Exception as exc:
-        if template_dir is None:
-            raise  # the built-in templates failing is our bug: keep the traceback
         # The organisation's template asked for something the report does not have (or a
-        # file vanished): one line naming the folder, not a traceback.
+        # file vanished): one line naming the folder, not a traceback. (The built-in
+        # templates failing is our bug and keeps its traceback.)
         raise TemplateDirError(
-            f"--template-dir {template_dir}: the report could not be rendered: "
+            f"--template-dir {options.template_dir}: the report could not be rendered: "
             f"{type(exc).__name__}: {exc}"
         ) from None
+
+
+def _render_html(results: ScanResults, options: RenderOptions) -> str:
+    report = build_report(results, options.framework)
+    template = _environment(options.template_dir).get_template(REPORT_TEMPLATE)
+    return template.render(
+        report=report,
+        results=results,
+        title=options.title or DEFAULT_TITLE,
+        charts=charts_for(report),
+        severities=[s for s in sorted(Severity, key=lambda s: -s.rank)],
+        Status=Status,
+        ControlStatus=ControlStatus,
+        unmapped=coverage().unmapped,
+        manifest_chunks=manifest_chunks(report),
+        screen_css=_stylesheet("report.css", options.template_dir),
+        print_css=_stylesheet("print.css", options.template_dir),
+    )
 
 
 class HtmlFormatter(Formatter):
