@@ -48,6 +48,11 @@ from auditor.policy import Policy
 # Characters of a text value and bytes of a bytea value worth reading (headers, PII);
 # structured values (json, xml, arrays, composites) nest PII deeper, so more of them is read.
 TEXT_HEAD_CHARS = 1024
+# pg_catalog.text and pg_catalog.varchar (fixed OIDs in every PostgreSQL release): their
+# values are text already, so the sampler reads them without format('%s'), which costs about
+# a third of a small table's sampling time on the server. Any other type, a domain over text
+# included, still goes through its output function.
+PLAIN_TEXT_TYPE_OIDS = frozenset({25, 1043})
 STRUCTURED_HEAD_CHARS = 4096
 BYTEA_HEAD_BYTES = pgp.HEAD_BYTES
 # Up to this size (TOAST included) a table is read whole in a random order: as cheap as a
@@ -166,6 +171,7 @@ class _Column:
     declared_as: str | None = None
     kind: str = "text"  # text | bytea | inet | structured (json, xml, array, composite)
     audit_trail: bool = False
+    plain_text: bool = False  # of pg_catalog's own text or varchar type: read as it is
 
 
 @dataclass
@@ -542,6 +548,7 @@ class ColumnCollector(SessionCollector):
                     declared_as=inherited.get((r["oid"], r["attname"])),
                     kind=r["sample_kind"] or "text",
                     audit_trail=r["attname"] in audit_columns.get(r["oid"], set()),
+                    plain_text=r["type_oid"] in PLAIN_TEXT_TYPE_OIDS,
                 )
             )
         # Tables holding declared columns first: they matter most if the budget runs out.
@@ -776,6 +783,10 @@ def _read_batch(session: PgSession, batch: Batch, wanted: int, seed: int) -> Fet
             if col.is_bytea:
                 exprs.append(f"pg_catalog.substr({ident}, 1, {int(BYTEA_HEAD_BYTES)}) AS c{i}")
                 cells.append(f"({i}, NULL::pg_catalog.text, r.c{i})")
+            elif col.plain_text:
+                # text, or varchar (binary-coercible to text: no function runs); NULL stays NULL.
+                exprs.append(f"pg_catalog.left({ident}, {int(head)}) AS c{i}")
+                cells.append(f"({i}, r.c{i}, NULL::pg_catalog.bytea)")
             else:
                 # format('%s') renders through the type's output function: a `::text` cast
                 # could call a CREATE CAST function of the table owner's.
@@ -851,23 +862,17 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
     openpgp = exposed = key_like = 0
     min_count: int | None = None
     key_store = not col.declared and (pii.key_like_name(col.name) or pii.key_like_name(table.name))
+    # Messages are counted by their header reading (few distinct ones per column) and the
+    # per-field tallies made once per reading, not once per value: this loop runs for every
+    # sampled value of the database.
+    messages: Counter[pgp.PgpMessage] = Counter()
     for value in values:
         try:
             message = pgp.inspect_value(value)
         except Exception:  # malformed input must not stop the column (nor show the value)
             message = None
         if message is not None:
-            openpgp += 1
-            encodings[message.encoding] += 1
-            ciphers[message.cipher] += 1
-            modes[message.s2k_mode] += 1
-            digests[message.s2k_digest] += 1
-            integrity[message.integrity] += 1
-            exposed += message.plaintext_exposed
-            if message.s2k_count is not None:
-                min_count = (
-                    message.s2k_count if min_count is None else min(min_count, message.s2k_count)
-                )
+            messages[message] += 1
             continue
         label, matches = pii.analyse(value)
         shapes[label] += 1
@@ -883,6 +888,18 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
             seen = examples.setdefault(match.kind, [])
             if match.masked not in seen and len(seen) < EXAMPLES_PER_KIND:
                 seen.append(match.masked)
+    for message, n in messages.items():
+        openpgp += n
+        encodings[message.encoding] += n
+        ciphers[message.cipher] += n
+        modes[message.s2k_mode] += n
+        digests[message.s2k_digest] += n
+        integrity[message.integrity] += n
+        exposed += n * message.plaintext_exposed
+        if message.s2k_count is not None:
+            min_count = (
+                message.s2k_count if min_count is None else min(min_count, message.s2k_count)
+            )
     total = len(values)
     return ColumnSample(
         schema_name=table.schema,
