@@ -53,6 +53,8 @@ TEXT_HEAD_CHARS = 1024
 # a third of a small table's sampling time on the server. Any other type, a domain over text
 # included, still goes through its output function.
 PLAIN_TEXT_TYPE_OIDS = frozenset({25, 1043})
+# Tables per catalog statement of the column inventory (see ColumnCollector._tables).
+CATALOG_CHUNK = 2_000
 STRUCTURED_HEAD_CHARS = 4096
 BYTEA_HEAD_BYTES = pgp.HEAD_BYTES
 # Up to this size (TOAST included) a table is read whole in a random order: as cheap as a
@@ -450,58 +452,25 @@ class ColumnCollector(SessionCollector):
         # column), the columns of those tables (an index lookup per table), and the sample
         # kind of each distinct column type. One query joining pg_class, pg_attribute and
         # pg_type three times let a misestimated plan rescan pg_type per column (quadratic).
-        table_rows = session.rows(
-            f"""SELECT c.oid, n.nspname, c.relname, c.reltuples::pg_catalog.float8 AS reltuples,
-                       pg_catalog.pg_relation_size(c.oid) AS main_bytes,
-                       CASE WHEN c.reltoastrelid <> 0
-                            THEN pg_catalog.pg_relation_size(c.reltoastrelid) ELSE 0
-                       END AS toast_bytes,
-                       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits i
-                        WHERE i.inhparent = c.oid) AS children,
-                       pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS schema_usable,
-                       c.relrowsecurity, c.relforcerowsecurity,
-                       pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owns
-                FROM pg_catalog.pg_class c
-                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.relkind IN ('r', 'm')
-                  AND ({USER_TABLES_FILTER} OR c.oid = ANY(%s::pg_catalog.oid[]))""",
-            (list(wanted),),
-        )
-        column_rows = session.rows(
-            """SELECT a.attrelid AS oid, a.attname, a.atttypid AS type_oid,
-                      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
-                      pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable
-               FROM pg_catalog.pg_attribute a
-               WHERE a.attrelid = ANY(%s::pg_catalog.oid[]) AND a.attnum > 0
-                 AND NOT a.attisdropped
-               ORDER BY a.attrelid, a.attnum""",
-            ([r["oid"] for r in table_rows],),
-        )
-        kinds = {
-            r["oid"]: r["sample_kind"]
+        # The per-table reads go CATALOG_CHUNK tables per statement: each statement then
+        # costs the same at 1,000 or 100,000 tables, and stays far inside the statement
+        # timeout however loaded the server (one statement over 10,000 tables timed out).
+        table_oids = [
+            r["oid"]
             for r in session.rows(
-                """SELECT t.oid,
-                       CASE WHEN bt.typname = 'bytea' AND bt.typnamespace = n_cat.oid
-                                 THEN 'bytea'
-                            WHEN bt.typcategory = 'S' THEN 'text'
-                            WHEN bt.typname IN ('json', 'jsonb', 'xml')
-                                 AND bt.typnamespace = n_cat.oid THEN 'structured'
-                            WHEN bt.typcategory = 'I' THEN 'inet'
-                            WHEN bt.typtype = 'c' THEN 'structured'
-                            WHEN et.typcategory IN ('S', 'I') OR et.typtype = 'c'
-                                 OR et.typname IN ('json', 'jsonb', 'xml') THEN 'structured'
-                       END AS sample_kind
-                   FROM pg_catalog.pg_type t
-                   JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd'
-                        THEN t.typbasetype ELSE t.oid END
-                   LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem
-                        AND bt.typcategory = 'A'
-                   CROSS JOIN (SELECT oid FROM pg_catalog.pg_namespace
-                               WHERE nspname = 'pg_catalog') n_cat
-                   WHERE t.oid = ANY(%s::pg_catalog.oid[])""",
-                (sorted({r["type_oid"] for r in column_rows}),),
+                f"""SELECT c.oid FROM pg_catalog.pg_class c
+                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relkind IN ('r', 'm')
+                      AND ({USER_TABLES_FILTER} OR c.oid = ANY(%s::pg_catalog.oid[]))""",
+                (list(wanted),),
             )
-        }
+        ]
+        table_rows: list[dict[str, Any]] = []
+        column_rows: list[dict[str, Any]] = []
+        for chunk in _chunks(table_oids, CATALOG_CHUNK):
+            table_rows += self._table_rows(session, chunk)
+            column_rows += self._column_rows(session, chunk)
+        kinds = self._type_kinds(session, sorted({r["type_oid"] for r in column_rows}))
         block = int(session.value("SELECT pg_catalog.current_setting('block_size')"))
         for r in table_rows:
             # The heap and its TOAST data (pg_table_size adds the free-space and visibility
@@ -556,6 +525,70 @@ class ColumnCollector(SessionCollector):
         return ordered, problems, not_executed
 
     @staticmethod
+    def _table_rows(session: PgSession, oids: list[int]) -> list[dict[str, Any]]:
+        """One row per table: its sizes (computed once per table, not once per column),
+        inheritance children, schema usage and row security."""
+        return session.rows(
+            """SELECT c.oid, n.nspname, c.relname, c.reltuples::pg_catalog.float8 AS reltuples,
+                      pg_catalog.pg_relation_size(c.oid) AS main_bytes,
+                      CASE WHEN c.reltoastrelid <> 0
+                           THEN pg_catalog.pg_relation_size(c.reltoastrelid) ELSE 0
+                      END AS toast_bytes,
+                      (SELECT pg_catalog.count(*) FROM pg_catalog.pg_inherits i
+                       WHERE i.inhparent = c.oid) AS children,
+                      pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS schema_usable,
+                      c.relrowsecurity, c.relforcerowsecurity,
+                      pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owns
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.oid = ANY(%s::pg_catalog.oid[])""",
+            (oids,),
+        )
+
+    @staticmethod
+    def _column_rows(session: PgSession, oids: list[int]) -> list[dict[str, Any]]:
+        """The columns of these tables (an index lookup per table), in table order."""
+        return session.rows(
+            """SELECT a.attrelid AS oid, a.attname, a.atttypid AS type_oid,
+                      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+                      pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable
+               FROM pg_catalog.pg_attribute a
+               WHERE a.attrelid = ANY(%s::pg_catalog.oid[]) AND a.attnum > 0
+                 AND NOT a.attisdropped
+               ORDER BY a.attrelid, a.attnum""",
+            (oids,),
+        )
+
+    @staticmethod
+    def _type_kinds(session: PgSession, type_oids: list[int]) -> dict[int, str | None]:
+        """The sample kind of each distinct column type (text, bytea, inet, structured)."""
+        return {
+            r["oid"]: r["sample_kind"]
+            for r in session.rows(
+                """SELECT t.oid,
+                       CASE WHEN bt.typname = 'bytea' AND bt.typnamespace = n_cat.oid
+                                 THEN 'bytea'
+                            WHEN bt.typcategory = 'S' THEN 'text'
+                            WHEN bt.typname IN ('json', 'jsonb', 'xml')
+                                 AND bt.typnamespace = n_cat.oid THEN 'structured'
+                            WHEN bt.typcategory = 'I' THEN 'inet'
+                            WHEN bt.typtype = 'c' THEN 'structured'
+                            WHEN et.typcategory IN ('S', 'I') OR et.typtype = 'c'
+                                 OR et.typname IN ('json', 'jsonb', 'xml') THEN 'structured'
+                       END AS sample_kind
+                   FROM pg_catalog.pg_type t
+                   JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd'
+                        THEN t.typbasetype ELSE t.oid END
+                   LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem
+                        AND bt.typcategory = 'A'
+                   CROSS JOIN (SELECT oid FROM pg_catalog.pg_namespace
+                               WHERE nspname = 'pg_catalog') n_cat
+                   WHERE t.oid = ANY(%s::pg_catalog.oid[])""",
+                (type_oids,),
+            )
+        }
+
+    @staticmethod
     def _describe(session: PgSession, rel: dict[str, Any]) -> str:
         """What a relation that is not read is, and what it reads from (from the catalog)."""
         what = RELKIND_WORDS.get(rel["relkind"], f"a relation of kind {rel['relkind']!r}")
@@ -605,6 +638,10 @@ LIKELY_PII_NAME = re.compile(
     r"health|note|comment|remark|contact|customer|person|people|user|member|employee|"
     r"client|gender|(?:^|_)(?:ip|age|pan)(?:_|$)"
 )
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _keep_parts(tables: list[_Table], parts: tuple[str, ...]) -> list[_Table]:
