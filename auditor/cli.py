@@ -11,55 +11,30 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
 
 from auditor import __version__
-from auditor.baseline import BaselineError, known_failures, parse_baseline
-from auditor.catalog import CatalogError, all_checks
 from auditor.commands import extra_commands
-from auditor.config import (
-    ConfigError,
-    ScanConfig,
-    config_digest,
-    keyword_dsn_to_url,
-    load_config,
-    parse_config,
-)
-from auditor.config_refs import config_locator, missing_references
-from auditor.facts import Facts
-from auditor.formatters.base import RenderOptions
-from auditor.formatters.json_results import ResultsFileError
-from auditor.frameworks import FrameworkError, get_framework
-from auditor.gate import EXIT_USAGE, exit_code
-from auditor.history import HistoryLocationError, HistoryStore, diff_results, history_folder
-from auditor.manifest import attest_results
-from auditor.model import ScanResults, Severity
-from auditor.output import (
-    OutputError,
-    check_output_plan,
-    pick_formatters,
-    wants_color,
-    write_outputs,
-)
-from auditor.progress import ScanProgress
-from auditor.redact import redact_text
-from auditor.runner import login_warnings, run_scan
-from auditor.safe_files import UnsafePathError, ensure_folder, file_stems, write_file
-from auditor.selection import SelectionError, select_checks
-from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer
-from auditor.summary_line import summary_line
-from auditor.target_sources import with_declarations_from
+from auditor.gate import EXIT_USAGE
+from auditor.model import Severity
+from auditor.signing_env import SIGN_KEY_ENV
 from auditor.template_dir import check_template_dir, template_dir_option
-from auditor.waivers import WaiverError, load_waivers
+
+if TYPE_CHECKING:  # `auditor --help` must stay fast: the heavy modules load in the commands
+    from auditor.config import ScanConfig
+    from auditor.facts import Facts
+    from auditor.model import ScanResults
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _one_line(message: str) -> str:
     """An error as one line with the redaction policy applied (it may quote a DSN)."""
+    from auditor.redact import redact_text
+
     return " ".join(redact_text(message).split())
 
 
@@ -82,6 +57,8 @@ def fail_usage_lines(problems: list[str]) -> None:
 def _quick_config(
     dsn: str, password_env: str | None, columns: tuple[str, ...], name: str | None
 ) -> tuple[ScanConfig, str]:
+    from auditor.config import keyword_dsn_to_url, parse_config
+
     if "://" not in dsn and "=" in dsn:  # libpq's key=value form, named like its URL
         with contextlib.suppress(ValueError):
             dsn = keyword_dsn_to_url(dsn)
@@ -104,6 +81,8 @@ def _save_facts(folder: Path, bundles: list[Facts]) -> list[Path]:
     """One `<name>.facts.json` per target, the name made a safe file name first (a target
     called `../x` or `a/b` stays inside the folder); owner-readable only, written through a
     temporary file and a rename. Bundles are already redacted (Facts.add)."""
+    from auditor.safe_files import ensure_folder, file_stems, write_file
+
     ensure_folder(folder, "--save-facts folder")
     stems = file_stems(f.target.name for f in bundles)
     written = []
@@ -127,6 +106,10 @@ def apply_waivers_file(results: ScanResults, path: Path | None) -> ScanResults:
 
 
 def _record_history(folder: Path, results: ScanResults) -> None:
+    from auditor.formatters.json_results import ResultsFileError
+    from auditor.history import HistoryStore, diff_results
+    from auditor.safe_files import UnsafePathError
+
     store = HistoryStore(folder)
     try:
         previous = store.latest_comparable(results)
@@ -150,6 +133,8 @@ def _record_history(folder: Path, results: ScanResults) -> None:
 
 
 def _history_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
+    from auditor.history import HistoryLocationError, history_folder
+
     try:
         return history_folder(value) if value is not None else None
     except HistoryLocationError as exc:
@@ -160,6 +145,9 @@ def _against_baseline(
     base: ScanResults | None, results: ScanResults, label: str
 ) -> frozenset[tuple[str, str, str]]:
     """Print how this run compares with its baseline; return the baseline's failures."""
+    from auditor.baseline import known_failures
+    from auditor.history import diff_results
+
     if base is None:
         click.echo(f"baseline: no {label}; every failure counts as new", err=True)
         return frozenset()
@@ -350,6 +338,32 @@ def scan(
     template_dir: Path | None,
 ) -> None:
     """Scan the configured targets and report."""
+    # The scan's modules load here, not at start-up (`auditor --help` stays fast).
+    from auditor.baseline import BaselineError, parse_baseline
+    from auditor.catalog import CatalogError, all_checks
+    from auditor.config import ConfigError, config_digest, load_config
+    from auditor.config_refs import config_locator, missing_references
+    from auditor.formatters.base import RenderOptions
+    from auditor.frameworks import FrameworkError, get_framework
+    from auditor.gate import exit_code
+    from auditor.history import HistoryStore
+    from auditor.manifest import attest_results
+    from auditor.output import (
+        OutputError,
+        check_output_plan,
+        pick_formatters,
+        wants_color,
+        write_outputs,
+    )
+    from auditor.progress import ScanProgress
+    from auditor.runner import login_warnings, run_scan
+    from auditor.safe_files import UnsafePathError, ensure_folder
+    from auditor.selection import SelectionError, select_checks
+    from auditor.signing import SigningError, load_signer
+    from auditor.summary_line import summary_line
+    from auditor.target_sources import with_declarations_from
+    from auditor.waivers import WaiverError, load_waivers
+
     if (config_path is None) == (dsn is None):
         fail_usage("give exactly one of -c/--config FILE or --dsn URL")
     if new_only and baseline is None:
@@ -468,16 +482,21 @@ def checks() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
 def checks_list(as_json: bool) -> None:
     """List every check with its id, default severity and title."""
-    catalog = _catalog_or_exit()
+    from auditor.check_index import CheckIndexError, check_rows
+
+    try:
+        listing = check_rows()  # cached: the check modules are not imported to list them
+    except CheckIndexError as exc:
+        fail_usage(str(exc))
     if as_json:
         rows = [
-            {"id": c.id, "severity": c.severity.value, "title": c.title, "kinds": sorted(c.kinds)}
-            for c in catalog.values()
+            {"id": c.id, "severity": c.severity, "title": c.title, "kinds": list(c.kinds)}
+            for c in listing
         ]
         click.echo(json.dumps(rows, indent=2))
         return
-    for check in catalog.values():
-        click.echo(f"{check.id:42} {check.severity.value:9} {check.title}")
+    for check in listing:
+        click.echo(f"{check.id:42} {check.severity:9} {check.title}")
 
 
 @checks.command("show")
@@ -501,6 +520,8 @@ def checks_show(check_id: str) -> None:
 
 
 def _catalog_or_exit() -> dict[str, Any]:
+    from auditor.catalog import CatalogError, all_checks
+
     try:
         return dict(all_checks())
     except CatalogError as exc:
@@ -531,6 +552,7 @@ def demo(output: Path, keep: bool, formats: tuple[str, ...]) -> None:
     """Start a local PostgreSQL built like the reference design, with planted weaknesses,
     scan it and write the reports."""
     from auditor.demo import DemoError, run_demo
+    from auditor.output import OutputError, wants_color
 
     try:
         code = run_demo(output, keep=keep, formats=formats, color=wants_color())

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 
 from auditor.collectors.pg.server import GRANT_FILE_SETTINGS, GRANT_HBA_RULES, GRANT_MONITOR
 from auditor.config import PostgresTarget, ScanConfig
+from auditor.grant_profiles import DISCOVERY as DISCOVERY
+from auditor.grant_profiles import MONITORING as MONITORING
+from auditor.grant_profiles import PROFILES as PROFILES
 from auditor.pg_ident import IdentError, column_spec, sql_ident, sql_literal, sql_qualified
 from auditor.safe_text import psql_argument, sql_comment
 
 DEFAULT_ROLE = "auditor"
 # Pseudo-roles and keywords a grant must never target.
 _FORBIDDEN_ROLES = frozenset({"public", "none", "current_user", "session_user", "current_role"})
-MONITORING = "monitoring"
-DISCOVERY = "discovery"
-PROFILES = (MONITORING, DISCOVERY)
 
 
 class GrantsError(Exception):

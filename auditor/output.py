@@ -9,6 +9,7 @@ from pathlib import Path
 from auditor.formatters.base import Formatter, RenderOptions, formatters
 from auditor.manifest import ManifestError, write_report_dir
 from auditor.model import ScanResults
+from auditor.output_error import OutputError as OutputError  # re-exported
 from auditor.redact import redact_results
 from auditor.safe_files import (
     UnsafePathError,
@@ -17,10 +18,6 @@ from auditor.safe_files import (
     write_file,
 )
 from auditor.signing import Signer
-
-
-class OutputError(Exception):
-    pass
 
 
 def wants_color() -> bool:

@@ -62,8 +62,15 @@ class PgpMessage:
     plaintext_exposed: bool  # the bf/cast5 failure: a readable packet where ciphertext belongs
 
 
+# Base64 characters that carry HEAD_BYTES bytes: decoding more of a long value is wasted work
+# (the sampler analyses every value, so the per-value cost decides how many tables fit in
+# the sampling budget).
+_HEAD_CHARS = -(-HEAD_BYTES // 3) * 4
+
+
 def to_bytes(value: object) -> tuple[bytes, str] | None:
-    """The OpenPGP bytes a stored value may carry, with the encoding they came in."""
+    """The OpenPGP bytes a stored value may carry (its first HEAD_BYTES at least: enough for
+    every header `parse` reads), with the encoding they came in."""
     if isinstance(value, memoryview):
         value = value.tobytes()
     if isinstance(value, bytes | bytearray):
@@ -71,12 +78,16 @@ def to_bytes(value: object) -> tuple[bytes, str] | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if text.startswith(ARMOR_BEGIN):
-        return _dearmor(text)
-    if _HEX_TEXT.match(text):
-        return bytes.fromhex(text[2:]), "hex"
+    # Quick rejects by the first character: armor starts with '-', hex with '\\', and base64
+    # with neither (most plaintext is turned away by the base64 pattern's first mismatch).
+    first = text[:1]
+    if first == "-":
+        return _dearmor(text) if text.startswith(ARMOR_BEGIN) else None
+    if first == "\\":
+        return (bytes.fromhex(text[2:]), "hex") if _HEX_TEXT.match(text) else None
     if len(text) >= 16 and _BASE64_TEXT.match(text):
-        compact = "".join(text.split())
+        compact = "".join(text.split()) if "\n" in text or "\r" in text else text
+        compact = compact[:_HEAD_CHARS] if len(compact) > _HEAD_CHARS else compact
         # A truncated sample still decodes when cut to whole 4-character groups.
         compact = compact[: len(compact) - len(compact) % 4]
         try:
@@ -87,10 +98,10 @@ def to_bytes(value: object) -> tuple[bytes, str] | None:
 
 
 def _dearmor(text: str) -> tuple[bytes, str] | None:
-    lines = text.splitlines()[1:]
     body: list[str] = []
+    size = 0
     in_headers = True
-    for line in lines:
+    for line in text.splitlines()[1:]:
         line = line.strip()
         if in_headers:
             # Armor headers ("Key: value") end at the first empty line.
@@ -99,10 +110,14 @@ def _dearmor(text: str) -> tuple[bytes, str] | None:
             elif ":" not in line:
                 in_headers = False
                 body.append(line)
+                size += len(line)
             continue
-        if line.startswith("=") or line.startswith("-----"):
+        if line.startswith(("=", "-----")):
             break
         body.append(line)
+        size += len(line)
+        if size >= _HEAD_CHARS:  # the headers are in the first bytes: stop reading there
+            break
     compact = "".join(body)
     compact = compact[: len(compact) - len(compact) % 4]
     try:
@@ -111,80 +126,97 @@ def _dearmor(text: str) -> tuple[bytes, str] | None:
         return None
 
 
-@dataclass(frozen=True)
-class _Packet:
-    tag: int
-    body_start: int
-    body_len: int  # of the first chunk when partial lengths are used
+# A packet header: (tag, body_start, body_len); body_len is the first chunk's when partial
+# lengths are used. Plain tuples: this runs for every sampled value.
+_Packet = tuple[int, int, int]
+_OLD_LENGTH_BYTES = (1, 2, 4)
 
 
 def _packet(data: bytes, pos: int) -> _Packet | None:
     """Parse one packet header at `pos` (old or new format)."""
-    if pos >= len(data):
+    end = len(data)
+    if pos >= end:
         return None
     first = data[pos]
     if not first & 0x80:
         return None
     if first & 0x40:  # new format
         tag = first & 0x3F
-        if pos + 1 >= len(data):
+        if pos + 1 >= end:
             return None
         o1 = data[pos + 1]
         if o1 < 192:
-            return _Packet(tag, pos + 2, o1)
+            return tag, pos + 2, o1
         if o1 < 224:
-            if pos + 2 >= len(data):
+            if pos + 2 >= end:
                 return None
-            return _Packet(tag, pos + 3, ((o1 - 192) << 8) + data[pos + 2] + 192)
+            return tag, pos + 3, ((o1 - 192) << 8) + data[pos + 2] + 192
         if o1 == 255:
-            if pos + 5 >= len(data):
+            if pos + 5 >= end:
                 return None
-            return _Packet(tag, pos + 6, int.from_bytes(data[pos + 2 : pos + 6], "big"))
-        return _Packet(tag, pos + 2, 1 << (o1 & 0x1F))  # partial body length
+            return tag, pos + 6, int.from_bytes(data[pos + 2 : pos + 6], "big")
+        return tag, pos + 2, 1 << (o1 & 0x1F)  # partial body length
     tag = (first >> 2) & 0x0F
     kind = first & 0x03
-    size = {0: 1, 1: 2, 2: 4}.get(kind)
-    if size is None:  # indeterminate length: the rest of the data
-        return _Packet(tag, pos + 1, len(data) - pos - 1)
-    if pos + size >= len(data):
+    if kind == 3:  # indeterminate length: the rest of the data
+        return tag, pos + 1, end - pos - 1
+    size = _OLD_LENGTH_BYTES[kind]
+    if pos + size >= end:
         return None
-    return _Packet(tag, pos + 1 + size, int.from_bytes(data[pos + 1 : pos + 1 + size], "big"))
+    return tag, pos + 1 + size, int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+
+
+# Messages differ in their bytes, not in what their headers say: one PgpMessage per distinct
+# header reading (a handful per database) instead of one per sampled value. Labels only.
+_MESSAGES: dict[tuple[str, int, int, int, int | None, int, bool], PgpMessage] = {}
+_NEEDED = {0: 4, 1: 12, 3: 13}  # SKESK bytes each S2K mode needs
 
 
 def parse(data: bytes, encoding: str = "bytea") -> PgpMessage | None:
     """The symmetric message in `data` (maybe only its head), or None when it is not one."""
-    skesk = _packet(data, 0)
-    if skesk is None or skesk.tag != TAG_SKESK or skesk.body_len < 4:
+    if not data or not data[0] & 0x80:  # quick reject: not a packet header at all
         return None
-    b = skesk.body_start
-    head = data[b : b + skesk.body_len]
+    skesk = _packet(data, 0)
+    if skesk is None:
+        return None
+    tag, b, body_len = skesk
+    if tag != TAG_SKESK or body_len < 4:
+        return None
+    head = data[b : b + body_len]
     if len(head) < 4 or head[0] != 4:  # only version 4 SKESK is defined for this use
         return None
     cipher_id, mode_id, hash_id = head[1], head[2], head[3]
     count: int | None = None
-    needed = {0: 4, 1: 12, 3: 13}.get(mode_id)
+    needed = _NEEDED.get(mode_id)
     if needed is None or len(head) < needed:
         return None
     if mode_id == 3:
         c = head[12]
         count = (16 + (c & 15)) << ((c >> 4) + 6)
-    data_packet = _packet(data, b + skesk.body_len)
-    if data_packet is None or data_packet.tag not in (TAG_SED, TAG_SEIPD):
+    data_packet = _packet(data, b + body_len)
+    if data_packet is None or data_packet[0] not in (TAG_SED, TAG_SEIPD):
         return None
-    start = data_packet.body_start
-    if data_packet.tag == TAG_SEIPD:
+    data_tag, start, _ = data_packet
+    if data_tag == TAG_SEIPD:
         if start >= len(data) or data[start] != 1:
             return None
         start += 1
-    return PgpMessage(
-        encoding=encoding,
-        cipher=CIPHERS.get(cipher_id, f"unknown({cipher_id})"),
-        s2k_mode=S2K_MODES.get(mode_id, f"unknown({mode_id})"),
-        s2k_digest=HASHES.get(hash_id, f"unknown({hash_id})"),
-        s2k_count=count,
-        integrity="mdc" if data_packet.tag == TAG_SEIPD else "none",
-        plaintext_exposed=_readable_after_prefix(data, start, BLOCK_BYTES.get(cipher_id, 16)),
-    )
+    exposed = _readable_after_prefix(data, start, BLOCK_BYTES.get(cipher_id, 16))
+    key = (encoding, cipher_id, mode_id, hash_id, count, data_tag, exposed)
+    message = _MESSAGES.get(key)
+    if message is None:
+        message = PgpMessage(
+            encoding=encoding,
+            cipher=CIPHERS.get(cipher_id, f"unknown({cipher_id})"),
+            s2k_mode=S2K_MODES.get(mode_id, f"unknown({mode_id})"),
+            s2k_digest=HASHES.get(hash_id, f"unknown({hash_id})"),
+            s2k_count=count,
+            integrity="mdc" if data_tag == TAG_SEIPD else "none",
+            plaintext_exposed=exposed,
+        )
+        if len(_MESSAGES) < 4096:  # bounded whatever the ids a hostile column holds
+            _MESSAGES[key] = message
+    return message
 
 
 def _readable_after_prefix(data: bytes, start: int, block: int) -> bool:
@@ -203,10 +235,11 @@ def _readable_after_prefix(data: bytes, start: int, block: int) -> bool:
     inner = _packet(data, prefix_end + 2)
     if inner is None:
         return False
-    body = data[inner.body_start : inner.body_start + 2]
-    if inner.tag == TAG_LITERAL:
+    tag, body_start, _ = inner
+    body = data[body_start : body_start + 2]
+    if tag == TAG_LITERAL:
         return len(body) >= 1 and body[0] in b"btum1"
-    if inner.tag == TAG_COMPRESSED:
+    if tag == TAG_COMPRESSED:
         return len(body) >= 1 and body[0] in (0, 1, 2, 3)
     return False
 
@@ -216,8 +249,7 @@ def inspect_value(value: object) -> PgpMessage | None:
     found = to_bytes(value)
     if found is None:
         return None
-    data, encoding = found
-    return parse(data, encoding)
+    return parse(found[0], found[1])
 
 
 def fixed_in(version_num: int) -> bool | None:

@@ -49,6 +49,8 @@ _CARD = re.compile(_L + r"(\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}|\d{13,19})" + _R)
 _SSN = re.compile(_L + r"(\d{3})-(\d{2})-(\d{4})" + _R)
 _IBAN = re.compile(r"(?<![\w])([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?!\w)")
 _WALLET = re.compile(r"(?<![\w])(0x[0-9a-fA-F]{40})(?![0-9a-zA-Z])")
+_NON_DIGIT = re.compile(r"\D")  # the complement of the patterns' \d (any Unicode digit)
+_CARD_SEPARATORS = re.compile(r"[ -]")
 
 # ISO 13616 lengths for the countries most likely to appear; others need 15..34 characters.
 IBAN_LENGTHS = {
@@ -124,7 +126,7 @@ def _issuer_ok(digits: str) -> bool:
 
 
 def card_ok(raw: str) -> bool:
-    digits = re.sub(r"[ -]", "", raw)
+    digits = _CARD_SEPARATORS.sub("", raw)
     if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
         return False
     return _issuer_ok(digits) and luhn_ok(digits)
@@ -150,7 +152,7 @@ def iban_ok(raw: str) -> bool:
 
 
 def phone_ok(raw: str) -> bool:
-    digits = re.sub(r"\D", "", raw)
+    digits = _NON_DIGIT.sub("", raw)
     if raw.startswith("+"):
         if not 8 <= len(digits) <= 15:
             return False
@@ -179,12 +181,12 @@ def mask_email(raw: str) -> str:
 
 
 def mask_card(raw: str) -> str:
-    digits = re.sub(r"\D", "", raw)
+    digits = _NON_DIGIT.sub("", raw)
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
 def mask_phone(raw: str) -> str:
-    digits = re.sub(r"\D", "", raw)
+    digits = _NON_DIGIT.sub("", raw)
     lead = "+" + digits[:1] if raw.startswith("+") else ""
     return lead + "*" * (len(digits) - len(lead[1:]) - 2) + digits[-2:]
 
@@ -274,16 +276,45 @@ _DETECTORS: tuple[tuple[str, Callable[[str], Iterator[str]], Callable[[str], str
 )
 
 
+def _possible_kinds(text: str) -> tuple[str, ...]:
+    """The kinds whose pattern could match `text` at all, from what each pattern needs
+    (an `@`, `0x`, a number of digits, a length): every sampled value goes through the
+    detectors, and most values (codes, names, ciphertext that is not OpenPGP) have none of
+    that, so they skip the patterns instead of running six searches. Each condition is
+    necessary for its pattern, never sufficient: the patterns and validators still decide."""
+    length = len(text)
+    digits = len(_NON_DIGIT.sub("", text)) if length >= 4 else 0
+    kinds: list[str] = []
+    if digits >= 13:
+        kinds.append(CARD)  # 13 to 19 digits
+    if "@" in text:
+        kinds.append(EMAIL)
+    if digits >= 9 and "-" in text:
+        kinds.append(SSN)  # ddd-dd-dddd
+    if digits >= 2 and length >= 12:
+        kinds.append(IBAN)  # CCdd plus at least two groups of four
+    if length >= 42 and "0x" in text:
+        kinds.append(WALLET)  # 0x and 40 hex digits
+    if digits >= 10 or (digits >= 4 and "+" in text):
+        kinds.append(PHONE)  # +country and 3 digits more, or 10 digits
+    return tuple(kinds)
+
+
 def find_pii(text: str) -> list[Match]:
     """The kinds of personal data in `text`, one masked example per kind.
 
     A card number is also a long digit run, so phone matches that overlap a card are dropped.
     """
     found: list[Match] = []
+    possible = _possible_kinds(text)
+    if not possible:
+        return found
     card_digits: set[str] = set()
     for kind, detect, mask in _DETECTORS:
+        if kind not in possible:
+            continue
         for raw in detect(text):
-            digits = re.sub(r"\D", "", raw)
+            digits = _NON_DIGIT.sub("", raw)
             if kind == PHONE and any(digits in c or c in digits for c in card_digits):
                 continue
             if kind == CARD:
@@ -319,7 +350,7 @@ def analyse(value: object) -> tuple[str, list[Match]]:
 
 
 def _plain_shape(text: str) -> str:
-    if _UUID.match(text):
+    if len(text) == 36 and _UUID.match(text):
         return "uuid"
     if _NUMBER.match(text):
         return "number"

@@ -28,9 +28,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from auditor.signing_env import SIGN_KEY_ENV as SIGN_KEY_ENV  # its home before; still exported
+
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-SIGN_KEY_ENV = "AUDITOR_SIGN_KEY"
 
 
 class SigningError(Exception):

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import click
 
-from auditor.output import OutputError
+from auditor.output_error import OutputError
 
 TEMPLATE_DIR_ENV = "AUDITOR_TEMPLATE_DIR"
 REPORT_TEMPLATE = "report.html.j2"

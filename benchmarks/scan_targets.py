@@ -1,54 +1,93 @@
-"""How a scan scales with targets and workers, on real local clusters.
+"""20 targets scanned with 16 workers against one target, on real local clusters.
 
-Starts N throwaway clusters (compliant variant), scans them all with --workers 1 and with
---workers N, and prints wall times and the speed-up ratio. Run:
+Starts --clusters throwaway clusters (the `compliant` fixture: TLS on, so each target is
+probed too) and scans --targets targets spread over them (one target per cluster by
+default), with --workers workers, against a scan of one target alone; both interleaved
+--repeat times in the same process after a warm-up scan, medians printed with their ratio.
 
-    .venv/bin/python benchmarks/scan_targets.py [N]
+Run: .venv/bin/python benchmarks/scan_targets.py [--targets 20] [--workers 16] [--clusters N]
+Exits 1 when the many-target scan takes more than 4x the one-target scan.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
 
-from auditor.config import parse_config
+from auditor.config import ScanConfig, parse_config
 from auditor.lab.cluster import Cluster, Variant
 from auditor.runner import run_scan
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_RATIO = 4.0
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 4
-    os.environ["BENCH_PW"] = "auditor-test-pw"
+def config_for(clusters: list[Cluster], targets: int) -> ScanConfig:
+    text = "targets:\n" + "".join(
+        f"  - name: db{i}\n    dsn: '{clusters[i % len(clusters)].dsn('auditor')}'\n"
+        "    password: {env: BENCH_PW}\n"
+        "    sensitive_columns: [users.email, users.phone, users.wallet_address]\n"
+        for i in range(targets)
+    )
+    return parse_config(text, "bench.yaml")
+
+
+def timed(config: ScanConfig, workers: int) -> float:
+    started = time.perf_counter()
+    results, _ = run_scan(config, ROOT, workers=workers)
+    seconds = time.perf_counter() - started
+    bad = [t.name for t in results.targets if t.status.value != "scanned"]
+    if bad:  # an unscanned target is quick and would flatter the figure
+        raise SystemExit(f"targets not scanned: {', '.join(bad)}")
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--clusters", type=int, default=None, help="default: one per target")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    os.environ["BENCH_PW"] = "auditor-test-pw"  # the fixture's throwaway role
     variant = Variant.from_dir(ROOT / "fixtures" / "postgres" / "compliant")
-    t0 = time.perf_counter()
-    clusters = [Cluster(variant).start() for _ in range(count)]
-    print(f"started {count} clusters in {time.perf_counter() - t0:.1f} s")
+    count = args.clusters or args.targets
+    started = time.perf_counter()
+    clusters: list[Cluster] = []
     try:
-        text = "targets:\n" + "".join(
-            f"  - name: db{i}\n    dsn: '{c.dsn('auditor')}'\n    password: {{env: BENCH_PW}}\n"
-            f"    sensitive_columns: [users.email, users.phone, users.wallet_address]\n"
-            for i, c in enumerate(clusters)
-        )
-        config = parse_config(text, "bench.yaml")
-        timings = {}
-        for workers in (1, count):
-            start = time.perf_counter()
-            results, _ = run_scan(config, ROOT, workers=workers)
-            timings[workers] = time.perf_counter() - start
-            per_target = len(results.findings) // count
-            print(
-                f"workers={workers:2}: {timings[workers]:6.2f} s for {count} targets "
-                f"({per_target} results per target)"
-            )
-        print(f"speed-up with {count} workers: {timings[1] / timings[count]:.2f}x")
+        for _ in range(count):
+            clusters.append(Cluster(variant).start())
+        print(f"started {count} clusters in {time.perf_counter() - started:.1f} s", flush=True)
+        one = config_for(clusters, 1)
+        many = config_for(clusters, args.targets)
+        timed(one, 1)  # warm-up: imports, the check catalog, the TLS library
+        alone: list[float] = []
+        fleet: list[float] = []
+        for _ in range(args.repeat):  # interleaved, so that load drifts hit both alike
+            alone.append(timed(one, 1))
+            fleet.append(timed(many, args.workers))
     finally:
         for cluster in clusters:
             cluster.stop()
+    a, f = statistics.median(alone), statistics.median(fleet)
+    ratio = f / a
+    print(f"1 target: median {a:.2f} s (runs: {', '.join(f'{x:.2f}' for x in alone)})")
+    print(
+        f"{args.targets} targets on {count} clusters, {args.workers} workers: median {f:.2f} s "
+        f"(runs: {', '.join(f'{x:.2f}' for x in fleet)})"
+    )
+    within = ratio <= MAX_RATIO
+    print(
+        f"ratio {ratio:.2f}x (target <= {MAX_RATIO:g}x one target): "
+        f"{'OK' if within else 'OVER TARGET'}; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
+    )
+    return 0 if within else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,37 +9,28 @@ import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-import auditor.runner as runner
-from auditor import __version__
-from auditor.catalog import all_checks
-from auditor.collectors.postgres import session_collectors
-from auditor.facts import Facts
-from auditor.formatters.base import RenderOptions
-from auditor.frameworks import controls_for
-from auditor.gate import EXIT_USAGE, exit_code
-from auditor.inventory import run_metadata, target_inventory
+from auditor.gate import EXIT_USAGE
 from auditor.model import ScanResults, Severity, TargetOutcome, TargetStatus
-from auditor.output import (
-    OutputError,
-    check_output_plan,
-    pick_formatters,
-    wants_color,
-    write_outputs,
-)
-from auditor.redact import redact_text
+
+if TYPE_CHECKING:  # the runner, checks and facts load when the command runs, not at start-up
+    from auditor.facts import Facts
 
 
 def _fail(message: str) -> NoReturn:
+    from auditor.redact import redact_text
+
     click.echo(f"auditor: error: {' '.join(redact_text(message).split())}", err=True)
     sys.exit(EXIT_USAGE)
 
 
 def _load(path: Path) -> Facts:
     """A saved bundle, or exit 2 with one line naming the file (never a traceback)."""
+    from auditor.facts import Facts
+
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
@@ -72,6 +63,8 @@ def observation(bundles: list[Facts]) -> dict[str, Any]:
     collection times, their config digest when they share one, and their scanner. Bundles
     saved before collection times were recorded fall back to now, and say so by having no
     run listed."""
+    import auditor.runner as runner
+
     collected = [f.collected for f in bundles if f.collected.get("started_at")]
     now = runner.iso(dt.datetime.now(dt.UTC))
     digests = {c.get("config_digest") for c in collected}
@@ -100,6 +93,22 @@ def evaluate_command(
     bundles: tuple[Path, ...], formats: tuple[str, ...], output: Path | None, fail_on: str
 ) -> None:
     """Evaluate saved facts bundles without touching any server."""
+    import auditor.runner as runner
+    from auditor import __version__
+    from auditor.catalog import all_checks
+    from auditor.collectors.postgres import session_collectors
+    from auditor.formatters.base import RenderOptions
+    from auditor.frameworks import controls_for
+    from auditor.gate import exit_code
+    from auditor.inventory import run_metadata, target_inventory
+    from auditor.output import (
+        OutputError,
+        check_output_plan,
+        pick_formatters,
+        wants_color,
+        write_outputs,
+    )
+
     try:
         chosen = pick_formatters(formats)
         check_output_plan(chosen, output)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from auditor.config import ConfigError, ScanConfig, load_config
 from auditor.gate import EXIT_USAGE
-from auditor.grants import MONITORING, PROFILES, GrantsError, grants_sql
+from auditor.grant_profiles import MONITORING, PROFILES
+
+if TYPE_CHECKING:  # the config and grants modules load when the command runs
+    from auditor.config import ScanConfig
 
 
 def _only_target(config: ScanConfig, name: str) -> ScanConfig:
+    from auditor.grants import GrantsError
+
     chosen = tuple(t for t in config.targets if t.name == name)
     if not chosen:
         known = ", ".join(t.name for t in config.targets)
@@ -42,6 +47,9 @@ def grants_command(
     config_path: Path | None, role: str | None, target_name: str | None, profile: str
 ) -> None:
     """Print the SQL that creates a least-privilege scanning role."""
+    from auditor.config import ConfigError, load_config
+    from auditor.grants import GrantsError, grants_sql
+
     try:
         if target_name and config_path is None:
             raise GrantsError("--target goes with -c/--config")

@@ -12,21 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from auditor.diff import comparable
-from auditor.formatters.json_results import ResultsFileError
 from auditor.gate import EXIT_USAGE
-from auditor.history import (
-    HistoryLocationError,
-    HistoryStore,
-    diff_results,
-    history_folder,
-    load_results,
-)
-from auditor.model import ScanResults
+
+if TYPE_CHECKING:  # the history modules load when the command runs, not at start-up
+    from auditor.model import ScanResults
 
 
 def _fail(message: str) -> NoReturn:
@@ -37,6 +30,10 @@ def _fail(message: str) -> NoReturn:
 def _from_history(
     folder: str, from_run: str | None, to_run: str | None
 ) -> tuple[ScanResults, ScanResults]:
+    from auditor.diff import comparable
+    from auditor.formatters.json_results import ResultsFileError
+    from auditor.history import HistoryStore, history_folder, load_results
+
     store = HistoryStore(history_folder(folder))
     if not store.runs():
         raise ResultsFileError(f"{folder}: no runs in this history folder")
@@ -89,6 +86,9 @@ def diff_command(
 
     Exit 1 when NEW has failures OLD did not; 3 when a failure of OLD could not be evaluated
     in NEW; 0 otherwise."""
+    from auditor.formatters.json_results import ResultsFileError
+    from auditor.history import HistoryLocationError, diff_results, load_results
+
     try:
         if old is not None or new is not None:
             if old is None or new is None or from_run or to_run:

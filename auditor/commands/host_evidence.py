@@ -16,13 +16,8 @@ from typing import NoReturn
 
 import click
 
-from auditor import __version__
-from auditor.collectors.host import HOST_EVIDENCE_NAME, HOST_EVIDENCE_PREDICATE, inspect_host
-from auditor.collectors.host_shell import LocalShell, RecordingShell
-from auditor.config import HostTarget
 from auditor.gate import EXIT_USAGE
-from auditor.inventory import this_scanner
-from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer, sign_document
+from auditor.signing_env import SIGN_KEY_ENV
 
 
 def _fail(message: str) -> NoReturn:
@@ -66,6 +61,14 @@ def host_evidence_command(
     sign_key: Path | None,
 ) -> None:
     """Record host storage evidence for an offline `host` audit."""
+    # Loaded here, not at start-up (`auditor --help` stays fast).
+    from auditor import __version__
+    from auditor.collectors.host import HOST_EVIDENCE_NAME, HOST_EVIDENCE_PREDICATE, inspect_host
+    from auditor.collectors.host_shell import LocalShell, RecordingShell
+    from auditor.config import HostTarget
+    from auditor.inventory import this_scanner
+    from auditor.signing import SigningError, load_signer, sign_document
+
     try:
         signer = load_signer(sign_key) if sign_key is not None else None
     except SigningError as exc:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import click
 
-from auditor.signing import SigningError, generate_key_pair
-
 
 @click.command("keygen")
 @click.argument("private_key", metavar="KEY", type=click.Path(path_type=Path))
 def keygen_command(private_key: Path) -> None:
     """Write a new signing key to KEY (mode 0600) and its public key to KEY.pub."""
+    from auditor.signing import SigningError, generate_key_pair  # cryptography: not at start-up
+
     try:
         public, keyid = generate_key_pair(private_key)
     except SigningError as exc:

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from auditor import history
-from auditor.formatters.base import RenderOptions
-from auditor.formatters.json_results import ResultsFileError
-from auditor.frameworks import FrameworkError, frameworks, get_framework
-from auditor.manifest import ManifestError, describe_signer, verify_report_dir
-from auditor.model import ScanResults
-from auditor.output import OutputError, pick_formatters, write_outputs
-from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer, load_trusted_key
+from auditor.signing_env import SIGN_KEY_ENV
 from auditor.template_dir import TemplateDirError, check_template_dir, template_dir_option
-from auditor.waivers import WaiverError, apply_waivers, load_waivers
+
+if TYPE_CHECKING:  # the report modules load when a command runs, not at start-up
+    from auditor.model import ScanResults
 
 EXIT_MISMATCH = 1
 EXIT_USAGE = 2
@@ -37,6 +32,9 @@ def _fail(message: str) -> NoReturn:
 
 def load_results(path: Path) -> ScanResults:
     """A saved results JSON, or a one-line error naming the file."""
+    from auditor import history
+    from auditor.formatters.json_results import ResultsFileError
+
     try:
         return history.load_results(path)
     except ResultsFileError as exc:
@@ -91,6 +89,12 @@ def report_command(
     template_dir: Path | None,
 ) -> None:
     """Re-render saved results (from `auditor scan --format json`) without rescanning."""
+    from auditor.formatters.base import RenderOptions
+    from auditor.frameworks import FrameworkError, get_framework
+    from auditor.output import OutputError, pick_formatters, write_outputs
+    from auditor.signing import SigningError, load_signer
+    from auditor.waivers import WaiverError, apply_waivers, load_waivers
+
     try:
         signer = load_signer(sign_key) if sign_key is not None else None
     except SigningError as exc:
@@ -141,6 +145,8 @@ def controls_group() -> None:
 @click.argument("framework_id", required=False, metavar="[FRAMEWORK]")
 def controls_list(framework_id: str | None) -> None:
     """List the frameworks, or the controls of one framework."""
+    from auditor.frameworks import FrameworkError, frameworks, get_framework
+
     try:
         if framework_id is None:
             for fw in frameworks().values():
@@ -159,6 +165,8 @@ def controls_list(framework_id: str | None) -> None:
 @click.argument("control_id", metavar="ID")
 def controls_show(framework_id: str, control_id: str) -> None:
     """Show one control: its requirement, the checks that evidence it, what stays manual."""
+    from auditor.frameworks import FrameworkError, get_framework
+
     try:
         fw = get_framework(framework_id)
     except FrameworkError as exc:
@@ -189,6 +197,9 @@ def controls_show(framework_id: str, control_id: str) -> None:
 def verify_command(report_dir: Path, public_keys: tuple[Path, ...]) -> None:
     """Re-check a report folder against its evidence manifest and, with --public-key, the
     scan's signature. Exit 0 verified, 1 verification failed, 2 usage error."""
+    from auditor.manifest import ManifestError, describe_signer, verify_report_dir
+    from auditor.signing import SigningError, load_trusted_key
+
     try:
         trusted = [load_trusted_key(path) for path in public_keys]
     except SigningError as exc:

@@ -13,11 +13,7 @@ from pathlib import Path
 
 import click
 
-from auditor.config import ConfigError, load_config
-from auditor.config_refs import config_locator, missing_references
 from auditor.gate import EXIT_USAGE
-from auditor.redact import redact_text
-from auditor.waivers import WaiverError, load_waivers
 
 
 def _plural(count: int, noun: str) -> str:
@@ -25,6 +21,8 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _fail(problems: list[str]) -> None:
+    from auditor.redact import redact_text
+
     for problem in problems:
         click.echo(f"auditor: error: {' '.join(redact_text(problem).split())}", err=True)
     sys.exit(EXIT_USAGE)
@@ -46,6 +44,11 @@ def _fail(problems: list[str]) -> None:
 )
 def validate_command(config_path: Path, waivers_path: Path | None, offline: bool) -> None:
     """Validate a config file; exit 2 with file:line:key when it is wrong."""
+    # Loaded here, not at start-up (`auditor --help` stays fast).
+    from auditor.config import ConfigError, load_config
+    from auditor.config_refs import config_locator, missing_references
+    from auditor.waivers import WaiverError, load_waivers
+
     problems: list[str] = []
     try:
         config = load_config(config_path)
