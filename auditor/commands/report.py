@@ -21,7 +21,7 @@ from auditor.manifest import ManifestError, describe_signer, verify_report_dir
 from auditor.model import ScanResults
 from auditor.output import OutputError, pick_formatters, write_outputs
 from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer, load_trusted_key
-from auditor.waivers import WaiverError, apply_waivers, load_waivers
+from auditor.waivers import WaiverError, apply_waivers, load_waivers, max_days_of, scan_day
 
 EXIT_MISMATCH = 1
 EXIT_USAGE = 2
@@ -97,7 +97,9 @@ def report_command(
     results = load_results(results_path)
     if waivers_path is not None:
         try:
-            waived = apply_waivers(results, load_waivers(waivers_path))
+            # Judged as the scan would have: its policy's limit, as of its date.
+            loaded = load_waivers(waivers_path, max_days_of(results), scan_day(results))
+            waived = apply_waivers(results, loaded)
         except WaiverError as exc:
             _fail(str(exc))
         if results.attestation is not None and waived != results:
