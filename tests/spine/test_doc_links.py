@@ -1,5 +1,5 @@
-"""Every relative link in README.md, CONTRIBUTING.md and docs/*.md points at a file that exists
-(and, for `#anchor` links into Markdown, at a heading that exists)."""
+"""Every relative link in README.md, CONTRIBUTING.md, deploy/README.md and docs/*.md points at
+a file that exists (and, for `#anchor` links into Markdown, at a heading that exists)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = sorted([ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")])
+DOCS = sorted(
+    [
+        ROOT / "README.md",
+        ROOT / "CONTRIBUTING.md",
+        ROOT / "deploy" / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+    ]
+)
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|!\[[^\]]*\]\(([^)\s]+)\)")
 _CODE = re.compile(r"```.*?```", re.S)
 
