@@ -223,3 +223,14 @@ def test_expiry_before_approval_is_an_error(tmp_path: Path) -> None:
     path.write_text(_BOUNDED.format(expires="2026-10-01"))
     with pytest.raises(WaiverError, match=r"w.yaml:2: waivers\[0\]: expires is before approved"):
         load_waivers(path, 365, TODAY)
+
+
+def test_html_and_csv_reports_show_ticket_and_approval_date() -> None:
+    from auditor.formatters.base import RenderOptions, formatters
+
+    waivers = parse_waivers(_BOUNDED.format(expires="2027-01-31"), max_days=365, today=TODAY)
+    after = apply_waivers(sample_results(), waivers, TODAY)
+    html = formatters()["html"].render(after, RenderOptions()).decode()
+    assert "approved by Jane Roe (CISO) on 2026-11-01 (ticket SEC-142), expires 2027-01-31" in html
+    csv = formatters()["csv"].render(after, RenderOptions()).decode()
+    assert "approved by Jane Roe (CISO) on 2026-11-01, ticket SEC-142, expires 2027-01-31" in csv
