@@ -1,6 +1,6 @@
 """The configuration reference and the config file's JSON Schema, both generated from the
 config models (auditor/config.py, auditor/policy.py), so they cannot drift from what the
-loader accepts: `python tools/gen_config_docs.py` writes them, and a test fails when the
+loader accepts: `python tools/gen_config_docs.py` writes them (`auditor config-schema` prints the schema), and a test fails when the
 checked-in copies differ from what the models produce.
 
 Nothing here is specific to one field: every target kind comes from the `targets` union's

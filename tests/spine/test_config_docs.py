@@ -112,3 +112,15 @@ def test_the_schema_describes_policy_keys_for_editors() -> None:
     policy = config_schema()["$defs"]["Policy"]["properties"]
     assert "approval" in policy["waiver_max_days"]["description"]
     assert policy["waiver_max_days"]["default"] == 365
+
+
+def test_the_cli_prints_the_same_schema_as_the_checked_in_file(tmp_path: Path) -> None:
+    from tests.spine.test_cli import run_cli
+
+    proc = run_cli("config-schema")
+    assert proc.returncode == 0, proc.stderr
+    shipped = (ROOT / "auditor" / "schemas" / "config.schema.json").read_text()
+    assert proc.stdout == shipped
+    out = tmp_path / "schema.json"
+    assert run_cli("config-schema", "-o", str(out)).returncode == 0
+    assert out.read_text() == shipped

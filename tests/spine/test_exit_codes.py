@@ -27,6 +27,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["controls", "list", "nope"], "unknown framework 'nope'"),
         (["controls", "show", "gdpr", "Art. 99"], "has no control 'Art. 99'"),
     ],
+    "config-schema": [
+        (["config-schema", "extra"], "unexpected extra argument"),
+        (["config-schema", "-o", "{tmp}/nodir/schema.json"], "cannot write"),
+    ],
     "demo": [(["demo", "--format", "nope"], "unknown format 'nope'")],
     "diff": [(["diff", "{tmp}/old.json", "{tmp}/new.json"], "old.json: results file not found")],
     "evaluate": [
