@@ -1,7 +1,7 @@
 """The configuration reference and the config file's JSON Schema, both generated from the
 config models (auditor/config.py, auditor/policy.py), so they cannot drift from what the
-loader accepts: `python tools/gen_config_docs.py` writes them (`auditor config-schema` prints the schema), and a test fails when the
-checked-in copies differ from what the models produce.
+loader accepts: `python tools/gen_config_docs.py` writes them (`auditor config-schema` prints
+the schema), and a test fails when the checked-in copies differ from what the models produce.
 
 Nothing here is specific to one field: every target kind comes from the `targets` union's
 discriminator, every section from the models reachable from ScanConfig. A field's meaning is,
@@ -335,17 +335,18 @@ def reference_markdown() -> str:
         "",
         "A config file is YAML: `targets:` (what to scan) and `policy:` (what it is judged "
         "against). `auditor validate -c FILE` checks one without scanning. Editors that "
-        f"read JSON Schema can complete and check it with [{SCHEMA_PATH}](../{SCHEMA_PATH}); "
+        f"read JSON Schema can complete and check it with [{SCHEMA_PATH}](../{SCHEMA_PATH}) "
+        "(`auditor config-schema` prints the one of your installed version); "
         "for the YAML language server, start the file with",
         "",
         "```yaml",
         f"# yaml-language-server: $schema={SCHEMA_ID}",
         "```",
         "",
-        "(or a path to the schema file of your installed version). Secrets are never written "
-        "in the config: `password: {env: NAME}` or `password: {file: PATH}` say where they are "
-        "kept. Top-level keys starting with `x-` are yours (a place for YAML anchors that "
-        "targets merge with `<<: *name`).",
+        "(or a path to a file written by `auditor config-schema -o FILE`). Secrets are never "
+        "written in the config: `password: {env: NAME}` or `password: {file: PATH}` say "
+        "where they are kept. Top-level keys starting with `x-` are yours (a place for YAML "
+        "anchors that targets merge with `<<: *name`).",
         "",
         "## Top level",
         "",
