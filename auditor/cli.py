@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -53,6 +53,9 @@ from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer
 from auditor.summary_line import summary_line
 from auditor.target_sources import with_declarations_from
 from auditor.waivers import WaiverError, load_waivers
+
+if TYPE_CHECKING:
+    from auditor.notify import Webhook
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -148,7 +151,7 @@ def _record_history(folder: Path, results: ScanResults) -> None:
     click.echo(f"history: {path}", err=True)
 
 
-def _webhook(value: str | None) -> Any:
+def _webhook(value: str | None) -> Webhook | None:
     """The parsed --notify-webhook (checked before scanning); None without one."""
     if value is None:
         return None

@@ -54,12 +54,11 @@ def parse_webhook(value: str) -> Webhook:
     redact.remember_secret(value)  # the path or query of a webhook URL is its credential
     try:
         parts = urlsplit(value)
-        port = parts.port  # raises on a port that is not a number
+        _ = parts.port  # raises ValueError on a port that is not a number
     except ValueError:
         raise NotifyError("--notify-webhook: not a valid URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise NotifyError("--notify-webhook: must be an https:// (or http://) URL with a host")
-    del port
     return Webhook(value)
 
 
