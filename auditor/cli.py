@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # `auditor --help` must stay fast: the heavy modules load in 
     from auditor.config import ScanConfig
     from auditor.facts import Facts
     from auditor.model import ScanResults
+    from auditor.notify import Webhook
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,13 +95,13 @@ def _save_facts(folder: Path, bundles: list[Facts]) -> list[Path]:
     return written
 
 
-def apply_waivers_file(results: ScanResults, path: Path | None) -> ScanResults:
+def apply_waivers_file(results: ScanResults, path: Path | None, max_days: int) -> ScanResults:
     if path is None:
         return results
     from auditor import waivers
 
     try:
-        return waivers.apply_waivers(results, waivers.load_waivers(path))
+        return waivers.apply_waivers(results, waivers.load_waivers(path, max_days))
     except waivers.WaiverError as exc:
         fail_usage(str(exc))
 
@@ -130,6 +131,18 @@ def _record_history(folder: Path, results: ScanResults) -> None:
             err=True,
         )
     click.echo(f"history: {path}", err=True)
+
+
+def _webhook(value: str | None) -> Webhook | None:
+    """The parsed --notify-webhook (checked before scanning); None without one."""
+    if value is None:
+        return None
+    from auditor.notify import NotifyError, parse_webhook
+
+    try:
+        return parse_webhook(value)
+    except NotifyError as exc:
+        fail_usage(str(exc))
 
 
 def _history_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
@@ -186,7 +199,8 @@ def scan_output_options(func: F) -> F:
         "--framework",
         envvar="AUDITOR_FRAMEWORK",
         show_envvar=True,
-        help="Restrict report control views to one framework.",
+        help="Restrict report control views to one framework; on `scan`, only checks "
+        "mapped to it gate the exit code.",
     )(func)
     func = click.option(
         "-q",
@@ -313,6 +327,14 @@ def scan_output_options(func: F) -> F:
     help=f"Ed25519 private key (`auditor keygen`): sign the results. Also ${SIGN_KEY_ENV}.",
 )
 @template_dir_option
+@click.option(
+    "--notify-webhook",
+    envvar="AUDITOR_NOTIFY_WEBHOOK",
+    show_envvar=True,
+    metavar="URL",
+    help="Post new failures (against --baseline, else the last run in --history, else all) "
+    "to a Slack or Teams incoming webhook; a failed post is a warning.",
+)
 def scan(
     config_path: Path | None,
     dsn: str | None,
@@ -336,6 +358,7 @@ def scan(
     new_only: bool,
     sign_key: Path | None,
     template_dir: Path | None,
+    notify_webhook: str | None,
 ) -> None:
     """Scan the configured targets and report."""
     # The scan's modules load here, not at start-up (`auditor --help` stays fast).
@@ -393,7 +416,7 @@ def scan(
             get_framework(framework)
         catalog = all_checks()
         if waivers_path is not None:  # a broken waivers file must not cost a scan
-            load_waivers(waivers_path)
+            load_waivers(waivers_path, config.policy.waiver_max_days)
         if template_dir is not None:
             template_dir = check_template_dir(template_dir)
         # Every path the run will write, checked before anything is scanned.
@@ -403,6 +426,7 @@ def scan(
         if history_dir is not None:
             HistoryStore(history_dir).check()
         signer = load_signer(sign_key) if sign_key is not None else None
+        webhook = _webhook(notify_webhook)
     except (
         ConfigError,
         OutputError,
@@ -433,7 +457,8 @@ def scan(
         )
     if config_path is not None:  # anchors for SARIF: the config line of each target
         results = with_declarations_from(results, config_path)
-    results = attest_results(apply_waivers_file(results, waivers_path), signer)
+    waived = apply_waivers_file(results, waivers_path, config.policy.waiver_max_days)
+    results = attest_results(waived, signer)
     facts_problem = None
     if save_facts is not None:
         try:
@@ -459,16 +484,27 @@ def scan(
     for path in written:
         click.echo(f"wrote {path}", err=True)
     known: frozenset[tuple[str, str, str]] = frozenset()
+    base: ScanResults | None = None
     if baseline_spec is not None:
         try:
-            known = _against_baseline(baseline_spec.resolve(results), results, baseline_spec.label)
+            base = baseline_spec.resolve(results)
+            known = _against_baseline(base, results, baseline_spec.label)
         except BaselineError as exc:
             fail_usage(str(exc))
+    if webhook is not None:  # before history records this run as the latest
+        from auditor.notify import notify_with_context
+
+        notify_with_context(webhook, results, base, baseline_spec, history_dir, click.echo)
     if history_dir is not None:
         _record_history(history_dir, results)
     if facts_problem is not None:
         fail_usage(facts_problem)
-    code = exit_code(results, Severity(fail_on), allow_errors, known if new_only else ())
+    from auditor.frameworks import framework_checks
+
+    gating = framework_checks(framework) if framework is not None else None
+    if framework is not None:
+        click.echo(f"gate: only checks mapped to {framework} decide the exit code", err=True)
+    code = exit_code(results, Severity(fail_on), allow_errors, known if new_only else (), gating)
     click.echo(summary_line(results, code), err=True)
     sys.exit(code)
 

@@ -43,5 +43,9 @@ class Policy(BaseModel):
     master_password_max_age_days: int = Field(90, ge=1)
     kms_rotation_max_days: int = Field(365, ge=1)
 
+    # Waivers: the longest a waiver may run from its approval date (or from today when it
+    # has none); a longer one is a configuration error, so accepted risk gets re-reviewed.
+    waiver_max_days: int = Field(365, ge=1, le=3650)
+
     # Severity overrides per check id (policy may raise or lower a default).
     severity: dict[str, Severity] = Field(default_factory=dict)

@@ -16,6 +16,8 @@ waivers:
     resource: "pg_hba.conf:*"         # glob over the resource (default *), or the exact name
     reason: Replaced by the new VPC in Q1; network ACL restricts access meanwhile
     approved_by: Jane Roe (CISO)
+    approved: 2026-10-01              # date of the decision (optional)
+    ticket: SEC-142                   # change or risk ticket recording it (optional)
     expires: 2027-03-31
 attestations:
   - check: keys.application_key_cache
@@ -30,6 +32,10 @@ Resources name database objects as PostgreSQL quotes them (`users.email`,
 table `customers` in schema `archive`), so a waiver written for one never covers the other.
 A resource written exactly always matches itself; as a glob, `[` opens a character class
 (`[[]` is a literal `[`).
+
+Accepted risk is re-reviewed: a waiver runs at most `policy.waiver_max_days` (default 365)
+from its `approved` date, or from today when it has none, and a waiver whose `check` matches
+every check in the catalog (`"*"`) waives nothing in particular; both are file errors.
 """
 
 from __future__ import annotations
@@ -81,12 +87,21 @@ class Waiver(_Match):
     reason: Text
     approved_by: Text
     expires: dt.date
+    # The change or risk ticket recording the decision, and the day it was taken.
+    ticket: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    approved: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Waiver:
+        if self.approved is not None and self.expires < self.approved:
+            raise ValueError("expires is before approved")
+        return self
 
     def active_on(self, today: dt.date) -> bool:
         return today <= self.expires
 
     def record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "check": self.check,
             "target": self.target,
             "resource": self.resource,
@@ -94,6 +109,12 @@ class Waiver(_Match):
             "approved_by": self.approved_by,
             "expires": self.expires.isoformat(),
         }
+        # Only when given, so results of waivers without them read as before.
+        if self.ticket is not None:
+            record["ticket"] = self.ticket
+        if self.approved is not None:
+            record["approved"] = self.approved.isoformat()
+        return record
 
 
 class Attestation(_Match):
@@ -130,12 +151,60 @@ class WaiverFile(BaseModel):
     attestations: tuple[Attestation, ...] = ()
 
 
-def parse_waivers(text: str, source: str = "<waivers>") -> WaiverFile:
+# The Policy default (auditor.policy.Policy.waiver_max_days), for callers without a config.
+DEFAULT_MAX_DAYS = 365
+
+
+def parse_waivers(
+    text: str,
+    source: str = "<waivers>",
+    max_days: int | None = None,
+    today: dt.date | None = None,
+) -> WaiverFile:
+    """The validated file; WaiverError listing every problem, one per line. With `max_days`,
+    a waiver running longer than that from its approval date (or from `today`, default the
+    UTC date, when it has none) is a problem too."""
     parsed = parse_yaml_model(text, source, WaiverFile, WaiverError)
     problems = _unknown_checks(parsed, text, source)
+    problems += _too_broad(parsed, text, source, max_days, today)
     if problems:
         raise WaiverError("\n".join(problems))
     return parsed
+
+
+def _too_broad(
+    parsed: WaiverFile, text: str, source: str, max_days: int | None, today: dt.date | None
+) -> list[str]:
+    """Waivers that would silence everything or for too long: `check: "*"` (any pattern
+    matching every check in the catalog) and an expiry past the policy's maximum duration."""
+    from auditor.catalog import all_checks
+    from auditor.config import yaml_document
+
+    catalog = list(all_checks())
+    _, located = yaml_document(text, source)
+    day = today or dt.datetime.now(dt.UTC).date()
+    problems = []
+    for i, waiver in enumerate(parsed.waivers):
+        if len(catalog) > 1 and all(fnmatchcase(check_id, waiver.check) for check_id in catalog):
+            line = located.line_for(("waivers", i, "check"))
+            problems.append(
+                f"{source}:{line}: waivers[{i}].check: {waiver.check!r} waives every check; "
+                "name a check id or a family (transport.*)"
+            )
+        if max_days is None:
+            continue
+        start, since = (
+            (waiver.approved, f"approved {waiver.approved.isoformat()}")
+            if waiver.approved is not None
+            else (day, f"today ({day.isoformat()}); add approved: DATE")
+        )
+        if (waiver.expires - start).days > max_days:
+            line = located.line_for(("waivers", i, "expires"))
+            problems.append(
+                f"{source}:{line}: waivers[{i}].expires: {waiver.expires.isoformat()} is more "
+                f"than {max_days} days after {since} (policy.waiver_max_days)"
+            )
+    return problems
 
 
 def _unknown_checks(parsed: WaiverFile, text: str, source: str) -> list[str]:
@@ -163,9 +232,26 @@ def _unknown_checks(parsed: WaiverFile, text: str, source: str) -> list[str]:
     return problems
 
 
-def load_waivers(path: Path) -> WaiverFile:
-    """The waivers file (UTF-8 YAML, bounded in size, nesting and alias expansion)."""
-    return parse_waivers(read_text_file(path, "waivers", WaiverError), str(path))
+def load_waivers(
+    path: Path, max_days: int = DEFAULT_MAX_DAYS, today: dt.date | None = None
+) -> WaiverFile:
+    """The waivers file (UTF-8 YAML, bounded in size, nesting and alias expansion), each
+    waiver within `max_days` (policy.waiver_max_days) of its approval date or `today`."""
+    text = read_text_file(path, "waivers", WaiverError)
+    return parse_waivers(text, str(path), max_days, today)
+
+
+def max_days_of(results: ScanResults) -> int:
+    """The waiver duration limit of the policy a saved scan ran under (the default for
+    results recorded before the policy had it)."""
+    policy = (results.run_metadata or {}).get("policy")
+    value = policy.get("waiver_max_days") if isinstance(policy, dict) else None
+    return value if isinstance(value, int) and value >= 1 else DEFAULT_MAX_DAYS
+
+
+def scan_day(results: ScanResults) -> dt.date:
+    """The UTC date the scan finished (waivers are judged as of that day)."""
+    return _scan_day(results)
 
 
 def _waive(result: Result, waivers: WaiverFile, today: dt.date) -> Result:

@@ -93,7 +93,7 @@ def report_command(
     from auditor.frameworks import FrameworkError, get_framework
     from auditor.output import OutputError, pick_formatters, write_outputs
     from auditor.signing import SigningError, load_signer
-    from auditor.waivers import WaiverError, apply_waivers, load_waivers
+    from auditor.waivers import WaiverError, apply_waivers, load_waivers, max_days_of, scan_day
 
     try:
         signer = load_signer(sign_key) if sign_key is not None else None
@@ -104,7 +104,9 @@ def report_command(
     results = load_results(results_path)
     if waivers_path is not None:
         try:
-            waived = apply_waivers(results, load_waivers(waivers_path))
+            # Judged as the scan would have: its policy's limit, as of its date.
+            loaded = load_waivers(waivers_path, max_days_of(results), scan_day(results))
+            waived = apply_waivers(results, loaded)
         except WaiverError as exc:
             _fail(str(exc))
         if results.attestation is not None and waived != results:

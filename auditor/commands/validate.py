@@ -47,7 +47,7 @@ def validate_command(config_path: Path, waivers_path: Path | None, offline: bool
     # Loaded here, not at start-up (`auditor --help` stays fast).
     from auditor.config import ConfigError, load_config
     from auditor.config_refs import config_locator, missing_references
-    from auditor.waivers import WaiverError, load_waivers
+    from auditor.waivers import DEFAULT_MAX_DAYS, WaiverError, load_waivers
 
     problems: list[str] = []
     try:
@@ -57,7 +57,8 @@ def validate_command(config_path: Path, waivers_path: Path | None, offline: bool
         config = None
     if waivers_path is not None:
         try:
-            load_waivers(waivers_path)
+            limit = config.policy.waiver_max_days if config is not None else DEFAULT_MAX_DAYS
+            load_waivers(waivers_path, limit)
         except WaiverError as exc:
             problems.extend(str(exc).split("\n"))
     if config is not None and not offline:

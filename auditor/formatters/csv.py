@@ -42,8 +42,10 @@ def render_csv(results: ScanResults, framework: str | None = None) -> bytes:
         waiver = r.evidence.get("waiver") or {}
         waiver_text = (
             (
-                f"{waiver.get('reason')} (approved by {waiver.get('approved_by')}, "
-                f"expires {waiver.get('expires')})"
+                f"{waiver.get('reason')} (approved by {waiver.get('approved_by')}"
+                + (f" on {waiver['approved']}" if waiver.get("approved") else "")
+                + (f", ticket {waiver['ticket']}" if waiver.get("ticket") else "")
+                + f", expires {waiver.get('expires')})"
             )
             if waiver
             else ""

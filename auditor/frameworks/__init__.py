@@ -182,5 +182,11 @@ def controls_for(check_id: str) -> tuple[ControlRef, ...]:
     return control_index().get(check_id, ())
 
 
+def framework_checks(framework_id: str) -> frozenset[str]:
+    """The check ids mapped to any control of one framework (what `--framework` gates on);
+    FrameworkError for an unknown id."""
+    return frozenset(c for control in get_framework(framework_id).controls for c in control.checks)
+
+
 def referenced_checks() -> set[str]:
     return set(control_index())

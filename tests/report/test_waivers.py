@@ -134,3 +134,103 @@ def test_a_broken_waivers_file_names_file_line_and_key(
 def test_a_missing_waivers_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(WaiverError, match=r"nope.yaml: waivers file not found$"):
         load_waivers(tmp_path / "nope.yaml")
+
+
+# -- ticket, approval date and the policy's maximum duration (issue 14) -------------------
+
+_BOUNDED = """\
+waivers:
+  - check: auth.password_encryption
+    target: app-db
+    reason: Legacy client needs md5 until the driver upgrade
+    approved_by: Jane Roe (CISO)
+    approved: 2026-11-01
+    ticket: SEC-142
+    expires: {expires}
+"""
+
+
+def test_ticket_and_approval_date_are_kept_in_the_results_json() -> None:
+    import json
+
+    from auditor.formatters.json_results import results_to_dict
+
+    waivers = parse_waivers(_BOUNDED.format(expires="2027-01-31"), max_days=365, today=TODAY)
+    after = apply_waivers(sample_results(), waivers, TODAY)
+    waived = _find(after, "auth.password_encryption")
+    assert waived.status is Status.WAIVED
+    assert waived.evidence[WAIVER_KEY]["ticket"] == "SEC-142"
+    assert waived.evidence[WAIVER_KEY]["approved"] == "2026-11-01"
+    exported = json.dumps(results_to_dict(after))
+    assert '"ticket": "SEC-142"' in exported and '"approved": "2026-11-01"' in exported
+
+
+def test_a_waiver_longer_than_the_policy_allows_from_its_approval_is_an_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.yaml"
+    # Exactly 365 days after approval: allowed; one more day: refused.
+    path.write_text(_BOUNDED.format(expires="2027-11-01"))
+    assert load_waivers(path, 365, TODAY).waivers[0].ticket == "SEC-142"
+    path.write_text(_BOUNDED.format(expires="2027-11-02"))
+    with pytest.raises(WaiverError) as caught:
+        load_waivers(path, 365, TODAY)
+    assert str(caught.value) == (
+        f"{path}:8: waivers[0].expires: 2027-11-02 is more than 365 days after approved "
+        "2026-11-01 (policy.waiver_max_days)"
+    )
+    # A looser policy accepts the same file.
+    assert load_waivers(path, 400, TODAY).waivers[0].expires == dt.date(2027, 11, 2)
+
+
+def test_without_an_approval_date_the_limit_counts_from_today(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        "waivers:\n  - check: auth.password_encryption\n    reason: r\n    approved_by: a\n"
+        "    expires: 2099-01-01\n"
+    )
+    with pytest.raises(
+        WaiverError,
+        match=r"w.yaml:5: waivers\[0\].expires: 2099-01-01 is "
+        r"more than 365 days after today \(2026-11-20\); add approved: DATE",
+    ):
+        load_waivers(path, 365, TODAY)
+    path.write_text(path.read_text().replace("2099-01-01", "2027-06-01"))
+    assert load_waivers(path, 365, TODAY).waivers[0].approved is None
+
+
+def test_a_waiver_of_every_check_is_an_error_whatever_its_dates(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        "waivers:\n  - check: auth.password_encryption\n    reason: r\n    approved_by: a\n"
+        "    expires: 2027-01-01\n"
+        "  - check: '*'\n    reason: everything\n    approved_by: a\n    approved: 2026-11-01\n"
+        "    expires: 2027-01-01\n"
+    )
+    with pytest.raises(WaiverError) as caught:
+        load_waivers(path, 365, TODAY)
+    assert str(caught.value) == (
+        f"{path}:6: waivers[1].check: '*' waives every check; name a check id or a family "
+        "(transport.*)"
+    )
+    # A family glob is a deliberate, bounded scope: accepted.
+    path.write_text(path.read_text().replace("'*'", "'auth.*'"))
+    assert len(load_waivers(path, 365, TODAY).waivers) == 2
+
+
+def test_expiry_before_approval_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(_BOUNDED.format(expires="2026-10-01"))
+    with pytest.raises(WaiverError, match=r"w.yaml:2: waivers\[0\]: expires is before approved"):
+        load_waivers(path, 365, TODAY)
+
+
+def test_html_and_csv_reports_show_ticket_and_approval_date() -> None:
+    from auditor.formatters.base import RenderOptions, formatters
+
+    waivers = parse_waivers(_BOUNDED.format(expires="2027-01-31"), max_days=365, today=TODAY)
+    after = apply_waivers(sample_results(), waivers, TODAY)
+    html = formatters()["html"].render(after, RenderOptions()).decode()
+    assert "approved by Jane Roe (CISO) on 2026-11-01 (ticket SEC-142), expires 2027-01-31" in html
+    csv = formatters()["csv"].render(after, RenderOptions()).decode()
+    assert "approved by Jane Roe (CISO) on 2026-11-01, ticket SEC-142, expires 2027-01-31" in csv

@@ -27,6 +27,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["controls", "list", "nope"], "unknown framework 'nope'"),
         (["controls", "show", "gdpr", "Art. 99"], "has no control 'Art. 99'"),
     ],
+    "config-schema": [
+        (["config-schema", "extra"], "unexpected extra argument"),
+        (["config-schema", "-o", "{tmp}/nodir/schema.json"], "cannot write"),
+    ],
     "demo": [(["demo", "--format", "nope"], "unknown format 'nope'")],
     "diff": [(["diff", "{tmp}/old.json", "{tmp}/new.json"], "old.json: results file not found")],
     "evaluate": [
@@ -67,9 +71,26 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             ["scan", "--dsn", "postgresql://h/db", "--template-dir", "{tmp}/nodir"],
             "nodir: no such folder",
         ),
+        (
+            ["scan", "--dsn", "postgresql://h/db", "--notify-webhook", "ftp://hooks.example/x"],
+            "--notify-webhook: must be an https:// (or http://) URL with a host",
+        ),
+        (
+            ["scan", "--dsn", "postgresql://h/db", "--waivers", "{tmp}/star-waiver.yaml"],
+            "waivers[0].check: '*' waives every check",
+        ),
+        (
+            ["scan", "--dsn", "postgresql://h/db", "--framework", "pci-dss-9"],
+            "unknown framework 'pci-dss-9'",
+        ),
     ],
     "validate": [
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
+        (
+            ["validate", "-c", "{tmp}/short-waivers.yaml", "--waivers", "{tmp}/long-waiver.yaml"],
+            "waivers[0].expires: 2026-12-01 is more than 30 days after approved 2026-10-01 "
+            "(policy.waiver_max_days)",
+        ),
         (
             ["validate", "-c", "{tmp}/missing-secret.yaml"],
             MISSING_SECRET,
@@ -101,6 +122,17 @@ def folder(tmp_path: Path) -> Path:
     (tmp_path / "missing-secret.yaml").write_text(
         "targets:\n  - name: a\n    dsn: postgresql://u@127.0.0.1:1/db\n"
         "    password: {env: NOPE_UNSET_VAR}\n"
+    )
+    (tmp_path / "star-waiver.yaml").write_text(
+        "waivers:\n  - check: '*'\n    reason: r\n    approved_by: a\n    expires: 2026-12-31\n"
+    )
+    (tmp_path / "short-waivers.yaml").write_text(
+        "targets:\n  - name: a\n    dsn: postgresql://u@127.0.0.1:1/db\n"
+        "policy:\n  waiver_max_days: 30\n"
+    )
+    (tmp_path / "long-waiver.yaml").write_text(
+        "waivers:\n  - check: auth.password_encryption\n    reason: r\n    approved_by: a\n"
+        "    approved: 2026-10-01\n    expires: 2026-12-01\n"
     )
     return tmp_path
 
