@@ -246,7 +246,7 @@ def test_canary_password_appears_nowhere(compliant_cluster: Cluster, tmp_path: P
     )
     out = tmp_path / "out"
     facts = tmp_path / "facts"
-    history = tmp_path / "history"
+    history = tmp_path / "history" / "history.db"
     proc = run_cli(
         "scan",
         "-c",
@@ -265,12 +265,15 @@ def test_canary_password_appears_nowhere(compliant_cluster: Cluster, tmp_path: P
         env={"CANARY_PW": canary, "AUDITOR_DEBUG": ""},
     )
     assert proc.returncode in (1, 3), proc.stderr
-    kept = [p for p in history.rglob("*") if p.is_file()]
+    kept = [p for p in history.parent.rglob("*") if p.is_file()]
     assert kept, "the run was not kept in the history"
     produced = (
         proc.stdout
         + proc.stderr
-        + "".join(p.read_text() for p in [*out.iterdir(), *facts.iterdir(), *kept])
+        + "".join(
+            p.read_bytes().decode("utf-8", "replace")
+            for p in [*out.iterdir(), *facts.iterdir(), *kept]
+        )
     )
     assert "env-pw" in produced and "inline-pw" in produced  # both were really reported
     document = json.loads((out / "results.json").read_text())
