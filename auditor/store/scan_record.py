@@ -41,6 +41,16 @@ def with_run_id(results: ScanResults, run_id: str | None) -> ScanResults:
     return results if run_id is None else replace(results, run_id=run_id)
 
 
+def only_targets(results: ScanResults, names: set[str]) -> ScanResults:
+    """A run narrowed to some targets: a shard compares itself with its own part of the
+    previous run, not with every other shard's targets (which would all read as gone)."""
+    return replace(
+        results,
+        targets=tuple(t for t in results.targets if t.name in names),
+        findings=tuple(f for f in results.findings if f.target in names),
+    )
+
+
 def evidence_digests(bundles: Sequence[Facts]) -> dict[str, tuple[str, int]]:
     """SHA-256 and size of each target's evidence bundle, as `--save-facts` would write it."""
     out = {}
@@ -58,6 +68,8 @@ def record(
 ) -> list[str]:
     """Save the run; return the lines to print (what changed since the last comparable run)."""
     previous = store.latest_comparable(results)
+    if previous is not None and shard is not None and shard.count > 1:
+        previous = only_targets(previous, {t.name for t in results.targets})
     store.save(results, shard or Shard(), evidence_digests(bundles))
     lines = []
     if previous is not None:
