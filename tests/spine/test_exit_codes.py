@@ -105,7 +105,7 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
                 "nope",
             ],
             "--baseline nope: no such results file, and no run matching 'nope'",
-        ),  # fmt: skip
+        ),
     ],
     "validate": [
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),

@@ -197,3 +197,30 @@ def test_sqlite_file_is_one_engine_url_to_an_external_reader(tmp_path: Path) -> 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 1
     engine.dispose()
+
+
+def test_lifecycle_in_results_json_schema_and_html_report(tmp_path: Path) -> None:
+    import jsonschema
+
+    from auditor.formatters.base import RenderOptions
+    from auditor.formatters.html import render_html
+    from tests.report.sample import sample_results
+    from tests.spine.test_cli import SCHEMA
+
+    base = sample_results()
+    with HistoryDB.open(str(tmp_path / "h.db")) as store:
+        earlier = replace(
+            base,
+            run_id="earlier",
+            started_at="2026-11-01T09:00:00Z",
+            finished_at="2026-11-01T09:00:07Z",
+        )
+        store.save(with_lifecycle(earlier, store))
+        dated = with_lifecycle(base, store)
+    failing = [f for f in dated.findings if f.status is Status.FAIL]
+    assert failing and all(f.lifecycle and f.lifecycle["age_days"] == 19 for f in failing)
+    assert all(f.lifecycle is None for f in dated.findings if f.status is Status.PASS)
+    jsonschema.validate(results_to_dict(dated), json.loads(SCHEMA.read_text()))
+    html = render_html(dated, RenderOptions())
+    assert "failing since 2026-11-01 (19 days)" in html
+    assert "failing since" not in render_html(base, RenderOptions())
