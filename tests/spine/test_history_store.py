@@ -154,7 +154,7 @@ def test_history_commands(history_url: str, tmp_path: Path) -> None:
     with HistoryDB.open(history_url) as store:
         store.save(_run("c1", 1, ("auth.x", None, Status.FAIL)))
         store.save(_run("c2", 2, ("auth.x", None, Status.PASS)))
-    proc = run_cli("history", "list", "--history", history_url, "--format", "json")
+    proc = run_cli("history", "list", "--format", "json", env={"AUDITOR_HISTORY": history_url})
     assert proc.returncode == 0, proc.stderr
     assert [r["id"] for r in json.loads(proc.stdout)] == ["c1", "c2"]
     proc = run_cli("history", "show", "c1", "--history", history_url, "--format", "json")
