@@ -216,7 +216,7 @@ class HistoryDB:
     ) -> None:
         """Write this process's part of a run: its targets (replacing what an earlier attempt
         of the same shard wrote for them), their findings, scope and evidence digests."""
-        results = redact_results(results)
+        results = _scrubbed(redact_results(results))
         started, finished = parse_time(results.started_at), parse_time(results.finished_at)
         names = [o.name for o in results.targets]
         with self._tx() as conn:
@@ -508,9 +508,65 @@ class HistoryDB:
             yield run_id, started, status, scope, list(rows)
 
 
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb refuse NUL characters, which a hostile server's names or a
+    certificate field can carry: they are stored as U+FFFD (on SQLite too, so both stores
+    hold the same text)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _scrubbed(results: ScanResults) -> ScanResults:
+    """Results without NUL characters (see _no_nul), checked cheaply first."""
+    if "\\u0000" not in json.dumps(_results_digest_view(results), default=str):
+        return results
+    return replace(
+        results,
+        targets=tuple(
+            replace(
+                o,
+                name=_no_nul(o.name),
+                error=_no_nul(o.error),
+                declared_at=_no_nul(o.declared_at),
+                inventory=_no_nul(o.inventory),
+            )
+            for o in results.targets
+        ),
+        findings=tuple(
+            replace(
+                f,
+                target=_no_nul(f.target),
+                resource=_no_nul(f.resource),
+                title=_no_nul(f.title),
+                message=_no_nul(f.message),
+                remediation=_no_nul(f.remediation),
+                evidence=_no_nul(f.evidence),
+            )
+            for f in results.findings
+        ),
+        run_metadata=_no_nul(results.run_metadata),
+    )
+
+
+def _results_digest_view(results: ScanResults) -> Any:
+    return [
+        [(o.name, o.error, o.declared_at, o.inventory) for o in results.targets],
+        [
+            (f.target, f.resource, f.title, f.message, f.remediation, f.evidence)
+            for f in results.findings
+        ],
+        results.run_metadata,
+    ]
 
 
 def _results_digest(results: ScanResults) -> str:

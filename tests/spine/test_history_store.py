@@ -224,3 +224,19 @@ def test_lifecycle_in_results_json_schema_and_html_report(tmp_path: Path) -> Non
     html = render_html(dated, RenderOptions())
     assert "failing since 2026-11-01 (19 days)" in html
     assert "failing since" not in render_html(base, RenderOptions())
+
+
+def test_hostile_text_with_nul_characters_is_stored(history_url: str) -> None:
+    hostile = _run("nul", 1, ("auth.x", "t\x00able", Status.FAIL))
+    hostile = replace(
+        hostile,
+        findings=tuple(
+            replace(f, message="bad\x00byte", evidence={"k\x00": ["v\x00"]})
+            for f in hostile.findings
+        ),
+    )
+    with HistoryDB.open(history_url) as store:
+        store.save(hostile)
+        found = store.load("nul").findings[0]
+    assert found.resource == "t\ufffdable" and found.message == "bad\ufffdbyte"
+    assert found.evidence == {"k\ufffd": ["v\ufffd"]}
