@@ -392,7 +392,7 @@ def scan(
         check_output_plan(chosen, output)
         if save_facts is not None:
             ensure_folder(save_facts, "--save-facts folder")
-        from auditor.store.scan_record import plan, shard_config
+        from auditor.scan_history import plan, shard_config
 
         scan_plan = plan(shard, run_id, os.environ)
         config = shard_config(config, scan_plan.shard)
@@ -416,8 +416,7 @@ def scan(
         fail_usage(str(exc))
     for warning in login_warnings(config):
         click.echo(f"auditor: warning: {warning}", err=True)
-    from auditor.store import with_lifecycle
-    from auditor.store.scan_record import record, with_run_id
+    from auditor.scan_history import record, with_run_id
 
     progress = ScanProgress([t.name for t in config.targets]) if sys.stderr.isatty() else None
     with progress or contextlib.nullcontext():
@@ -434,6 +433,8 @@ def scan(
         results = with_declarations_from(results, config_path)
     results = apply_waivers_file(results, waivers_path)
     if history_store is not None:  # each failure says since when it fails
+        from auditor.store import with_lifecycle
+
         results = _history_call(lambda: with_lifecycle(results, history_store))
     results = attest_results(results, signer)
     facts_problem = None

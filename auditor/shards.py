@@ -17,12 +17,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-
-from auditor.store.db import Shard
+from dataclasses import dataclass
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 MAX_SHARDS = 10_000
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which part of a run this process scans and writes: shard `index` (1-based) of `count`."""
+
+    index: int = 1
+    count: int = 1
 
 
 class ShardError(Exception):

@@ -1,6 +1,7 @@
 """The history store (SQLite or PostgreSQL): see auditor/store/db.py."""
 
-from auditor.store.db import HistoryDB, RunInfo, Shard, StoreError, with_lifecycle
+from auditor.shards import Shard
+from auditor.store.db import HistoryDB, RunInfo, StoreError, with_lifecycle
 from auditor.store.location import StoreLocationError, parse_location
 
 __all__ = [

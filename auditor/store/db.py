@@ -50,6 +50,7 @@ from auditor.model import (
     TargetStatus,
 )
 from auditor.redact import redact_results, redact_text
+from auditor.shards import Shard
 from auditor.store import schema as t
 from auditor.store.location import StoreLocation, parse_location
 
@@ -73,14 +74,6 @@ def iso(moment: dt.datetime) -> str:
 def _sha256_json(value: Any) -> str:
     body = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Which part of a run this process wrote: shard `index` (1-based) of `count`."""
-
-    index: int = 1
-    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -211,12 +204,13 @@ class HistoryDB:
     def save(
         self,
         results: ScanResults,
-        shard: Shard = Shard(),
+        shard: Shard | None = None,
         evidence: dict[str, tuple[str, int]] | None = None,
     ) -> None:
         """Write this process's part of a run: its targets (replacing what an earlier attempt
         of the same shard wrote for them), their findings, scope and evidence digests."""
         results = _scrubbed(redact_results(results))
+        shard = shard or Shard()
         started, finished = parse_time(results.started_at), parse_time(results.finished_at)
         names = [o.name for o in results.targets]
         with self._tx() as conn:

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from auditor.lab.cluster import Cluster
-from auditor.shards import ShardError, parse_shard, run_id_from, shard_from, shard_of
-from auditor.store.db import Shard
+from auditor.shards import Shard, ShardError, parse_shard, run_id_from, shard_from, shard_of
 from tests.conftest import AUDITOR_PASSWORD, target_yaml
 from tests.spine.test_cli import run_cli, write_config
 

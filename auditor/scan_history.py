@@ -8,13 +8,16 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from auditor.config import ScanConfig
 from auditor.diff import diff_results
 from auditor.facts import Facts
 from auditor.model import ScanResults
-from auditor.shards import in_shard, run_id_from, shard_from
-from auditor.store.db import HistoryDB, Shard
+from auditor.shards import Shard, in_shard, run_id_from, shard_from
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only by scans that use a history
+    from auditor.store.db import HistoryDB
 
 
 @dataclass(frozen=True)
