@@ -131,12 +131,16 @@ def main() -> int:
         folder = Path(tmp)
         ok &= measure(str(folder / "history.db"), "sqlite", args.findings, args.days, folder)
         if args.postgres:
-            from auditor.lab.cluster import Cluster, Variant
-            from tests.spine.conftest import postgres_history_url
+            from auditor.lab.cluster import ADMIN_PASSWORD, ADMIN_USER, Cluster, Variant
 
             root = Path(__file__).resolve().parent.parent
             with Cluster(Variant.from_dir(root / "fixtures/postgres/compliant")).start() as pg:
-                url = postgres_history_url(pg)
+                with pg.admin_connection(autocommit=True) as conn:
+                    conn.execute("CREATE DATABASE bench_history")
+                url = (
+                    f"postgresql://{ADMIN_USER}:{ADMIN_PASSWORD}@localhost:{pg.port}/"
+                    "bench_history?sslmode=require"
+                )
                 ok &= measure(url, "postgresql", args.findings, args.days, folder)
     print("all within targets" if ok else "ABOVE TARGET")
     return 0 if ok else 1
