@@ -134,7 +134,7 @@ def main() -> int:
             from auditor.lab.cluster import ADMIN_PASSWORD, ADMIN_USER, Cluster, Variant
 
             root = Path(__file__).resolve().parent.parent
-            with Cluster(Variant.from_dir(root / "fixtures/postgres/compliant")).start() as pg:
+            with Cluster(Variant.from_dir(root / "fixtures/postgres/compliant")) as pg:
                 with pg.admin_connection(autocommit=True) as conn:
                     conn.execute("CREATE DATABASE bench_history")
                 url = (
