@@ -83,7 +83,7 @@ def trend_svg(evidence: PeriodEvidence, framework: str) -> str:
 
 def strip_svg(control: ControlPeriod) -> str:
     """The control's status in each run, worst first within each cell."""
-    width, height = 240, 14
+    width, height = 150, 14
     trend = control.trend
     if not trend:
         return ""
