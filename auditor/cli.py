@@ -106,33 +106,6 @@ def apply_waivers_file(results: ScanResults, path: Path | None, max_days: int) -
         fail_usage(str(exc))
 
 
-def _record_history(folder: Path, results: ScanResults) -> None:
-    from auditor.formatters.json_results import ResultsFileError
-    from auditor.history import HistoryStore, diff_results
-    from auditor.safe_files import UnsafePathError
-
-    store = HistoryStore(folder)
-    try:
-        previous = store.latest_comparable(results)
-    except ResultsFileError as exc:
-        click.echo(
-            f"auditor: warning: previous run unreadable, not compared: {_one_line(str(exc))}",
-            err=True,
-        )
-        previous = None
-    try:
-        path = store.save(results)
-    except (UnsafePathError, OSError) as exc:
-        fail_usage(f"cannot write history: {exc}")
-    if previous is not None:
-        click.echo(
-            "since the last comparable run: "
-            + "\n".join(diff_results(previous[1], results).lines()),
-            err=True,
-        )
-    click.echo(f"history: {path}", err=True)
-
-
 def _webhook(value: str | None) -> Webhook | None:
     """The parsed --notify-webhook (checked before scanning); None without one."""
     if value is None:
@@ -145,12 +118,15 @@ def _webhook(value: str | None) -> Webhook | None:
         fail_usage(str(exc))
 
 
-def _history_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
-    from auditor.history import HistoryLocationError, history_folder
+def _history_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """The opened history store (auditor.store), checked before anything is scanned."""
+    if value is None:
+        return None
+    from auditor.store import HistoryDB, StoreError, StoreLocationError
 
     try:
-        return history_folder(value) if value is not None else None
-    except HistoryLocationError as exc:
+        return HistoryDB.open(value)
+    except (StoreError, StoreLocationError) as exc:
         fail_usage(str(exc))
 
 
@@ -159,7 +135,7 @@ def _against_baseline(
 ) -> frozenset[tuple[str, str, str]]:
     """Print how this run compares with its baseline; return the baseline's failures."""
     from auditor.baseline import known_failures
-    from auditor.history import diff_results
+    from auditor.diff import diff_results
 
     if base is None:
         click.echo(f"baseline: no {label}; every failure counts as new", err=True)
@@ -168,6 +144,19 @@ def _against_baseline(
     changes = diff_results(base, results)
     click.echo(f"against baseline {base.run_id[:8]}: {changes.headline()}", err=True)
     return known
+
+
+R = TypeVar("R")
+
+
+def _history_call(call: Callable[[], R]) -> R:
+    """A history store operation; a store that fails mid-run is one line and exit 2."""
+    from auditor.store import StoreError
+
+    try:
+        return call()
+    except StoreError as exc:
+        fail_usage(f"cannot use history: {exc}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -298,20 +287,34 @@ def scan_output_options(func: F) -> F:
 )
 @click.option(
     "--history",
-    "history_dir",
+    "history_store",
     envvar="AUDITOR_HISTORY",
     show_envvar=True,
     callback=_history_option,
-    metavar="DIR",
-    help="Keep this run's results in folder DIR and report what changed since the last "
-    "comparable run (URLs such as sqlite:/// are not supported yet).",
+    metavar="URL",
+    help="Record this run in a history store and report what changed since the last "
+    "comparable run: a SQLite file path, sqlite:///PATH, postgresql://… or 'default' "
+    "(history.db in the user's data folder).",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    envvar="AUDITOR_SHARD",
+    help="Scan only shard K of N (1-based; a stable split by target name). Default: from "
+    "JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT in a Kubernetes Indexed Job.",
+)
+@click.option(
+    "--run-id",
+    metavar="ID",
+    envvar="AUDITOR_RUN_ID",
+    help="Record under this run id (every shard of one run gives the same id).",
 )
 @click.option(
     "--baseline",
-    metavar="last|RESULTS.json",
+    metavar="last|RUN_ID|RESULTS.json",
     envvar="AUDITOR_BASELINE",
-    help="Compare with a baseline: 'last' (the last comparable run in --history) or a "
-    "results file.",
+    help="Compare with a baseline: 'last' (the last comparable run in --history), a run id "
+    "in --history, or a results file.",
 )
 @click.option(
     "--new-only",
@@ -353,7 +356,9 @@ def scan(
     check_ids: tuple[str, ...],
     skip_ids: tuple[str, ...],
     save_facts: Path | None,
-    history_dir: Path | None,
+    history_store: Any,
+    shard: str | None,
+    run_id: str | None,
     baseline: str | None,
     new_only: bool,
     sign_key: Path | None,
@@ -369,7 +374,6 @@ def scan(
     from auditor.formatters.base import RenderOptions
     from auditor.frameworks import FrameworkError, get_framework
     from auditor.gate import exit_code
-    from auditor.history import HistoryStore
     from auditor.manifest import attest_results
     from auditor.output import (
         OutputError,
@@ -382,6 +386,7 @@ def scan(
     from auditor.runner import login_warnings, run_scan
     from auditor.safe_files import UnsafePathError, ensure_folder
     from auditor.selection import SelectionError, select_checks
+    from auditor.shards import ShardError
     from auditor.signing import SigningError, load_signer
     from auditor.summary_line import summary_line
     from auditor.target_sources import with_declarations_from
@@ -392,7 +397,7 @@ def scan(
     if new_only and baseline is None:
         fail_usage("--new-only needs --baseline last|RESULTS.json")
     try:
-        baseline_spec = parse_baseline(baseline, history_dir) if baseline is not None else None
+        baseline_spec = parse_baseline(baseline, history_store) if baseline is not None else None
     except BaselineError as exc:
         fail_usage(str(exc))
     if dsn is None and (password_env or columns or name):
@@ -423,8 +428,10 @@ def scan(
         check_output_plan(chosen, output)
         if save_facts is not None:
             ensure_folder(save_facts, "--save-facts folder")
-        if history_dir is not None:
-            HistoryStore(history_dir).check()
+        from auditor.scan_history import plan, shard_config
+
+        scan_plan = plan(shard, run_id, os.environ)
+        config = shard_config(config, scan_plan.shard)
         signer = load_signer(sign_key) if sign_key is not None else None
         webhook = _webhook(notify_webhook)
     except (
@@ -435,6 +442,7 @@ def scan(
         UnsafePathError,
         WaiverError,
         SigningError,
+        ShardError,
     ) as exc:
         fail_usage(str(exc))
     if signer is not None and signer.warning:
@@ -445,6 +453,8 @@ def scan(
         fail_usage(str(exc))
     for warning in login_warnings(config):
         click.echo(f"auditor: warning: {warning}", err=True)
+    from auditor.scan_history import record, with_run_id
+
     progress = ScanProgress([t.name for t in config.targets]) if sys.stderr.isatty() else None
     with progress or contextlib.nullcontext():
         results, bundles = run_scan(
@@ -455,10 +465,15 @@ def scan(
             config_digest=digest,
             check_ids=selected,
         )
+    results = with_run_id(results, scan_plan.run_id)
     if config_path is not None:  # anchors for SARIF: the config line of each target
         results = with_declarations_from(results, config_path)
-    waived = apply_waivers_file(results, waivers_path, config.policy.waiver_max_days)
-    results = attest_results(waived, signer)
+    results = apply_waivers_file(results, waivers_path, config.policy.waiver_max_days)
+    if history_store is not None:  # each failure says since when it fails
+        from auditor.store import with_lifecycle
+
+        results = _history_call(lambda: with_lifecycle(results, history_store))
+    results = attest_results(results, signer)
     facts_problem = None
     if save_facts is not None:
         try:
@@ -494,9 +509,10 @@ def scan(
     if webhook is not None:  # before history records this run as the latest
         from auditor.notify import notify_with_context
 
-        notify_with_context(webhook, results, base, baseline_spec, history_dir, click.echo)
-    if history_dir is not None:
-        _record_history(history_dir, results)
+        notify_with_context(webhook, results, base, baseline_spec, history_store, click.echo)
+    if history_store is not None:
+        for line in _history_call(lambda: record(history_store, results, scan_plan.shard, bundles)):
+            click.echo(line, err=True)
     if facts_problem is not None:
         fail_usage(facts_problem)
     from auditor.frameworks import framework_checks

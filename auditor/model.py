@@ -71,6 +71,9 @@ class Result:
     evidence: dict[str, Any] = field(default_factory=dict)
     remediation: str = ""
     controls: tuple[ControlRef, ...] = ()
+    # For failures recorded in a history store: first_seen, first_seen_run, last_seen,
+    # age_days (auditor/store/lifecycle.py); None when no history was consulted.
+    lifecycle: dict[str, Any] | None = None
 
     def with_controls(self, controls: tuple[ControlRef, ...]) -> Result:
         return replace(self, controls=controls)

@@ -24,7 +24,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,16 +135,15 @@ def notify_new_failures(
     return f"notify: {len(new)} new failure(s) sent to {webhook.host}"
 
 
-def previous_run(history: Path, results: ScanResults) -> ScanResults | None:
-    """The last comparable run kept in a history location (None when there is none or it
-    cannot be read: the notification then lists every failure and says so)."""
-    from auditor.history import HistoryStore
-
+def previous_run(history: Any, results: ScanResults) -> ScanResults | None:
+    """The last comparable run kept in the history store (auditor.store.HistoryDB; None when
+    there is none or it cannot be read: the notification then lists every failure and says
+    so)."""
     try:
-        found = HistoryStore(history).latest_comparable(results)
+        found: ScanResults | None = history.latest_comparable(results)
     except Exception:  # an unreadable history is reported by the history step itself
         return None
-    return found[1] if found else None
+    return found
 
 
 def notify_with_context(
@@ -153,7 +151,7 @@ def notify_with_context(
     results: ScanResults,
     base: ScanResults | None,
     baseline: object | None,
-    history: Path | None,
+    history: Any,
     echo: Callable[..., Any],
 ) -> None:
     """What the scan command calls: pick what to compare with (the baseline when one was

@@ -42,7 +42,31 @@ def load_results(path: Path) -> ScanResults:
 
 
 @click.command("report")
-@click.argument("results_path", metavar="RESULTS.json", type=click.Path(path_type=Path))
+@click.argument(
+    "results_path", metavar="[RESULTS.json]", required=False, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--run", "run_id", metavar="RUN", help="Render a run of --history (its shards merged)."
+)
+@click.option(
+    "--period",
+    metavar="FROM..TO",
+    help="Period evidence from --history, e.g. 2026-01-01..2026-12-31: per control the runs, "
+    "pass rate, longest failing stretch, cadence gaps and trend (html, pdf, json).",
+)
+@click.option(
+    "--cadence",
+    type=click.Choice(["hourly", "daily", "weekly", "monthly"]),
+    default="daily",
+    show_default=True,
+    help="With --period: how often runs are expected.",
+)
+@click.option(
+    "--history",
+    metavar="URL",
+    envvar="AUDITOR_HISTORY",
+    help="History store for --run / --period (default: history.db in the user's data folder).",
+)
 @click.option(
     "--format",
     "formats",
@@ -79,7 +103,11 @@ def load_results(path: Path) -> ScanResults:
 )
 @template_dir_option
 def report_command(
-    results_path: Path,
+    results_path: Path | None,
+    run_id: str | None,
+    period: str | None,
+    cadence: str,
+    history: str | None,
     formats: tuple[str, ...],
     output: Path | None,
     framework: str | None,
@@ -88,20 +116,32 @@ def report_command(
     sign_key: Path | None,
     template_dir: Path | None,
 ) -> None:
-    """Re-render saved results (from `auditor scan --format json`) without rescanning."""
+    """Re-render saved results (a results file, or a run of the history store) without
+    rescanning; or the period evidence of the history store."""
+    from auditor.commands import period_report as stored
     from auditor.formatters.base import RenderOptions
     from auditor.frameworks import FrameworkError, get_framework
     from auditor.output import OutputError, pick_formatters, write_outputs
     from auditor.signing import SigningError, load_signer
     from auditor.waivers import WaiverError, apply_waivers, load_waivers, max_days_of, scan_day
 
+    if sum(x is not None for x in (results_path, run_id, period)) != 1:
+        _fail("give one of RESULTS.json, --run RUN or --period FROM..TO")
+    if period is not None:
+        stored.period_report(history, period, cadence, formats, output, framework, title)
+        return
     try:
         signer = load_signer(sign_key) if sign_key is not None else None
     except SigningError as exc:
         _fail(str(exc))
     if signer is not None and signer.warning:
         click.echo(f"auditor: warning: {signer.warning}", err=True)
-    results = load_results(results_path)
+    incomplete = None
+    if run_id is not None:
+        results, incomplete = stored.load_run(history, run_id)
+    else:
+        assert results_path is not None
+        results = load_results(results_path)
     if waivers_path is not None:
         try:
             # Judged as the scan would have: its policy's limit, as of its date.
@@ -136,6 +176,8 @@ def report_command(
         _fail(f"{output}: cannot write: {exc.strerror}")
     for path in written:
         click.echo(f"wrote {path}", err=True)
+    if incomplete is not None:
+        stored.exit_incomplete(incomplete)
 
 
 @click.group("controls")

@@ -25,7 +25,7 @@ SCHEMA_ID = "auditor/results/v1"
 
 
 def finding_to_dict(f: Result) -> dict[str, Any]:
-    return {
+    out = {
         "check_id": f.check_id,
         "target": f.target,
         "resource": f.resource,
@@ -37,6 +37,9 @@ def finding_to_dict(f: Result) -> dict[str, Any]:
         "remediation": f.remediation,
         "controls": [{"framework": c.framework, "id": c.id} for c in f.controls],
     }
+    if f.lifecycle is not None:  # optional: only runs recorded in a history store have it
+        out["lifecycle"] = f.lifecycle
+    return out
 
 
 def _target_to_dict(t: TargetOutcome) -> dict[str, Any]:
@@ -127,6 +130,7 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
                     evidence=f.get("evidence") or {},
                     remediation=f.get("remediation", ""),
                     controls=tuple(ControlRef(c["framework"], c["id"]) for c in f["controls"]),
+                    lifecycle=_optional_object(f.get("lifecycle"), "findings[].lifecycle"),
                 )
                 for f in data["findings"]
             ),

@@ -99,7 +99,8 @@ def _connected(sock: socket.socket) -> bool:
     ("flag", "make"),
     [
         ("-o", lambda d: (d / "taken").write_text("a file where a folder is needed")),
-        ("--history", lambda d: (d / "taken").write_text("")),
+        ("--history", lambda d: (d / "taken").write_text("a file that is no database " * 50)),
+        ("--history", lambda d: (d / "taken").mkdir()),  # an old results folder
         ("--save-facts", lambda d: (d / "taken").write_text("")),
         ("--save-facts", lambda d: (d / "taken").symlink_to(d, target_is_directory=True)),
     ],
@@ -179,11 +180,10 @@ def test_hostile_target_names_stay_inside_the_facts_folder(
 # -- history ---------------------------------------------------------------------------------
 
 
-def test_history_files_are_redacted_and_never_written_through_links(tmp_path: Path) -> None:
+def test_history_is_redacted_and_never_written_through_links(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from auditor.history import HistoryStore
-    from auditor.safe_files import UnsafePathError
+    from auditor.store import HistoryDB, StoreLocationError
 
     base = sample_results()
     leaky = replace(
@@ -193,13 +193,18 @@ def test_history_files_are_redacted_and_never_written_through_links(tmp_path: Pa
             *base.findings[1:],
         ),
     )
-    store = HistoryStore(tmp_path / "hist")
-    saved = store.save(leaky)
-    assert "Hist-Canary-1" not in saved.read_text() and "password=***" in saved.read_text()
-    assert store.latest() is not None
+    path = tmp_path / "hist" / "history.db"
+    with HistoryDB.open(str(path)) as store:
+        store.save(leaky)
+        assert store.load(leaky.run_id).findings[0].message.endswith("password=*** rejected")
+    stored = b"".join(p.read_bytes() for p in path.parent.iterdir())
+    assert b"Hist-Canary-1" not in stored and b"password=***" in stored
     real = tmp_path / "real"
     real.mkdir()
     (tmp_path / "linked").symlink_to(real, target_is_directory=True)
-    with pytest.raises(UnsafePathError, match="symbolic link"):
-        HistoryStore(tmp_path / "linked").save(leaky)
+    with pytest.raises(StoreLocationError, match="symbolic link"):
+        HistoryDB.open(str(tmp_path / "linked" / "history.db"))
+    (tmp_path / "link.db").symlink_to(real / "x.db")
+    with pytest.raises(StoreLocationError, match="symbolic link"):
+        HistoryDB.open(str(tmp_path / "link.db"))
     assert list(real.iterdir()) == []

@@ -119,7 +119,7 @@ def test_no_canary_in_any_file_or_output(canary_cluster: Cluster, tmp_path: Path
     ]
     proc = _run(
         "scan", "-c", str(config), *formats, "-o", "out", "--save-facts", "facts",
-        "--history", "hist", "--allow-errors", cwd=tmp_path,
+        "--history", "hist/history.db", "--allow-errors", cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
 

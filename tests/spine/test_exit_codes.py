@@ -32,7 +32,20 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["config-schema", "-o", "{tmp}/nodir/schema.json"], "cannot write"),
     ],
     "demo": [(["demo", "--format", "nope"], "unknown format 'nope'")],
-    "diff": [(["diff", "{tmp}/old.json", "{tmp}/new.json"], "old.json: results file not found")],
+    "diff": [
+        (["diff", "{tmp}/old.json", "{tmp}/new.json"], "old.json: results file not found"),
+        (["diff", "--history", "s3://bucket/x"], "'s3' URLs are not supported"),
+        (["diff", "--history", "{tmp}/empty.db"], "no runs recorded"),
+        (["diff", "--history", "{tmp}/file"], "file is not a database"),
+    ],
+    "history": [
+        (["history", "list", "--history", "{tmp}"], "auditor history import"),
+        (["history", "show", "nope", "--history", "{tmp}/empty.db"], "no run matching 'nope'"),
+        (["history", "prune", "--history", "{tmp}/empty.db"], "Missing option '--keep-days'"),
+        (["history", "prune", "--keep-days", "-1"], "Invalid value for '--keep-days'"),
+        (["history", "import", "{tmp}/nowhere", "--history", "{tmp}/h.db"], "not a folder"),
+        (["history", "import", "{tmp}", "--history", "{tmp}/h.db"], "no *.results.json files"),
+    ],
     "evaluate": [
         (["evaluate", "{tmp}"], "cannot read facts bundle"),
         (["evaluate", "{tmp}/none.facts.json"], "no such facts bundle"),
@@ -53,6 +66,16 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     "report": [
         (["report", "{tmp}/none.json"], "none.json: results file not found"),
         (["report", "{tmp}/none.json", "--format", "docx"], "Invalid value for '--format'"),
+        (["report"], "give one of RESULTS.json, --run RUN or --period FROM..TO"),
+        (["report", "--run", "x", "--history", "{tmp}/empty.db"], "no run matching 'x'"),
+        (["report", "--period", "2026-13-01..2026-12-31"], "--period '2026-13-01..2026-12-31'"),
+        (["report", "--period", "2026-02-01..2026-01-01"], "the end is before the start"),
+        (["report", "--period", "2026", "--history", "{tmp}/empty.db"], "expected FROM..TO"),
+        (
+            ["report", "--period", "2026-01-01..2026-01-02", "--format", "csv"],
+            "format 'csv' is not available",
+        ),
+        (["report", "--period", "2026-01-01..2026-01-02", "--cadence", "yearly"], "'--cadence'"),
     ],
     "scan": [
         (["scan"], "give exactly one of -c/--config FILE or --dsn URL"),
@@ -82,6 +105,26 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (
             ["scan", "--dsn", "postgresql://h/db", "--framework", "pci-dss-9"],
             "unknown framework 'pci-dss-9'",
+        ),
+        (["scan", "--dsn", "postgresql://h/db", "--shard", "0/4"], "K must be between 1 and N"),
+        (["scan", "--dsn", "postgresql://h/db", "--shard", "two"], "expected K/N"),
+        (["scan", "--dsn", "postgresql://h/db", "--shard", "2/4"], "--shard needs --run-id"),
+        (
+            ["scan", "--dsn", "postgresql://h/db", "--shard", "1/2", "--run-id", "a b"],
+            "--run-id 'a b'",
+        ),
+        (["scan", "--dsn", "postgresql://h/db", "--history", "ftp://x/y"], "'ftp' URLs"),
+        (
+            [
+                "scan",
+                "--dsn",
+                "postgresql://h/db",
+                "--history",
+                "{tmp}/empty.db",
+                "--baseline",
+                "nope",
+            ],
+            "--baseline nope: no such results file, and no run matching 'nope'",
         ),
     ],
     "validate": [

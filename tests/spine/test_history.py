@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from auditor.formatters.json_results import results_to_dict
-from auditor.history import HistoryStore, diff_results
+from auditor.history import diff_results
 from auditor.lab.cluster import Cluster, Variant, running
 from auditor.model import Result, ScanResults, Severity, Status, TargetOutcome, TargetStatus
 from tests.conftest import AUDITOR_PASSWORD, PG_VARIANTS, target_yaml
@@ -142,31 +142,48 @@ def test_diff_command_exit_codes_and_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "message"),
     [
-        "s3://bucket/runs",
-        "sqlite:///history.db",
-        "postgresql://auditor:Canary-pw@db.example/history",
+        ("s3://bucket/runs", "'s3' URLs are not supported"),
+        ("sqlite://", "in-memory SQLite database would lose every run"),
+        # Unreachable: refused before scanning, the password never shown.
+        ("postgresql://auditor:Canary-pw@127.0.0.1:1/history", "history postgresql"),
     ],
 )
-def test_history_url_is_refused_not_turned_into_a_folder(tmp_path: Path, url: str) -> None:
+def test_unusable_history_url_is_refused_not_turned_into_a_folder(
+    tmp_path: Path, url: str, message: str
+) -> None:
     proc = run_cli("scan", "--dsn", "postgresql://h/db", "--history", url, cwd=tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "URLs are not supported yet; give a folder path" in lines[0]
+    assert len(lines) == 1 and message in lines[0], lines
     assert "Canary" not in proc.stderr
     assert list(tmp_path.iterdir()) == []  # no 's3:' or 'sqlite:' folder appeared
     proc = run_cli("diff", "--history", url, cwd=tmp_path)
-    assert proc.returncode == 2 and "not supported yet" in proc.stderr
+    assert proc.returncode == 2 and message in proc.stderr and "Canary" not in proc.stderr
+
+
+def _runs(history: str) -> list[dict[str, object]]:
+    proc = run_cli("history", "list", "--history", history, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    runs: list[dict[str, object]] = json.loads(proc.stdout)
+    return runs
+
+
+def _stored(history: str, run: str) -> dict[str, object]:
+    proc = run_cli("history", "show", run, "--history", history, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    document: dict[str, object] = json.loads(proc.stdout)
+    return document
 
 
 def test_scan_history_keeps_runs_and_reports_changes(
-    compliant_cluster: Cluster, tmp_path: Path
+    compliant_cluster: Cluster, tmp_path: Path, history_url: str
 ) -> None:
     config = write_config(
         tmp_path, target_yaml("db", compliant_cluster.dsn("auditor"), password="{env: PW}")
     )
-    history = tmp_path / "history"
+    history = history_url
     for _ in range(2):
         proc = run_cli(
             "scan",
@@ -178,11 +195,11 @@ def test_scan_history_keeps_runs_and_reports_changes(
             env={"PW": AUDITOR_PASSWORD},
         )
         assert proc.returncode == 0, proc.stderr
-    assert "since the last comparable run: 0 new failure(s), 0 fixed" in proc.stderr
-    assert len(HistoryStore(history).runs()) == 2
-    assert json.loads(HistoryStore(history).runs()[-1].read_text())["run"]["scope"] == sorted(
-        SPINE[1::2]
-    )
+    assert "0 new failure(s), 0 fixed" in proc.stderr and "history: run " in proc.stderr
+    runs = _runs(history)
+    assert len(runs) == 2
+    run = _stored(history, str(runs[-1]["id"]))["run"]
+    assert isinstance(run, dict) and run["scope"] == sorted(SPINE[1::2])
 
 
 # -- on a private weak cluster that the tests change between scans ---------------------------
@@ -201,23 +218,23 @@ def _logging(cluster: Cluster, value: str) -> None:
     cluster.reload()
 
 
-def _diff_json(history: Path) -> tuple[int, list[dict[str, object]]]:
-    proc = run_cli("diff", "--history", str(history), "--format", "json")
+def _diff_json(history: str) -> tuple[int, list[dict[str, object]]]:
+    proc = run_cli("diff", "--history", history, "--format", "json")
     assert proc.returncode in (0, 1, 3), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
 
 def test_history_on_a_real_cluster_fix_broken_login_subset(
-    mutable_weak: Cluster, tmp_path: Path
+    mutable_weak: Cluster, tmp_path: Path, history_url: str
 ) -> None:
     config = write_config(
         tmp_path, target_yaml("weak", mutable_weak.dsn("auditor"), password="{env: PW}")
     )
-    history = tmp_path / "history"
+    history = history_url
 
     def scan(*extra: str, password: str = AUDITOR_PASSWORD) -> int:
         proc = run_cli(
-            "scan", "-c", str(config), "--history", str(history), *extra, env={"PW": password}
+            "scan", "-c", str(config), "--history", history, *extra, env={"PW": password}
         )
         assert "Traceback" not in proc.stderr
         return proc.returncode
@@ -243,7 +260,7 @@ def test_history_on_a_real_cluster_fix_broken_login_subset(
     assert by_check["auth.password_encryption"]["before"] == "fail"
     assert by_check["auth.password_encryption"]["after"] == "error"
     assert "fixed" not in {c["change"] for c in changes}
-    proc = run_cli("diff", "--history", str(history))
+    proc = run_cli("diff", "--history", history)
     assert proc.returncode == 3 and "0 fixed" in proc.stdout
     assert "auth.password_encryption                 weak: fail -> error" in proc.stdout
 
@@ -254,7 +271,7 @@ def test_history_on_a_real_cluster_fix_broken_login_subset(
     code, changes = _diff_json(history)
     assert code == 0, changes
     assert [c["check_id"] for c in changes] == []  # ssl passed both times
-    proc = run_cli("diff", "--history", str(history))
+    proc = run_cli("diff", "--history", history)
     assert "0 new failure(s)" in proc.stdout and "not compared" in proc.stdout
 
 
@@ -297,12 +314,12 @@ def test_saved_facts_re_evaluate_offline_to_the_same_verdicts(
 
 
 def test_baseline_new_only_gates_only_on_new_weaknesses(
-    mutable_weak: Cluster, tmp_path: Path
+    mutable_weak: Cluster, tmp_path: Path, history_url: str
 ) -> None:
     config = write_config(
         tmp_path, target_yaml("weak", mutable_weak.dsn("auditor"), password="{env: PW}")
     )
-    history = tmp_path / "history"
+    history = history_url
 
     def scan(*extra: str) -> subprocess.CompletedProcess[str]:
         proc = run_cli(
@@ -310,7 +327,7 @@ def test_baseline_new_only_gates_only_on_new_weaknesses(
             "-c",
             str(config),
             "--history",
-            str(history),
+            history,
             *SPINE,
             *extra,
             env={"PW": AUDITOR_PASSWORD},
@@ -320,11 +337,16 @@ def test_baseline_new_only_gates_only_on_new_weaknesses(
 
     _logging(mutable_weak, "on")
     assert scan().returncode == 1  # md5 password hashing fails: the weak starting point
-    first = HistoryStore(history).runs()[-1]
+    first_id = str(_runs(history)[-1]["id"])
+    first = tmp_path / "first.results.json"
+    first.write_text(json.dumps(_stored(history, first_id)))
     proc = scan("--baseline", "last", "--new-only")
     assert proc.returncode == 0, proc.stderr  # unchanged weak database: nothing new
     assert "against baseline" in proc.stderr and "0 new failure(s)" in proc.stderr
     assert scan("--baseline", str(first)).returncode == 1  # without --new-only: the usual gate
+    lifecycle = [f.get("lifecycle") for f in _stored(history, str(_runs(history)[-1]["id"]))[
+        "findings"] if isinstance(f, dict) and f["status"] == "fail"]  # fmt: skip
+    assert lifecycle and all(life and life["first_seen_run"] == first_id for life in lifecycle)
 
     _logging(mutable_weak, "off")  # a new weakness appears between runs
     proc = scan("--baseline", "last", "--new-only")
@@ -332,6 +354,8 @@ def test_baseline_new_only_gates_only_on_new_weaknesses(
     assert "1 new failure(s)" in proc.stderr
     proc = scan("--baseline", str(first), "--new-only")  # a results file works the same
     assert proc.returncode == 1
+    proc = scan("--baseline", first_id[:8], "--new-only")  # and a run id in the store
+    assert proc.returncode == 1 and f"against baseline {first_id[:8]}" in proc.stderr
     # --fail-on still applies on top: the new (medium) failure is below high.
     assert scan("--baseline", str(first), "--new-only", "--fail-on", "high").returncode == 0
 
@@ -339,7 +363,7 @@ def test_baseline_new_only_gates_only_on_new_weaknesses(
 def test_baseline_usage_errors(tmp_path: Path) -> None:
     for args, message in (
         (["--new-only"], "--new-only needs --baseline"),
-        (["--baseline", "last"], "--baseline last needs --history DIR"),
+        (["--baseline", "last"], "--baseline last needs --history URL"),
         (["--baseline", str(tmp_path / "nope.json")], "nope.json: results file not found"),
     ):
         proc = run_cli("scan", "--dsn", "postgresql://h/db", *args)
