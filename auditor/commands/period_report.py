@@ -11,12 +11,13 @@ import click
 
 from auditor.gate import EXIT_INCOMPLETE, EXIT_USAGE
 from auditor.model import ScanResults
-from auditor.redact import redact_text
 
 PERIOD_FORMATS = {"html": "period.html", "pdf": "period.pdf", "json": "period.json"}
 
 
 def _fail(message: str) -> NoReturn:
+    from auditor.redact import redact_text  # loads pydantic: not at start-up
+
     click.echo(f"auditor: error: {' '.join(redact_text(message).split())}", err=True)
     sys.exit(EXIT_USAGE)
 
