@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 # Names listed in an error at most: a 300-target estate would not fit on one line.
 MAX_LISTED = 20
@@ -33,12 +34,23 @@ def _plain_value(value: Any) -> Any:
     return str(value) if isinstance(value, int | float) else value
 
 
-LabelKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$")]
+_LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,62}")
+
+
+def _check_keys(labels: dict[str, str]) -> dict[str, str]:
+    for key in labels:
+        if not _LABEL_KEY.fullmatch(key):
+            raise ValueError(
+                f"label key {key!r} must be letters, digits, '_', '.', '/' or '-' (up to 63)"
+            )
+    return labels
+
+
 LabelValue = Annotated[
     str, BeforeValidator(_plain_value), Field(pattern=r"^[^\x00-\x1f\x7f=]{1,200}$")
 ]
 # `labels: {env: prod, bu: payments, owner: team-a, data_class: pci, zone: dmz}` on any target.
-Labels = dict[LabelKey, LabelValue]
+Labels = Annotated[dict[str, LabelValue], AfterValidator(_check_keys)]
 
 
 class TargetSelectionError(Exception):
@@ -140,12 +152,11 @@ def select(targets: Sequence[Any], chosen: TargetFilter) -> list[Any]:
     for text in chosen.labels:
         key, value = parse_label(text, "--label")
         if not any(_has_label(t, key, value) for t in targets):
-            hint = _did_you_mean(f"{key}={value}", known)
-            hint = f"; no target has {key}={value}{hint}"
+            hint = f"; no target has {key}={value}{_did_you_mean(f'{key}={value}', known)}"
             break
     raise TargetSelectionError(
-        f"{chosen.describe()} select no target{hint} (targets: {_listing(names)}; "
-        f"labels: {_listing(known)})"
+        f"{chosen.describe()}: no target matches{hint}; targets: {_listing(names)}; "
+        f"labels: {_listing(known)}"
     )
 
 
