@@ -522,3 +522,32 @@ def test_reference_shapes_are_checked(password: str, expected: str) -> None:
         parse_config(text, "a.yaml")
     assert caught.value.problems[0].startswith(f"a.yaml:4: {expected}"), caught.value.problems
     assert "Canary-inline-77" not in str(caught.value)
+
+
+def test_validate_checks_what_a_reference_needs_here(tmp_path: Path) -> None:
+    from tests.spine.test_cli import run_cli
+
+    config = tmp_path / "stores.yaml"
+    config.write_text(
+        "targets:\n"
+        "  - name: a\n    dsn: postgresql://u@h/app\n"
+        "    password: {vault: app/db, ca_bundle: no-ca.pem}\n"
+        "  - name: b\n    dsn: postgresql://u@h/app\n"
+        "    password: {aws_secret: prod/db, region: eu-west-1}\n"
+    )
+    proc = run_cli("validate", "-c", str(config))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"auditor: error: {config}:4: targets[0].password (target 'a'): ca_bundle: file "
+        f"{tmp_path}/no-ca.pem not found",
+        f"auditor: error: {config}:4: targets[0].password (target 'a'): no Vault address: give "
+        "address: or set VAULT_ADDR",
+        f"auditor: error: {config}:4: targets[0].password (target 'a'): no Vault token: give "
+        "token: {env: NAME} or set VAULT_TOKEN",
+    ]
+    (tmp_path / "no-ca.pem").write_text("x")
+    proc = run_cli("validate", "-c", str(config),
+                   env={"VAULT_ADDR": "https://v:8200", "VAULT_TOKEN": "t"})
+    assert proc.returncode == 0, proc.stderr
+    offline = run_cli("validate", "-c", str(config), "--offline")
+    assert offline.returncode == 0 and "references not checked" in offline.stdout
