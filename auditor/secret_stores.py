@@ -12,6 +12,7 @@ value); it makes that target `error` and the others carry on.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -269,6 +270,9 @@ def _default_azure_credential() -> Any:
         raise _Failed(
             "azure-identity is not installed: pip install 'pg-encryption-auditor[azure]'"
         ) from None
+    # Its failure is logged as a many-line WARNING (every credential it tried); this module
+    # reports the failure itself, in one line.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     return DefaultAzureCredential()
 
 

@@ -551,3 +551,40 @@ def test_validate_checks_what_a_reference_needs_here(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     offline = run_cli("validate", "-c", str(config), "--offline")
     assert offline.returncode == 0 and "references not checked" in offline.stdout
+
+
+def test_platform_tokens_without_credentials_fail_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("AZURE_", "IDENTITY_", "MSI_", "GOOGLE_", "AWS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no cached logins, no ~/.aws
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    text = "targets:\n" + "".join(
+        f"  - name: {name}\n    dsn: postgresql://u@127.0.0.1:1/app\n    password: {ref}\n"
+        for name, ref in [("ad", "{azure_ad: true}"), ("iam", "{gcp_iam: true}"),
+                          ("rds", "{rds_iam: true, region: eu-west-1}")]
+    )
+    from tests.spine.test_cli import run_cli
+
+    (tmp_path / "t.yaml").write_text(text)
+    out = tmp_path / "results.json"
+    proc = run_cli("scan", "-c", str(tmp_path / "t.yaml"), "--check", "transport.ssl_enabled",
+                   "--format", "json", "-o", str(out))
+    assert proc.returncode == 3
+    errors = {t["name"]: t["error"] for t in json.loads(out.read_text())["targets"]}
+    assert errors == {
+        "ad": "target 'ad': cannot get the password from Azure AD (Microsoft Entra ID) token: "
+              "no Azure credential could get a token (DefaultAzureCredential: environment, "
+              "workload identity, managed identity, Azure CLI)",
+        "iam": "target 'iam': cannot get the password from Cloud SQL IAM database "
+               "authentication token: no Google application default credentials",
+        "rds": "target 'rds': cannot get the password from RDS IAM authentication token: no "
+               "AWS credentials (environment, profile or instance role)",
+    }
+    # No SDK's many-line warning (azure-identity logs every credential it tried).
+    assert proc.stdout == ""
+    assert all(line.startswith(("auditor:", "wrote ")) for line in proc.stderr.splitlines()), (
+        proc.stderr)
