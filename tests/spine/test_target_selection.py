@@ -144,20 +144,14 @@ def test_scan_runs_only_the_slice_and_reports_labels(
     out = tmp_path / "out.json"
     env = {"T_PW": AUDITOR_PASSWORD}
     common = ["scan", "-c", str(config), "--check", "transport.ssl_enabled"]
-    proc = run_cli(
-        *common,
-        "--label",
-        "bu=payments",
-        "--exclude-label",
-        "env=staging",
-        "--format",
-        "json",
-        "-o",
-        str(out),
-        env=env,
-    )
+    folder = tmp_path / "reports"
+    proc = run_cli(*common, "--label", "bu=payments", "--exclude-label", "env=staging",
+                   "--format", "json", "--format", "html", "-o", str(folder), env=env)
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(out.read_text())
+    results = json.loads((folder / "results.json").read_text())
+    html = (folder / "report.html").read_text()
+    assert "bu=payments, env=prod, owner=team-pay" in html  # the scope section's asset row
+    assert "pay-staging" not in html and "hr-prod" not in html
     schema = json.loads((REPO / "auditor" / "schemas" / "results-v1.schema.json").read_text())
     jsonschema.validate(results, schema)
     [target] = results["targets"]
@@ -166,7 +160,6 @@ def test_scan_runs_only_the_slice_and_reports_labels(
     assert target["inventory"]["labels"] == labels
     assert {f["target"] for f in results["findings"]} == {"pay-prod"}
     # The same slice from the environment (a scheduled job's settings), values split on spaces.
-    out.unlink()
     proc = run_cli(
         *common,
         "--format",
