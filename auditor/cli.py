@@ -280,6 +280,40 @@ def scan_output_options(func: F) -> F:
     help="Leave out these checks (same patterns as --check); repeatable.",
 )
 @click.option(
+    "--target",
+    "target_names",
+    multiple=True,
+    envvar="AUDITOR_TARGET",
+    show_envvar=True,
+    metavar="NAME_OR_GLOB",
+    help="Scan only targets with these names or globs (repeatable).",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    envvar="AUDITOR_LABEL",
+    show_envvar=True,
+    metavar="KEY=VALUE",
+    help="Scan only targets carrying every one of these labels (repeatable; value may be a glob).",
+)
+@click.option(
+    "--exclude-target",
+    "exclude_targets",
+    multiple=True,
+    envvar="AUDITOR_EXCLUDE_TARGET",
+    metavar="GLOB",
+    help="Leave out targets whose name matches (repeatable).",
+)
+@click.option(
+    "--exclude-label",
+    "exclude_labels",
+    multiple=True,
+    envvar="AUDITOR_EXCLUDE_LABEL",
+    metavar="KEY=VALUE",
+    help="Leave out targets carrying this label (repeatable).",
+)
+@click.option(
     "--save-facts",
     type=click.Path(path_type=Path),
     metavar="DIR",
@@ -355,6 +389,10 @@ def scan(
     waivers_path: Path | None,
     check_ids: tuple[str, ...],
     skip_ids: tuple[str, ...],
+    target_names: tuple[str, ...],
+    labels: tuple[str, ...],
+    exclude_targets: tuple[str, ...],
+    exclude_labels: tuple[str, ...],
     save_facts: Path | None,
     history_store: Any,
     shard: str | None,
@@ -389,6 +427,7 @@ def scan(
     from auditor.shards import ShardError
     from auditor.signing import SigningError, load_signer
     from auditor.summary_line import summary_line
+    from auditor.target_selection import TargetFilter, TargetSelectionError, select_config
     from auditor.target_sources import with_declarations_from
     from auditor.waivers import WaiverError, load_waivers
 
@@ -412,9 +451,17 @@ def scan(
             assert dsn is not None
             config, _ = _quick_config(dsn, password_env, columns, name)
             config_dir = Path.cwd()
+        # Only the selected targets need their secrets and count in the digest.
+        whole, config = (
+            config,
+            select_config(
+                config, TargetFilter(target_names, labels, exclude_targets, exclude_labels)
+            ),
+        )
         # A missing secret or file is a config error now, not a folder of errors later.
         where = config_locator(config_path) if config_path is not None else None
-        fail_usage_lines(missing_references(config, config_dir, where))
+        scanned = {t.name for t in config.targets}
+        fail_usage_lines(missing_references(whole, config_dir, where, only=scanned))
         digest = config_digest(config)  # over the redacted config: no secret in it
         chosen = pick_formatters(formats)
         if framework is not None:
@@ -443,6 +490,7 @@ def scan(
         WaiverError,
         SigningError,
         ShardError,
+        TargetSelectionError,
     ) as exc:
         fail_usage(str(exc))
     if signer is not None and signer.warning:

@@ -30,6 +30,16 @@ from pydantic import (
 from auditor import redact
 from auditor.pg_ident import IdentError, column_spec
 from auditor.policy import Policy
+from auditor.secret_refs import (
+    REF_KEYS,
+    STORE_FORMS,
+    DatabasePasswordRef,
+    PasswordRef,
+    StoreRef,
+)
+from auditor.secret_refs import EnvPassword as EnvPassword  # re-exported: config's API
+from auditor.secret_refs import FilePassword as FilePassword
+from auditor.target_selection import Labels
 
 
 class ConfigError(Exception):
@@ -39,19 +49,6 @@ class ConfigError(Exception):
     @property
     def problems(self) -> list[str]:
         return str(self).split("\n")
-
-
-class EnvPassword(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    env: str
-
-
-class FilePassword(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    file: str
-
-
-PasswordRef = EnvPassword | FilePassword
 
 
 def resolve_secret(ref: PasswordRef | None, base_dir: Path, target: str, what: str) -> str | None:
@@ -235,8 +232,10 @@ class PostgresTarget(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["postgres"] = "postgres"
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label
     dsn: str
-    password: PasswordRef | None = None
+    # env/file, a secret store or a platform token (auditor.secret_refs), fetched at scan time
+    password: DatabasePasswordRef | None = None
     sensitive_columns: tuple[str, ...] = ()
     # DSNs the applications use (linted by transport.client_sslmode; never connected to).
     application_dsns: tuple[str, ...] = ()
@@ -306,7 +305,12 @@ class PostgresTarget(BaseModel):
         return redact_dsn(self.dsn)
 
     def resolve_password(self, base_dir: Path) -> str | None:
-        """The password, from the environment or a file; raises ConfigError naming the source."""
+        """The password, from the environment, a file, a secret store or a platform's token
+        service; raises ConfigError naming the source, never the value."""
+        if isinstance(self.password, StoreRef):
+            from auditor.secret_stores import fetch_password
+
+            return fetch_password(self.password, self, base_dir)
         return resolve_secret(self.password, base_dir, self.name, "password")
 
     def context_options(self) -> dict[str, Any]:
@@ -346,6 +350,7 @@ class AwsRdsTarget(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["aws-rds"]
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label
     region: Annotated[str, Field(min_length=1)]
     db_instance: str | None = None
     db_cluster: str | None = None
@@ -382,6 +387,7 @@ class AzurePostgresTarget(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["azure-postgres"]
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label
     subscription_id: Annotated[str, Field(min_length=1)]
     resource_group: Annotated[str, Field(min_length=1)]
     server: Annotated[str, Field(min_length=1)]
@@ -451,6 +457,7 @@ class GcpCloudSqlTarget(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["gcp-cloudsql"]
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label
     project: Annotated[str, Field(min_length=1)]
     instance: Annotated[str, Field(min_length=1)]
     access_token: PasswordRef | None = None
@@ -518,6 +525,7 @@ class HostTarget(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["host"]
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label
     evidence: str | None = None  # host-evidence.json; None = inspect this machine (or ssh)
     ssh: SshAccess | None = None  # inspect the database host over SSH
     # Ed25519 public key (PEM): the evidence file must carry a valid signature by it.
@@ -567,6 +575,7 @@ class VaultTarget(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["vault"]
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label
     address: Annotated[str, Field(pattern=r"^https?://")]
     token: PasswordRef | None = None  # default: the VAULT_TOKEN environment variable
     mount: str = "secret"
@@ -803,8 +812,16 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # pydantic inserts union/discriminator tags ("postgres", "EnvPassword") into locations.
-    tags = {*TARGET_KINDS, "EnvPassword", "FilePassword"}
-    return tuple(p for p in loc if not (isinstance(p, str) and p in tags))
+    # A kind tag sits right after the target's index (a reference's key may share a kind's
+    # name: `password: {vault: PATH}`), a reference's class name anywhere after it.
+    return tuple(
+        p
+        for i, p in enumerate(loc)
+        if not (
+            isinstance(p, str)
+            and (p in REF_KEYS or (i == 2 and loc[0] == "targets" and p in TARGET_KINDS))
+        )
+    )
 
 
 # Fields that hold a reference to a secret, never the secret itself.
@@ -821,13 +838,14 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str:
 @cache
 def known_keys() -> frozenset[str]:
     """Every key a config may use, for 'did you mean' on an unknown one."""
+    from auditor import secret_refs
+
     models: list[type[BaseModel]] = [
         ScanConfig,
         Policy,
         DeclaredSecret,
         AccessLogMapping,
-        EnvPassword,
-        FilePassword,
+        *(getattr(secret_refs, name) for name in REF_KEYS),
         PostgresTarget,
         AwsRdsTarget,
         AzurePostgresTarget,
@@ -866,6 +884,8 @@ def _explain(error: Mapping[str, Any]) -> str:
             "a secret is never written in the config: reference where it is kept, "
             f"{field}: {{env: VARIABLE}} or {field}: {{file: PATH}}"
         )
+    if kind == "password_reference":
+        return f"must be a password reference: {STORE_FORMS}"
     if kind == "reference_shape":
         field = loc[-1] if loc else "password"
         return f"must be {field}: {{env: VARIABLE}} or {field}: {{file: PATH}}"
@@ -885,7 +905,7 @@ def _explain(error: Mapping[str, Any]) -> str:
     return _plain_words(str(error.get("msg", "invalid value")))
 
 
-_REF_KEY = {"EnvPassword": "env", "FilePassword": "file"}
+_REF_KEY = REF_KEYS
 
 
 def _one_reference_branch(errors: list[Any]) -> list[Any]:

@@ -10,7 +10,7 @@ a folder of errors. Only presence is checked: no value is read, so nothing here 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from auditor.config import (
     read_text_file,
     yaml_document,
 )
+from auditor.secret_refs import StoreRef, VaultPassword
 
 Locator = Callable[[tuple[Any, ...]], str]
 
@@ -48,6 +49,34 @@ def _file_problem(path: Path) -> str | None:
     return None
 
 
+def _ref_problem(value: object, config_dir: Path) -> str | None:
+    if isinstance(value, EnvPassword) and value.env not in os.environ:
+        return f"environment variable {value.env} is not set"
+    if isinstance(value, FilePassword):
+        return _file_problem(_resolve(value.file, config_dir))
+    return None
+
+
+def _store_problems(ref: BaseModel, config_dir: Path) -> list[str]:
+    """What a secret-store reference needs from this machine: the tokens and CA bundle it
+    names, and for Vault an address and token (given, or VAULT_ADDR/VAULT_TOKEN). Whether the
+    secret exists is only known by asking the store, which a scan does."""
+    problems = []
+    for field in type(ref).model_fields:
+        value = getattr(ref, field)
+        found = _ref_problem(value, config_dir)
+        if found is None and field == "ca_bundle" and isinstance(value, str):
+            found = _file_problem(_resolve(value, config_dir))
+        if found:
+            problems.append(f"{field}: {found}")
+    if isinstance(ref, VaultPassword):
+        if ref.address is None and "VAULT_ADDR" not in os.environ:
+            problems.append("no Vault address: give address: or set VAULT_ADDR")
+        if ref.token is None and "VAULT_TOKEN" not in os.environ:
+            problems.append("no Vault token: give token: {env: NAME} or set VAULT_TOKEN")
+    return problems
+
+
 def _reference_problems(target: BaseModel, config_dir: Path) -> list[tuple[str, str]]:
     """(key, problem) for each missing reference of one target."""
     problems: list[tuple[str, str]] = []
@@ -60,6 +89,8 @@ def _reference_problems(target: BaseModel, config_dir: Path) -> list[tuple[str, 
             found = _file_problem(_resolve(value.file, config_dir))
             if found:
                 problems.append((key, found))
+        elif isinstance(value, StoreRef):
+            problems.extend((key, problem) for problem in _store_problems(value, config_dir))
         elif key in FILE_FIELDS and isinstance(value, str) and value:
             found = _file_problem(_resolve(value, config_dir))
             if found:
@@ -99,12 +130,17 @@ def config_locator(path: Path) -> Locator:
 
 
 def missing_references(
-    config: ScanConfig, config_dir: Path, where: Locator | None = None
+    config: ScanConfig,
+    config_dir: Path,
+    where: Locator | None = None,
+    only: Collection[str] | None = None,
 ) -> list[str]:
     """One line per missing environment variable or file, naming file:line, the target's key
     and the target (`where` maps a key path to `file:line`; without it, the target's name)."""
     lines = []
     for index, target in enumerate(config.targets):
+        if only is not None and target.name not in only:
+            continue  # not selected for this run (--target/--label): its secrets are not needed
         for key, problem in _reference_problems(target, config_dir):
             place = f"{where(('targets', index, *key.split('.')))}: " if where else ""
             lines.append(f"{place}targets[{index}].{key} (target {target.name!r}): {problem}")

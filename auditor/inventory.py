@@ -40,12 +40,23 @@ def run_metadata(policy: Policy, scanner: dict[str, Any] | None) -> dict[str, An
     return {"scanner": scanner, "policy": policy.model_dump(mode="json")}
 
 
+def target_labels(facts: Facts) -> dict[str, str] | None:
+    """The target's labels as the config gave them (None when it has none)."""
+    labels = facts.target.options.get("labels")
+    return (
+        {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) and labels else None
+    )
+
+
 def target_inventory(facts: Facts) -> dict[str, Any]:
     """The asset inventory of one target from its facts bundle (missing parts stay absent)."""
     inventory: dict[str, Any] = {}
     options = facts.target.options
     if options.get("host") is not None:
         inventory["endpoint"] = f"{options['host']}:{options.get('port') or 5432}"
+    labels = target_labels(facts)
+    if labels:  # an asset register files each asset under its owner, business unit, zone
+        inventory["labels"] = labels
     _postgres(facts, inventory)
     _cloud(facts, inventory)
     _host(facts, inventory)

@@ -97,6 +97,8 @@ class TargetOutcome:
     # What was examined and as whom (asset inventory, scanning role and its privileges);
     # None for results written before it was recorded.
     inventory: dict[str, Any] | None = None
+    # The target's labels from the config (env, bu, owner...); None when it has none.
+    labels: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

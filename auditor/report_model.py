@@ -190,6 +190,8 @@ def scope_row(outcome: TargetOutcome) -> ScopeRow:
         facts.append(("data checksums", _yes_no(inv["data_checksums"])))
     for rid in inv.get("cloud_resource_ids") or ():
         facts.append(("cloud resource", str(rid)))
+    if outcome.labels:  # the owner, business unit, zone an asset register files it under
+        facts.append(("labels", ", ".join(f"{k}={v}" for k, v in sorted(outcome.labels.items()))))
     role = inv.get("role")
     line = None
     if isinstance(role, dict):

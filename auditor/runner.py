@@ -25,7 +25,7 @@ from auditor.config import ConfigError, PostgresTarget, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import NOT_COLLECTED, Facts, Gap, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
-from auditor.inventory import run_metadata, target_inventory, this_scanner
+from auditor.inventory import run_metadata, target_inventory, target_labels, this_scanner
 from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
 
 Clock = Callable[[], dt.datetime]
@@ -52,7 +52,8 @@ def target_context(target: Target, config: ScanConfig) -> TargetContext:
         name=target.name,
         kind=target.kind,
         policy=config.policy,
-        options=target.context_options(),
+        # Labels ride along with the options so a saved facts bundle keeps them.
+        options={**target.context_options(), "labels": dict(getattr(target, "labels", {}))},
     )
 
 
@@ -306,7 +307,11 @@ def run_scan(
         started_at=iso(started),
         finished_at=iso(clock()),
         targets=tuple(
-            replace(runs[t.name].outcome, inventory=target_inventory(runs[t.name].facts))
+            replace(
+                runs[t.name].outcome,
+                inventory=target_inventory(runs[t.name].facts),
+                labels=target_labels(runs[t.name].facts),
+            )
             for t in config.targets
         ),
         findings=tuple(findings),

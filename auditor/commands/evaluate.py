@@ -100,7 +100,7 @@ def evaluate_command(
     from auditor.formatters.base import RenderOptions
     from auditor.frameworks import controls_for
     from auditor.gate import exit_code
-    from auditor.inventory import run_metadata, target_inventory
+    from auditor.inventory import run_metadata, target_inventory, target_labels
     from auditor.output import (
         OutputError,
         check_output_plan,
@@ -132,7 +132,10 @@ def evaluate_command(
         run_id=str(uuid.uuid4()),
         started_at=observed["started_at"],
         finished_at=observed["finished_at"],
-        targets=tuple(replace(_outcome(f), inventory=target_inventory(f)) for f in loaded),
+        targets=tuple(
+            replace(_outcome(f), inventory=target_inventory(f), labels=target_labels(f))
+            for f in loaded
+        ),
         findings=tuple(findings),
         tool_version=__version__,
         scope=tuple(sorted(c.id for c in checks)),

@@ -53,6 +53,8 @@ def _target_to_dict(t: TargetOutcome) -> dict[str, Any]:
         out["declared_at"] = t.declared_at
     if t.inventory is not None:
         out["inventory"] = t.inventory
+    if t.labels:
+        out["labels"] = t.labels
     return out
 
 
@@ -115,6 +117,7 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
                     t.get("error"),
                     t.get("declared_at"),
                     _optional_object(t.get("inventory"), "targets[].inventory"),
+                    _optional_object(t.get("labels"), "targets[].labels"),
                 )
                 for t in data["targets"]
             ),

@@ -126,6 +126,27 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             ],
             "--baseline nope: no such results file, and no run matching 'nope'",
         ),
+        (
+            ["scan", "-c", "{tmp}/missing-secret.yaml", "--target", "b"],
+            "--target 'b' matches no target (targets: a)",
+        ),
+        (
+            ["scan", "-c", "{tmp}/missing-secret.yaml", "--exclude-target", "b*"],
+            "--exclude-target 'b*' matches no target",
+        ),
+        (
+            ["scan", "-c", "{tmp}/missing-secret.yaml", "--label", "env=prod"],
+            "--label env=prod: no target matches; no target has env=prod; targets: a",
+        ),
+        (
+            ["scan", "-c", "{tmp}/missing-secret.yaml", "--exclude-label", "env"],
+            "--exclude-label 'env': must be key=value",
+        ),
+        (
+            ["scan", "-c", "{tmp}/store-secret.yaml"],
+            "targets[0].password (target 'a'): access_token: environment variable "
+            "NOPE_UNSET_VAR is not set",
+        ),
     ],
     "validate": [
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
@@ -138,6 +159,12 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             ["validate", "-c", "{tmp}/missing-secret.yaml"],
             MISSING_SECRET,
         ),
+        (
+            ["validate", "-c", "{tmp}/store-secret.yaml"],
+            "targets[0].password (target 'a'): access_token: environment variable "
+            "NOPE_UNSET_VAR is not set",
+        ),
+        (["validate", "-c", "{tmp}/bad-store.yaml"], "targets[0].password.gcp_secret"),
     ],
     "verify": [(["verify", "{tmp}/nowhere"], "not a folder")],
     "keygen": [
@@ -176,6 +203,14 @@ def folder(tmp_path: Path) -> Path:
     (tmp_path / "long-waiver.yaml").write_text(
         "waivers:\n  - check: auth.password_encryption\n    reason: r\n    approved_by: a\n"
         "    approved: 2026-10-01\n    expires: 2026-12-01\n"
+    )
+    (tmp_path / "store-secret.yaml").write_text(
+        "targets:\n  - name: a\n    dsn: postgresql://u@127.0.0.1:1/db\n"
+        "    password: {gcp_secret: projects/p/secrets/s, access_token: {env: NOPE_UNSET_VAR}}\n"
+    )
+    (tmp_path / "bad-store.yaml").write_text(
+        "targets:\n  - name: a\n    dsn: postgresql://u@127.0.0.1:1/db\n"
+        "    password: {gcp_secret: s}\n"
     )
     return tmp_path
 
