@@ -328,6 +328,43 @@ class PostgresTarget(BaseModel):
         }
 
 
+class ConnectDetails(BaseModel):
+    """How to log into a cloud database through the endpoint its cloud API reports, so its
+    TLS and in-database checks run under the same target name as its storage and key checks
+    (one asset). The host and port are never written here: they come from the API."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    user: Annotated[str, Field(min_length=1)]
+    password: PasswordRef | None = None
+    dbname: Annotated[str, Field(min_length=1)] = "postgres"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
+        "verify-full"
+    )
+    sslrootcert: str | None = None  # relative to the config file's folder
+    # Where the TCP connection goes when the reported name does not resolve from the scanner
+    # (private DNS, a tunnel); the certificate is still checked against the reported name.
+    hostaddr: str | None = None
+    sensitive_columns: tuple[str, ...] = ()
+    tls_probe: bool = True
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("sensitive_columns")
+    @classmethod
+    def _columns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return PostgresTarget._columns(value)
+
+    def dsn(self, host: str, port: int) -> str:
+        """The postgresql:// URL of the database at the endpoint the cloud API reported."""
+        params: dict[str, str] = {"sslmode": self.sslmode}
+        if self.sslrootcert:
+            params["sslrootcert"] = self.sslrootcert
+        if self.hostaddr:
+            params["hostaddr"] = self.hostaddr
+        netloc = f"{quote(self.user, safe='')}@{f'[{host}]' if ':' in host else host}:{port}"
+        query = urlencode(params, quote_via=quote, safe="/")
+        return f"postgresql://{netloc}/{quote(self.dbname, safe='')}?{query}"
+
+
 class DeclaredSecret(BaseModel):
     """A secret whose rotation age is checked (keys.secret_rotation_age)."""
 
@@ -336,6 +373,9 @@ class DeclaredSecret(BaseModel):
     # Defaults follow the reference design: encryption key yearly, master password quarterly.
     purpose: Literal["encryption-key", "master-password", "other"] = "other"
     max_age_days: int | None = Field(None, ge=1)
+
+
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$"
 
 
 class AwsRdsTarget(BaseModel):
@@ -351,8 +391,12 @@ class AwsRdsTarget(BaseModel):
     db_cluster: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None  # an AWS-compatible endpoint (tests, LocalStack)
+    # The database lives in another account: assume this role there first.
+    role_arn: Annotated[str, Field(pattern=_ROLE_ARN)] | None = None
+    external_id: str | None = None
     secrets: tuple[DeclaredSecret, ...] = ()
     backup_buckets: tuple[str, ...] = ()
+    connect: ConnectDetails | None = None  # also scan it in-database, as one asset
     target_timeout_seconds: float = Field(120.0, gt=0)
 
     @model_validator(mode="after")
@@ -399,6 +443,7 @@ class AzurePostgresTarget(BaseModel):
     key_vault_access_token: PasswordRef | None = None
     secrets: tuple[DeclaredSecret, ...] = ()
     keys: tuple[str, ...] = ()  # Key Vault key names (customer-managed keys)
+    connect: ConnectDetails | None = None  # also scan it in-database, as one asset
     target_timeout_seconds: float = Field(120.0, gt=0)
 
     @field_validator("secrets")
@@ -459,6 +504,7 @@ class GcpCloudSqlTarget(BaseModel):
     secretmanager_endpoint: str | None = None  # default: the public Secret Manager endpoint
     # Secret Manager secrets: `S` (in `project`) or `projects/P/secrets/S`; metadata only.
     secrets: tuple[DeclaredSecret, ...] = ()
+    connect: ConnectDetails | None = None  # also scan it in-database, as one asset
     target_timeout_seconds: float = Field(120.0, gt=0)
 
     @field_validator("secrets")
@@ -559,6 +605,93 @@ class VaultTarget(BaseModel):
         }
 
 
+class AwsRole(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    arn: Annotated[str, Field(pattern=_ROLE_ARN)]
+    external_id: str | None = None
+
+
+class AwsDiscoveryTarget(BaseModel):
+    """Every RDS PostgreSQL instance and Aurora PostgreSQL cluster in some AWS accounts and
+    regions, each scanned as its own aws-rds target (auditor/cloud_discovery)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["aws"]
+    regions: tuple[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")], ...] = ()  # () = all enabled
+    # One role per account (none: the credential's own account).
+    role_arns: tuple[Annotated[str, Field(pattern=_ROLE_ARN)] | AwsRole, ...] = ()
+    external_id: str | None = None  # for every role that does not name its own
+    # Also every active account of the AWS Organization, through this role name in each.
+    organization_role: Annotated[str, Field(pattern=r"^[\w+=,.@/-]{1,128}$")] | None = None
+    tags: dict[str, str] = {}  # every pair must match; value "*": the key is present
+    profile: str | None = None
+    endpoint_url: str | None = None  # an AWS-compatible endpoint (tests, LocalStack)
+    connect: ConnectDetails | None = None
+    target_timeout_seconds: float = Field(120.0, gt=0)  # per discovered database
+
+    def roles(self) -> list[AwsRole]:
+        return [
+            AwsRole(arn=r, external_id=self.external_id) if isinstance(r, str) else r
+            for r in self.role_arns
+        ]
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return None
+
+    def context_options(self) -> dict[str, Any]:
+        return {"regions": list(self.regions), "tags": dict(self.tags)}
+
+
+class AzureDiscoveryTarget(BaseModel):
+    """Every Azure Database for PostgreSQL flexible server in some subscriptions (default:
+    every subscription the credential sees), each scanned as an azure-postgres target."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["azure"]
+    subscriptions: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    resource_groups: tuple[Annotated[str, Field(min_length=1)], ...] = ()  # () = all
+    tags: dict[str, str] = {}
+    access_token: PasswordRef | None = None
+    management_endpoint: str | None = None
+    ca_bundle: str | None = None
+    connect: ConnectDetails | None = None
+    target_timeout_seconds: float = Field(120.0, gt=0)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return resolve_secret(self.access_token, base_dir, self.name, "access token")
+
+    def context_options(self) -> dict[str, Any]:
+        return {"subscriptions": list(self.subscriptions), "tags": dict(self.tags)}
+
+
+class GcpDiscoveryTarget(BaseModel):
+    """Every Cloud SQL for PostgreSQL instance in some projects, each scanned as a
+    gcp-cloudsql target."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["gcp"]
+    projects: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1)
+    labels: dict[str, str] = {}
+    access_token: PasswordRef | None = None
+    sqladmin_endpoint: str = "https://sqladmin.googleapis.com"
+    kms_endpoint: str | None = None
+    connect: ConnectDetails | None = None
+    target_timeout_seconds: float = Field(120.0, gt=0)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return resolve_secret(self.access_token, base_dir, self.name, "access token")
+
+    def context_options(self) -> dict[str, Any]:
+        return {"projects": list(self.projects), "labels": dict(self.labels)}
+
+
+DiscoveryTarget = AwsDiscoveryTarget | AzureDiscoveryTarget | GcpDiscoveryTarget
 Target = (
     PostgresTarget
     | AwsRdsTarget
@@ -566,8 +699,21 @@ Target = (
     | GcpCloudSqlTarget
     | HostTarget
     | VaultTarget
+    | AwsDiscoveryTarget
+    | AzureDiscoveryTarget
+    | GcpDiscoveryTarget
 )
-TARGET_KINDS = ("postgres", "aws-rds", "azure-postgres", "gcp-cloudsql", "host", "vault")
+TARGET_KINDS = (
+    "postgres",
+    "aws-rds",
+    "azure-postgres",
+    "gcp-cloudsql",
+    "host",
+    "vault",
+    "aws",
+    "azure",
+    "gcp",
+)
 
 
 class ScanConfig(BaseModel):
@@ -803,6 +949,11 @@ def known_keys() -> frozenset[str]:
         GcpCloudSqlTarget,
         HostTarget,
         VaultTarget,
+        ConnectDetails,
+        AwsRole,
+        AwsDiscoveryTarget,
+        AzureDiscoveryTarget,
+        GcpDiscoveryTarget,
     ]
     return frozenset(key for model in models for key in model.model_fields)
 
