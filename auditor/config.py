@@ -344,6 +344,7 @@ class ConnectDetails(BaseModel):
     # Where the TCP connection goes when the reported name does not resolve from the scanner
     # (private DNS, a tunnel); the certificate is still checked against the reported name.
     hostaddr: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)  # instead of the API's (a local proxy)
     sensitive_columns: tuple[str, ...] = ()
     tls_probe: bool = True
     connect_timeout_seconds: float = Field(10.0, gt=0)
@@ -360,6 +361,7 @@ class ConnectDetails(BaseModel):
             params["sslrootcert"] = self.sslrootcert
         if self.hostaddr:
             params["hostaddr"] = self.hostaddr
+        port = self.port or port
         netloc = f"{quote(self.user, safe='')}@{f'[{host}]' if ':' in host else host}:{port}"
         query = urlencode(params, quote_via=quote, safe="/")
         return f"postgresql://{netloc}/{quote(self.dbname, safe='')}?{query}"

@@ -62,13 +62,14 @@ def reported_endpoint(facts: Facts) -> tuple[str, int] | str:
     valid = _valid_host(host)
     if valid is None:
         return "the cloud API reports an endpoint that is not a host name or IP address"
-    return valid, port if isinstance(port, int) and 0 < port < 65536 else DEFAULT_PORT
+    port = port if isinstance(port, int) and 0 < port < 65536 else DEFAULT_PORT
+    return valid.rstrip("."), port
 
 
 def postgres_part(target: Target, connect: ConnectDetails, host: str, port: int) -> PostgresTarget:
     return PostgresTarget(
         name=target.name[:100],
-        dsn=connect.dsn(host.rstrip("."), port),
+        dsn=connect.dsn(host, port),
         password=connect.password,
         sensitive_columns=connect.sensitive_columns,
         tls_probe=connect.tls_probe,

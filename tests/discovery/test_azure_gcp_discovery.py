@@ -1,0 +1,128 @@
+"""`kind: azure` and `kind: gcp` discovery through the real Azure and Google client libraries,
+pointed at the local replay server with recorded list answers (fixtures/cloud/*-discovery.json:
+ARM subscriptions and flexibleServers lists paged through nextLink, sqladmin instances.list
+paged through nextPageToken) and a subscription / project whose listing is denied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from auditor.config import parse_config
+from auditor.gate import EXIT_INCOMPLETE, exit_code
+from auditor.lab.certs import CertSpec, IssuedCerts, issue
+from auditor.model import ScanResults, Severity, Status, TargetStatus
+from auditor.runner import run_scan
+from tests.support.replay import Replay, replay_server
+
+SUB1, SUB2 = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"
+AZ_TOKEN, GCP_TOKEN = "canary-azure-token-51c0", "canary-gcp-token-e3a9"
+
+
+@pytest.fixture(autouse=True)
+def tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZ_TOKEN", AZ_TOKEN)
+    monkeypatch.setenv("GCP_TOKEN", GCP_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> IssuedCerts:
+    return issue(tmp_path_factory.mktemp("arm-tls"), CertSpec(hostnames=("localhost",)))
+
+
+@pytest.fixture
+def arm(certs: IssuedCerts) -> Iterator[Replay]:
+    with replay_server("azure-discovery", (certs.server_cert, certs.server_key)) as replay:
+        yield replay
+
+
+def scan(text: str, checks: set[str]) -> ScanResults:
+    results, _ = run_scan(parse_config(text, "estate.yaml"), Path.cwd(), check_ids=checks)
+    return results
+
+
+def azure(replay: Replay, certs: IssuedCerts, extra: str = "") -> str:
+    return (
+        "targets:\n  - name: az\n    kind: azure\n    access_token: {env: AZ_TOKEN}\n"
+        f"    management_endpoint: '{replay.url}'\n    ca_bundle: '{certs.ca_cert}'\n" + extra
+    )
+
+
+def test_azure_finds_flexible_servers_across_pages_filtered(arm: Replay, certs: IssuedCerts) -> None:
+    results = scan(
+        azure(arm, certs, "    resource_groups: [AgentAuri-Prod]\n    tags: {env: prod}\n"),
+        {"storage.azure_postgres_encrypted"},
+    )
+    found = {t.name: t for t in results.targets if t.kind == "azure-postgres"}
+    # orders-pg on the first page, ledger-pg behind the nextLink; scratch-pg is in another
+    # resource group, test-pg is tagged dev
+    assert sorted(found) == ["az/agentauri-prod/ledger-pg", "az/agentauri-prod/orders-pg"]
+    for name, outcome in found.items():
+        assert outcome.status is TargetStatus.SCANNED, outcome.error
+        asset = (outcome.inventory or {})["asset"]
+        server = name.rsplit("/", 1)[1]
+        assert asset["endpoint"] == f"{server}.postgres.database.azure.com:5432"
+        assert asset["resource_id"].endswith(f"/flexibleServers/{server}")
+        verdict = next(r for r in results.findings if r.target == name)
+        assert verdict.check_id == "storage.azure_postgres_encrypted"
+        assert verdict.status is Status.PASS, verdict.message
+    # the second subscription (behind the subscriptions nextLink) may not list servers
+    denied = next(t for t in results.targets if t.name == f"az/{SUB2}")
+    assert denied.status is TargetStatus.ERROR and denied.kind == "azure"
+    assert denied.error == (
+        f"subscription {SUB2}: listing flexible servers: AuthorizationFailed (HTTP 403)")
+    summary = next(t for t in results.targets if t.name == "az")
+    assert (summary.inventory or {})["discovery"]["scopes_listed"] == 1  # SUB3 is disabled
+    assert exit_code(results, Severity.HIGH) == EXIT_INCOMPLETE
+    assert {m for m, _, _ in arm.requests} == {"GET"}
+    assert all(h.get("authorization") == f"Bearer {AZ_TOKEN}" for _, _, h in arm.requests)
+    assert AZ_TOKEN not in repr(results)
+
+
+def test_azure_listed_subscription_without_filters(arm: Replay, certs: IssuedCerts) -> None:
+    results = scan(azure(arm, certs, f"    subscriptions: ['{SUB1}']\n"),
+                   {"storage.azure_postgres_encrypted"})
+    assert sorted(t.name for t in results.targets) == [
+        "az", "az/agentauri-prod/ledger-pg", "az/agentauri-prod/orders-pg",
+        "az/agentauri-prod/test-pg", "az/sandbox/scratch-pg"]
+    assert not any(path == "/subscriptions" for _, path, _ in arm.requests)
+    assert exit_code(results, Severity.HIGH) == 0
+
+
+def gcp(replay: Replay, extra: str = "") -> str:
+    return (
+        "targets:\n  - name: gcp\n    kind: gcp\n    projects: [agentauri, agentauri-locked]\n"
+        f"    access_token: {{env: GCP_TOKEN}}\n    sqladmin_endpoint: '{replay.url}'\n" + extra
+    )
+
+
+def test_gcp_finds_postgresql_instances_across_pages_skips_other_engines() -> None:
+    with replay_server("gcp-discovery") as replay:
+        results = scan(gcp(replay, "    labels: {env: prod}\n"),
+                       {"storage.gcp_cloudsql_encrypted"})
+        requests = list(replay.requests)
+    found = {t.name: t for t in results.targets if t.kind == "gcp-cloudsql"}
+    # orders on the first page, ledger behind nextPageToken; shop (MySQL) and reports
+    # (SQL Server) are skipped, sandbox is labelled dev
+    assert sorted(found) == ["gcp/agentauri/ledger", "gcp/agentauri/orders"]
+    for name, outcome in found.items():
+        assert outcome.status is TargetStatus.SCANNED, outcome.error
+        asset = (outcome.inventory or {})["asset"]
+        instance = name.rsplit("/", 1)[1]
+        assert asset["endpoint"] == f"{instance}.abcdef.europe-west1.sql.goog:5432"
+        assert asset["resource_id"] == f"agentauri:{instance}"
+        verdict = next(r for r in results.findings if r.target == name)
+        assert verdict.status is Status.PASS, verdict.message
+    denied = next(t for t in results.targets if t.name == "gcp/agentauri-locked")
+    assert denied.status is TargetStatus.ERROR and denied.error == (
+        "project agentauri-locked: listing Cloud SQL instances: permission denied "
+        "(HTTP 403; needs cloudsql.instances.list)")
+    summary = next(t for t in results.targets if t.name == "gcp")
+    assert (summary.inventory or {})["discovery"]["skipped"] == {
+        "MYSQL_8_0": 1, "SQLSERVER_2019_STANDARD": 1}
+    listed = [p for _, p, _ in requests if p == "/v1/projects/agentauri/instances"]
+    assert len(listed) == 2  # both pages
+    assert GCP_TOKEN not in repr(results)
+    assert exit_code(results, Severity.HIGH) == EXIT_INCOMPLETE
