@@ -50,7 +50,9 @@ def azure(replay: Replay, certs: IssuedCerts, extra: str = "") -> str:
     )
 
 
-def test_azure_finds_flexible_servers_across_pages_filtered(arm: Replay, certs: IssuedCerts) -> None:
+def test_azure_finds_flexible_servers_across_pages_filtered(
+    arm: Replay, certs: IssuedCerts
+) -> None:
     results = scan(
         azure(arm, certs, "    resource_groups: [AgentAuri-Prod]\n    tags: {env: prod}\n"),
         {"storage.azure_postgres_encrypted"},
@@ -72,7 +74,8 @@ def test_azure_finds_flexible_servers_across_pages_filtered(arm: Replay, certs: 
     denied = next(t for t in results.targets if t.name == f"az/{SUB2}")
     assert denied.status is TargetStatus.ERROR and denied.kind == "azure"
     assert denied.error == (
-        f"subscription {SUB2}: listing flexible servers: AuthorizationFailed (HTTP 403)")
+        f"subscription {SUB2}: listing flexible servers: AuthorizationFailed (HTTP 403)"
+    )
     summary = next(t for t in results.targets if t.name == "az")
     assert (summary.inventory or {})["discovery"]["scopes_listed"] == 1  # SUB3 is disabled
     assert exit_code(results, Severity.HIGH) == EXIT_INCOMPLETE
@@ -82,11 +85,16 @@ def test_azure_finds_flexible_servers_across_pages_filtered(arm: Replay, certs: 
 
 
 def test_azure_listed_subscription_without_filters(arm: Replay, certs: IssuedCerts) -> None:
-    results = scan(azure(arm, certs, f"    subscriptions: ['{SUB1}']\n"),
-                   {"storage.azure_postgres_encrypted"})
+    results = scan(
+        azure(arm, certs, f"    subscriptions: ['{SUB1}']\n"), {"storage.azure_postgres_encrypted"}
+    )
     assert sorted(t.name for t in results.targets) == [
-        "az", "az/agentauri-prod/ledger-pg", "az/agentauri-prod/orders-pg",
-        "az/agentauri-prod/test-pg", "az/sandbox/scratch-pg"]
+        "az",
+        "az/agentauri-prod/ledger-pg",
+        "az/agentauri-prod/orders-pg",
+        "az/agentauri-prod/test-pg",
+        "az/sandbox/scratch-pg",
+    ]
     assert not any(path == "/subscriptions" for _, path, _ in arm.requests)
     assert exit_code(results, Severity.HIGH) == 0
 
@@ -100,8 +108,7 @@ def gcp(replay: Replay, extra: str = "") -> str:
 
 def test_gcp_finds_postgresql_instances_across_pages_skips_other_engines() -> None:
     with replay_server("gcp-discovery") as replay:
-        results = scan(gcp(replay, "    labels: {env: prod}\n"),
-                       {"storage.gcp_cloudsql_encrypted"})
+        results = scan(gcp(replay, "    labels: {env: prod}\n"), {"storage.gcp_cloudsql_encrypted"})
         requests = list(replay.requests)
     found = {t.name: t for t in results.targets if t.kind == "gcp-cloudsql"}
     # orders on the first page, ledger behind nextPageToken; shop (MySQL) and reports
@@ -118,10 +125,13 @@ def test_gcp_finds_postgresql_instances_across_pages_skips_other_engines() -> No
     denied = next(t for t in results.targets if t.name == "gcp/agentauri-locked")
     assert denied.status is TargetStatus.ERROR and denied.error == (
         "project agentauri-locked: listing Cloud SQL instances: permission denied "
-        "(HTTP 403; needs cloudsql.instances.list)")
+        "(HTTP 403; needs cloudsql.instances.list)"
+    )
     summary = next(t for t in results.targets if t.name == "gcp")
     assert (summary.inventory or {})["discovery"]["skipped"] == {
-        "MYSQL_8_0": 1, "SQLSERVER_2019_STANDARD": 1}
+        "MYSQL_8_0": 1,
+        "SQLSERVER_2019_STANDARD": 1,
+    }
     listed = [p for _, p, _ in requests if p == "/v1/projects/agentauri/instances"]
     assert len(listed) == 2  # both pages
     assert GCP_TOKEN not in repr(results)

@@ -21,8 +21,12 @@ from tests.conftest import AUDITOR_PASSWORD, ClusterFactory
 
 REGION = "eu-west-1"
 ENDPOINT = f"orders.aaaaaaaaaa.{REGION}.rds.amazonaws.com"  # what moto reports for "orders"
-CHECKS = {"storage.aws_rds_encrypted", "transport.ssl_enabled", "transport.certificate_trust",
-          "auth.password_encryption"}
+CHECKS = {
+    "storage.aws_rds_encrypted",
+    "transport.ssl_enabled",
+    "transport.certificate_trust",
+    "auth.password_encryption",
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,23 +37,39 @@ def rds_cluster(start_cluster: ClusterFactory) -> Cluster:
 
 @pytest.fixture
 def orders(monkeypatch: pytest.MonkeyPatch, rds_cluster: Cluster) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "PG_PW": AUDITOR_PASSWORD}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "PG_PW": AUDITOR_PASSWORD,
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         boto3.client("rds", region_name=REGION).create_db_instance(
-            DBInstanceIdentifier="orders", DBInstanceClass="db.t3.micro", Engine="postgres",
-            MasterUsername="admin_user", MasterUserPassword="not-used-by-tests",
-            AllocatedStorage=20, StorageEncrypted=True, Port=rds_cluster.port,
-            Tags=[{"Key": "env", "Value": "prod"}])
+            DBInstanceIdentifier="orders",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="admin_user",
+            MasterUserPassword="not-used-by-tests",
+            AllocatedStorage=20,
+            StorageEncrypted=True,
+            Port=rds_cluster.port,
+            Tags=[{"Key": "env", "Value": "prod"}],
+        )
         yield
 
 
 def connect(cluster: Cluster, **extra: str) -> str:
     assert cluster.certs is not None
-    fields = {"user": "auditor", "password": "{env: PG_PW}", "dbname": "app",
-              "sslrootcert": f"'{cluster.certs.ca_cert}'", "hostaddr": "127.0.0.1", **extra}
+    fields = {
+        "user": "auditor",
+        "password": "{env: PG_PW}",
+        "dbname": "app",
+        "sslrootcert": f"'{cluster.certs.ca_cert}'",
+        "hostaddr": "127.0.0.1",
+        **extra,
+    }
     return "{" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
 
 
@@ -65,18 +85,26 @@ def by_check(results: ScanResults, target: str) -> dict[str, Status]:
 def test_declared_rds_target_with_connect_is_one_asset(orders: None, rds_cluster: Cluster) -> None:
     results = scan(
         "targets:\n  - name: orders\n    kind: aws-rds\n"
-        f"    region: {REGION}\n    db_instance: orders\n    connect: {connect(rds_cluster)}\n")
+        f"    region: {REGION}\n    db_instance: orders\n    connect: {connect(rds_cluster)}\n"
+    )
     assert [(t.name, t.kind, t.status) for t in results.targets] == [
-        ("orders", "aws-rds", TargetStatus.SCANNED)]
+        ("orders", "aws-rds", TargetStatus.SCANNED)
+    ]
     # cloud and in-database verdicts under the one name, each for a real reason
     assert by_check(results, "orders") == {
-        "storage.aws_rds_encrypted": Status.PASS, "transport.ssl_enabled": Status.PASS,
-        "transport.certificate_trust": Status.PASS, "auth.password_encryption": Status.PASS}
+        "storage.aws_rds_encrypted": Status.PASS,
+        "transport.ssl_enabled": Status.PASS,
+        "transport.certificate_trust": Status.PASS,
+        "auth.password_encryption": Status.PASS,
+    }
     inventory = results.targets[0].inventory or {}
     assert inventory["asset"] == {
-        "name": "orders", "cloud": "aws-rds",
+        "name": "orders",
+        "cloud": "aws-rds",
         "resource_id": f"arn:aws:rds:{REGION}:123456789012:db:orders",
-        "endpoint": f"{ENDPOINT}:{rds_cluster.port}", "parts": ["aws-rds", "postgres"]}
+        "endpoint": f"{ENDPOINT}:{rds_cluster.port}",
+        "parts": ["aws-rds", "postgres"],
+    }
     assert inventory["database"] == "app" and inventory["role"]["name"] == "auditor"
     assert inventory["server_version"].startswith("15")  # the live server's, not the API's
     assert AUDITOR_PASSWORD not in repr(results)
@@ -87,7 +115,8 @@ def test_discovered_database_is_scanned_through_its_reported_endpoint(
 ) -> None:
     results = scan(
         f"targets:\n  - name: estate\n    kind: aws\n    regions: [{REGION}]\n"
-        f"    tags: {{env: prod}}\n    connect: {connect(rds_cluster)}\n")
+        f"    tags: {{env: prod}}\n    connect: {connect(rds_cluster)}\n"
+    )
     name = f"estate/123456789012/{REGION}/orders"
     assert [t.name for t in results.targets] == [name, "estate"]
     assert results.targets[0].status is TargetStatus.SCANNED
@@ -101,11 +130,13 @@ def test_wrong_certificate_name_fails_trust_under_the_asset(
     """The certificate is checked against the name the API reported, not the address used."""
     other = start_cluster("compliant", tls=CertSpec(hostnames=("db.example.com",)))
     boto3.client("rds", region_name=REGION).modify_db_instance(
-        DBInstanceIdentifier="orders", DBPortNumber=other.port, ApplyImmediately=True)
+        DBInstanceIdentifier="orders", DBPortNumber=other.port, ApplyImmediately=True
+    )
     results = scan(
         "targets:\n  - name: orders\n    kind: aws-rds\n"
         f"    region: {REGION}\n    db_instance: orders\n"
-        f"    connect: {connect(other, sslmode='require')}\n")
+        f"    connect: {connect(other, sslmode='require')}\n"
+    )
     trust = next(r for r in results.findings if r.check_id == "transport.certificate_trust")
     assert trust.target == "orders" and trust.status is Status.FAIL
     assert ENDPOINT in trust.message
@@ -117,7 +148,8 @@ def test_unreachable_endpoint_errors_the_in_database_half_only(orders: None) -> 
     results = scan(
         "targets:\n  - name: orders\n    kind: aws-rds\n"
         f"    region: {REGION}\n    db_instance: orders\n"
-        "    connect: {user: auditor, password: {env: PG_PW}, connect_timeout_seconds: 3}\n")
+        "    connect: {user: auditor, password: {env: PG_PW}, connect_timeout_seconds: 3}\n"
+    )
     outcome = results.targets[0]
     assert outcome.name == "orders" and outcome.status is TargetStatus.UNREACHABLE
     assert outcome.error is not None and outcome.error.startswith("postgres: ")
