@@ -623,7 +623,7 @@ class AwsDiscoveryTarget(BaseModel):
     kind: Literal["aws"]
     regions: tuple[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")], ...] = ()  # () = all enabled
     # One role per account (none: the credential's own account).
-    role_arns: tuple[Annotated[str, Field(pattern=_ROLE_ARN)] | AwsRole, ...] = ()
+    role_arns: tuple[AwsRole, ...] = ()  # an ARN, or {arn: ..., external_id: ...}
     external_id: str | None = None  # for every role that does not name its own
     # Also every active account of the AWS Organization, through this role name in each.
     organization_role: Annotated[str, Field(pattern=r"^[\w+=,.@/-]{1,128}$")] | None = None
@@ -633,9 +633,16 @@ class AwsDiscoveryTarget(BaseModel):
     connect: ConnectDetails | None = None
     target_timeout_seconds: float = Field(120.0, gt=0)  # per discovered database
 
+    @field_validator("role_arns", mode="before")
+    @classmethod
+    def _plain_arns(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{"arn": item} if isinstance(item, str) else item for item in value]
+        return value
+
     def roles(self) -> list[AwsRole]:
         return [
-            AwsRole(arn=r, external_id=self.external_id) if isinstance(r, str) else r
+            r if r.external_id else r.model_copy(update={"external_id": self.external_id})
             for r in self.role_arns
         ]
 
@@ -951,7 +958,6 @@ def known_keys() -> frozenset[str]:
         GcpCloudSqlTarget,
         HostTarget,
         VaultTarget,
-        ConnectDetails,
         AwsRole,
         AwsDiscoveryTarget,
         AzureDiscoveryTarget,
@@ -974,6 +980,8 @@ def _explain(error: Mapping[str, Any]) -> str:
     loc = tuple(error.get("loc") or ())
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else ""
+        if "connect" in loc[:-1]:  # connect: takes connection parameters as its own keys
+            return "unknown key" + did_you_mean(key, ConnectDetails.model_fields)
         if key in _libpq_keywords() and key not in known_keys():
             return f"unknown key ({key} is a connection parameter: put it in the dsn, ?{key}=...)"
         return "unknown key" + did_you_mean(key, known_keys())

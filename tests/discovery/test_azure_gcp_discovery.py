@@ -5,6 +5,7 @@ paged through nextPageToken) and a subscription / project whose listing is denie
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from auditor.gate import EXIT_INCOMPLETE, exit_code
 from auditor.lab.certs import CertSpec, IssuedCerts, issue
 from auditor.model import ScanResults, Severity, Status, TargetStatus
 from auditor.runner import run_scan
+from tests.spine.test_cli import run_cli
 from tests.support.replay import Replay, replay_server
 
 SUB1, SUB2 = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"
@@ -136,3 +138,41 @@ def test_gcp_finds_postgresql_instances_across_pages_skips_other_engines() -> No
     assert len(listed) == 2  # both pages
     assert GCP_TOKEN not in repr(results)
     assert exit_code(results, Severity.HIGH) == EXIT_INCOMPLETE
+
+
+def test_cli_scan_reports_the_denied_project_and_exits_3(tmp_path: Path) -> None:
+    """End to end: the scan goes on past the denied project, the terminal report names it in
+    one line, the JSON results carry it, and the exit code says the estate is incomplete."""
+    with replay_server("gcp-discovery") as replay:
+        config = tmp_path / "estate.yaml"
+        config.write_text(gcp(replay, "    labels: {env: prod}\n"))
+        proc = run_cli(
+            "scan",
+            "-c",
+            str(config),
+            "--check",
+            "storage.gcp_cloudsql_encrypted",
+            "--format",
+            "terminal",
+            "--format",
+            "json",
+            "-o",
+            str(tmp_path / "out"),
+            env={"GCP_TOKEN": GCP_TOKEN},
+        )
+    assert proc.returncode == EXIT_INCOMPLETE, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    denied = [line for line in proc.stdout.splitlines() if "agentauri-locked" in line]
+    assert denied == [
+        "target gcp/agentauri-locked (gcp): error - project agentauri-locked: listing Cloud SQL "
+        "instances: permission denied (HTTP 403; needs cloudsql.instances.list)"
+    ]
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    names = {t["name"]: t["status"] for t in saved["targets"]}
+    assert names == {
+        "gcp": "scanned",
+        "gcp/agentauri-locked": "error",
+        "gcp/agentauri/ledger": "scanned",
+        "gcp/agentauri/orders": "scanned",
+    }
+    assert GCP_TOKEN not in proc.stdout + proc.stderr

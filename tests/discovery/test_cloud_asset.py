@@ -18,6 +18,7 @@ from auditor.lab.cluster import Cluster
 from auditor.model import ScanResults, Status, TargetStatus
 from auditor.runner import run_scan
 from tests.conftest import AUDITOR_PASSWORD, ClusterFactory
+from tests.support.replay import replay_server
 
 REGION = "eu-west-1"
 ENDPOINT = f"orders.aaaaaaaaaa.{REGION}.rds.amazonaws.com"  # what moto reports for "orders"
@@ -73,8 +74,8 @@ def connect(cluster: Cluster, **extra: str) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
 
 
-def scan(text: str) -> ScanResults:
-    results, _ = run_scan(parse_config(text, "asset.yaml"), Path.cwd(), check_ids=CHECKS)
+def scan(text: str, checks: set[str] = CHECKS) -> ScanResults:
+    results, _ = run_scan(parse_config(text, "asset.yaml"), Path.cwd(), check_ids=checks)
     return results
 
 
@@ -157,3 +158,35 @@ def test_unreachable_endpoint_errors_the_in_database_half_only(orders: None) -> 
     found = by_check(results, "orders")
     assert found.pop("storage.aws_rds_encrypted") is Status.PASS
     assert set(found.values()) == {Status.ERROR}
+
+
+CLOUD_SQL_NAME = "orders.abcdef.europe-west1.sql.goog"  # the recorded instance's dnsName
+
+
+def test_cloud_sql_instance_is_one_asset_through_its_dns_name(
+    monkeypatch: pytest.MonkeyPatch, start_cluster: ClusterFactory
+) -> None:
+    """Cloud SQL reports no port: `connect.port` names the local proxy's, while the
+    certificate is still checked against the instance's DNS name."""
+    cluster = start_cluster("compliant", tls=CertSpec(hostnames=(CLOUD_SQL_NAME,)))
+    monkeypatch.setenv("PG_PW", AUDITOR_PASSWORD)
+    monkeypatch.setenv("GCP_TOKEN", "canary-gcp-token-0c1d")
+    with replay_server("gcp-discovery") as replay:
+        results = scan(
+            "targets:\n  - name: orders\n    kind: gcp-cloudsql\n    project: agentauri\n"
+            f"    instance: orders\n    access_token: {{env: GCP_TOKEN}}\n"
+            f"    sqladmin_endpoint: '{replay.url}'\n"
+            f"    connect: {connect(cluster, port=str(cluster.port))}\n",
+            {"storage.gcp_cloudsql_encrypted", "transport.certificate_trust"},
+        )
+    assert [(t.name, t.kind, t.status) for t in results.targets] == [
+        ("orders", "gcp-cloudsql", TargetStatus.SCANNED)
+    ]
+    assert by_check(results, "orders") == {
+        "storage.gcp_cloudsql_encrypted": Status.PASS,
+        "transport.certificate_trust": Status.PASS,
+    }
+    inventory = results.targets[0].inventory or {}
+    assert inventory["asset"]["endpoint"] == f"{CLOUD_SQL_NAME}:5432"
+    assert inventory["asset"]["parts"] == ["gcp-cloudsql", "postgres"]
+    assert inventory["endpoint"] == f"{CLOUD_SQL_NAME}:{cluster.port}"  # where it connected
