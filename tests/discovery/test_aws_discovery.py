@@ -5,6 +5,7 @@ account whose role may not list RDS (its regions become error lines, the rest is
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,65 @@ def test_no_tag_filter_finds_every_postgresql_database(estate: None) -> None:
         "orders",
         "scratch",
     ]
+
+
+def test_accounts_of_the_organization(monkeypatch: pytest.MonkeyPatch) -> None:
+    """organization_role: every active account of the AWS Organization is scanned through
+    that role (moto without IAM enforcement: its roles need not exist)."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": HOME,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        org = boto3.client("organizations", region_name=HOME)
+        org.create_organization(FeatureSet="ALL")
+        members = []
+        for n in (1, 2):
+            status = org.create_account(Email=f"team{n}@example.com", AccountName=f"team{n}")
+            members.append(status["CreateAccountStatus"]["AccountId"])
+        for account in members:
+            creds = boto3.client("sts", region_name=HOME).assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                RoleSessionName="setup",
+            )["Credentials"]
+            _instance(_session(creds), HOME, f"db-{account[-4:]}", "postgres", "prod")
+        text = (
+            "targets:\n  - name: org\n    kind: aws\n    regions: [eu-west-1]\n"
+            "    organization_role: OrganizationAccountAccessRole\n"
+        )
+        results, _ = run_scan(
+            parse_config(text, "org.yaml"), Path.cwd(), check_ids={"storage.aws_rds_encrypted"}
+        )
+    scanned = sorted(t.name for t in results.targets if t.kind == "aws-rds")
+    assert scanned == sorted(f"org/{a}/eu-west-1/db-{a[-4:]}" for a in members)
+    assert all(t.status is TargetStatus.SCANNED for t in results.targets), results.targets
+    summary = next(t for t in results.targets if t.name == "org")
+    assert (summary.inventory or {})["discovery"]["scopes_listed"] == 3  # management + 2
+
+
+def test_unreachable_endpoint_is_one_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    text = (
+        "targets:\n  - name: estate\n    kind: aws\n    regions: [eu-west-1]\n"
+        f"    endpoint_url: 'http://127.0.0.1:{port}'\n"
+    )
+    results, _ = run_scan(
+        parse_config(text, "aws.yaml"), Path.cwd(), check_ids={"storage.aws_rds_encrypted"}
+    )
+    failed = [t for t in results.targets if t.status is not TargetStatus.SCANNED]
+    assert [(t.name, t.status, t.error) for t in failed] == [
+        (
+            "estate/default",
+            TargetStatus.UNREACHABLE,
+            "default credentials: sts:GetCallerIdentity: cannot reach the AWS endpoint",
+        )
+    ]
+    assert exit_code(results, Severity.HIGH) == EXIT_INCOMPLETE

@@ -175,4 +175,21 @@ def test_cli_scan_reports_the_denied_project_and_exits_3(tmp_path: Path) -> None
         "gcp/agentauri/ledger": "scanned",
         "gcp/agentauri/orders": "scanned",
     }
+    # SARIF anchors: what discovery found points at the discovery target's config line
+    anchors = {t["name"]: t.get("declared_at") for t in saved["targets"]}
+    assert set(anchors.values()) == {"estate.yaml:2"}, anchors
     assert GCP_TOKEN not in proc.stdout + proc.stderr
+
+
+def test_gcp_throttled_project_is_one_error_line_and_the_rest_is_scanned() -> None:
+    with replay_server("gcp-discovery") as replay:
+        text = gcp(replay).replace("agentauri-locked", "agentauri-busy")
+        results = scan(text, {"storage.gcp_cloudsql_encrypted"})
+    busy = next(t for t in results.targets if t.name == "gcp/agentauri-busy")
+    assert busy.status is TargetStatus.ERROR
+    assert busy.error == "project agentauri-busy: listing Cloud SQL instances: throttled (HTTP 429)"
+    assert sorted(t.name for t in results.targets if t.kind == "gcp-cloudsql") == [
+        "gcp/agentauri/ledger",
+        "gcp/agentauri/orders",
+        "gcp/agentauri/sandbox",
+    ]
