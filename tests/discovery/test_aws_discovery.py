@@ -18,6 +18,7 @@ from moto.core import set_initial_no_auth_action_count
 from auditor.config import parse_config
 from auditor.gate import EXIT_INCOMPLETE, exit_code
 from auditor.model import ScanResults, Severity, Status, TargetStatus
+from auditor.report_model import scope_row
 from auditor.runner import run_scan
 
 HOME = "eu-west-1"
@@ -183,6 +184,11 @@ def test_finds_exactly_the_postgresql_databases_each_one_asset(estate: None) -> 
             "skipped": {"aurora-mysql": 1, "mysql": 1},
         }
     }
+    assert (
+        "discovered",
+        "3 PostgreSQL database(s) in 4 scope(s), 0 failed; other engines "
+        "skipped: aurora-mysql 1, mysql 1",
+    ) in scope_row(summary).facts
     assert exit_code(results, Severity.HIGH) == 0
 
 

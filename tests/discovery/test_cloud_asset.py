@@ -16,6 +16,7 @@ from auditor.config import parse_config
 from auditor.lab.certs import CertSpec
 from auditor.lab.cluster import Cluster
 from auditor.model import ScanResults, Status, TargetStatus
+from auditor.report_model import scope_row
 from auditor.runner import run_scan
 from tests.conftest import AUDITOR_PASSWORD, ClusterFactory
 from tests.support.replay import replay_server
@@ -108,6 +109,10 @@ def test_declared_rds_target_with_connect_is_one_asset(orders: None, rds_cluster
     }
     assert inventory["database"] == "app" and inventory["role"]["name"] == "auditor"
     assert inventory["server_version"].startswith("15")  # the live server's, not the API's
+    # reports list it once, its two parts named
+    assert ("asset", f"aws-rds + postgres through {ENDPOINT}:{rds_cluster.port}") in (
+        scope_row(results.targets[0]).facts
+    )
     assert AUDITOR_PASSWORD not in repr(results)
 
 
