@@ -15,7 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.cloud_discovery.found import Discovered, ScopeError, one_line, tags_match
+from auditor.cloud_discovery.found import (
+    Discovered,
+    ScopeError,
+    one_line,
+    plain_identifier,
+    tags_match,
+)
 from auditor.config import AwsDiscoveryTarget, AwsRdsTarget, AwsRole
 from auditor.model import TargetStatus
 
@@ -223,14 +229,18 @@ def _region(
             continue  # an Aurora or Multi-AZ cluster member: the cluster is the database
         if engine not in INSTANCE_ENGINES:
             found.skipped[engine] += 1
+        elif (ident := plain_identifier(db.get("DBInstanceIdentifier"))) is None:
+            found.skipped["unusable identifier"] += 1
         elif tags_match(target.tags, _tags(db)):
-            found.targets.append(make(str(db["DBInstanceIdentifier"]), cluster=False))
+            found.targets.append(make(ident, cluster=False))
     for db in clusters:
         engine = str(db.get("Engine") or "?")
         if engine not in CLUSTER_ENGINES:
             found.skipped[engine] += 1
+        elif (ident := plain_identifier(db.get("DBClusterIdentifier"))) is None:
+            found.skipped["unusable identifier"] += 1
         elif tags_match(target.tags, _tags(db)):
-            found.targets.append(make(str(db["DBClusterIdentifier"]), cluster=True))
+            found.targets.append(make(ident, cluster=True))
     return found
 
 

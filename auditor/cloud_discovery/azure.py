@@ -7,7 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from auditor.cloud_discovery.found import Discovered, ScopeError, one_line, tags_match
+from auditor.cloud_discovery.found import (
+    Discovered,
+    ScopeError,
+    one_line,
+    plain_identifier,
+    tags_match,
+)
 from auditor.config import AzureDiscoveryTarget, AzurePostgresTarget
 from auditor.model import TargetStatus
 
@@ -103,9 +109,10 @@ def discover_azure(target: AzureDiscoveryTarget, token: str | None, config_dir: 
             continue
         found.scopes += 1
         for server in servers:
-            group = _resource_group(str(server.id or ""))
-            name = server.name
+            group = plain_identifier(_resource_group(str(server.id or "")))
+            name = plain_identifier(server.name)
             if not group or not name:
+                found.skipped["unusable identifier"] += 1
                 continue
             if wanted_groups and group.lower() not in wanted_groups:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -42,3 +43,12 @@ def one_line(text: object, limit: int = 300) -> str:
 def tags_match(wanted: dict[str, str], tags: dict[str, str]) -> bool:
     """Every wanted pair is present; a wanted value "*" only asks for the key."""
     return all(k in tags and (v == "*" or tags[k] == v) for k, v in wanted.items())
+
+
+# What the platforms allow in database, server, instance and resource-group names. A name from
+# the API outside this is not used (it would go into request paths and file names).
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._()-]{0,89}")
+
+
+def plain_identifier(value: object) -> str | None:
+    return value if isinstance(value, str) and _IDENTIFIER.fullmatch(value) else None

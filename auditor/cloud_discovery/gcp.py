@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.cloud_discovery.found import Discovered, ScopeError, tags_match
+from auditor.cloud_discovery.found import Discovered, ScopeError, plain_identifier, tags_match
 from auditor.config import GcpCloudSqlTarget, GcpDiscoveryTarget
 from auditor.model import TargetStatus
 
@@ -75,12 +75,13 @@ def discover_gcp(target: GcpDiscoveryTarget, token: str | None) -> Discovered:
             continue
         found.scopes += 1
         for instance in instances:
-            version = str(instance.get("databaseVersion") or "?")
-            name = instance.get("name")
-            if not isinstance(name, str) or not name:
-                continue
+            version = str(instance.get("databaseVersion") or "?")[:40]
+            name = plain_identifier(instance.get("name"))
             if not version.startswith("POSTGRES_"):
                 found.skipped[version] += 1
+                continue
+            if name is None:
+                found.skipped["unusable identifier"] += 1
                 continue
             labels = (instance.get("settings") or {}).get("userLabels") or {}
             if not tags_match(target.labels, {str(k): str(v) for k, v in labels.items()}):

@@ -133,7 +133,9 @@ def test_gcp_finds_postgresql_instances_across_pages_skips_other_engines() -> No
     assert (summary.inventory or {})["discovery"]["skipped"] == {
         "MYSQL_8_0": 1,
         "SQLSERVER_2019_STANDARD": 1,
+        "unusable identifier": 1,  # a name that would be a path: never requested
     }
+    assert not any(".." in path for _, path, _ in requests)
     listed = [p for _, p, _ in requests if p == "/v1/projects/agentauri/instances"]
     assert len(listed) == 2  # both pages
     assert GCP_TOKEN not in repr(results)
