@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from auditor.config import parse_config
@@ -16,7 +17,7 @@ from auditor.gate import EXIT_INCOMPLETE, exit_code
 from auditor.lab.certs import CertSpec, IssuedCerts, issue
 from auditor.model import ScanResults, Severity, Status, TargetStatus
 from auditor.runner import run_scan
-from tests.spine.test_cli import run_cli
+from tests.spine.test_cli import SCHEMA, run_cli
 from tests.support.replay import Replay, replay_server
 
 SUB1, SUB2 = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"
@@ -170,6 +171,7 @@ def test_cli_scan_reports_the_denied_project_and_exits_3(tmp_path: Path) -> None
         "instances: permission denied (HTTP 403; needs cloudsql.instances.list)"
     ]
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    jsonschema.validate(saved, json.loads(SCHEMA.read_text()))
     names = {t["name"]: t["status"] for t in saved["targets"]}
     assert names == {
         "gcp": "scanned",
