@@ -195,3 +195,20 @@ def test_cloud_sql_instance_is_one_asset_through_its_dns_name(
     assert inventory["asset"]["endpoint"] == f"{CLOUD_SQL_NAME}:5432"
     assert inventory["asset"]["parts"] == ["gcp-cloudsql", "postgres"]
     assert inventory["endpoint"] == f"{CLOUD_SQL_NAME}:{cluster.port}"  # where it connected
+
+
+def test_missing_database_errors_both_halves_in_one_line(orders: None) -> None:
+    """No database, no endpoint: the in-database checks do not pass or vanish, they say why."""
+    results = scan(
+        "targets:\n  - name: gone\n    kind: aws-rds\n"
+        f"    region: {REGION}\n    db_instance: gone\n"
+        "    connect: {user: auditor, password: {env: PG_PW}}\n"
+    )
+    outcome = results.targets[0]
+    assert outcome.status is TargetStatus.ERROR
+    assert outcome.error == (
+        f"aws-rds: 'gone' not found in region {REGION}; postgres: cannot connect: "
+        "the cloud API was not read, so no endpoint is known"
+    )
+    assert set(by_check(results, "gone").values()) == {Status.ERROR}
+    assert len(by_check(results, "gone")) == len(CHECKS)
