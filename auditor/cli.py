@@ -85,10 +85,15 @@ def _save_facts(folder: Path, bundles: list[Facts]) -> list[Path]:
     from auditor.safe_files import ensure_folder, file_stems, write_file
 
     ensure_folder(folder, "--save-facts folder")
-    stems = file_stems(f.target.name for f in bundles)
-    written = []
+    # A cloud database scanned in-database too is one target with two bundles (one per kind).
+    labels: list[str] = []
     for facts in bundles:
-        path = folder / f"{stems[facts.target.name]}.facts.json"
+        name = facts.target.name
+        labels.append(name if name not in labels else f"{name}.{facts.target.kind}")
+    stems = file_stems(labels)
+    written = []
+    for facts, label in zip(bundles, labels, strict=True):
+        path = folder / f"{stems[label]}.facts.json"
         body = json.dumps(facts.to_json(), indent=2, sort_keys=True) + "\n"
         write_file(path, body.encode(), private=True)
         written.append(path)

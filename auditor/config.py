@@ -332,6 +332,45 @@ class PostgresTarget(BaseModel):
         }
 
 
+class ConnectDetails(BaseModel):
+    """How to log into a cloud database through the endpoint its cloud API reports, so its
+    TLS and in-database checks run under the same target name as its storage and key checks
+    (one asset). The host and port are never written here: they come from the API."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    user: Annotated[str, Field(min_length=1)]
+    password: PasswordRef | None = None
+    dbname: Annotated[str, Field(min_length=1)] = "postgres"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
+        "verify-full"
+    )
+    sslrootcert: str | None = None  # relative to the config file's folder
+    # Where the TCP connection goes when the reported name does not resolve from the scanner
+    # (private DNS, a tunnel); the certificate is still checked against the reported name.
+    hostaddr: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)  # instead of the API's (a local proxy)
+    sensitive_columns: tuple[str, ...] = ()
+    tls_probe: bool = True
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("sensitive_columns")
+    @classmethod
+    def _columns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return PostgresTarget._columns(value)
+
+    def dsn(self, host: str, port: int) -> str:
+        """The postgresql:// URL of the database at the endpoint the cloud API reported."""
+        params: dict[str, str] = {"sslmode": self.sslmode}
+        if self.sslrootcert:
+            params["sslrootcert"] = self.sslrootcert
+        if self.hostaddr:
+            params["hostaddr"] = self.hostaddr
+        port = self.port or port
+        netloc = f"{quote(self.user, safe='')}@{f'[{host}]' if ':' in host else host}:{port}"
+        query = urlencode(params, quote_via=quote, safe="/")
+        return f"postgresql://{netloc}/{quote(self.dbname, safe='')}?{query}"
+
+
 class DeclaredSecret(BaseModel):
     """A secret whose rotation age is checked (keys.secret_rotation_age)."""
 
@@ -340,6 +379,9 @@ class DeclaredSecret(BaseModel):
     # Defaults follow the reference design: encryption key yearly, master password quarterly.
     purpose: Literal["encryption-key", "master-password", "other"] = "other"
     max_age_days: int | None = Field(None, ge=1)
+
+
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$"
 
 
 class AwsRdsTarget(BaseModel):
@@ -356,8 +398,12 @@ class AwsRdsTarget(BaseModel):
     db_cluster: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None  # an AWS-compatible endpoint (tests, LocalStack)
+    # The database lives in another account: assume this role there first.
+    role_arn: Annotated[str, Field(pattern=_ROLE_ARN)] | None = None
+    external_id: str | None = None
     secrets: tuple[DeclaredSecret, ...] = ()
     backup_buckets: tuple[str, ...] = ()
+    connect: ConnectDetails | None = None  # also scan it in-database, as one asset
     target_timeout_seconds: float = Field(120.0, gt=0)
 
     @model_validator(mode="after")
@@ -405,6 +451,7 @@ class AzurePostgresTarget(BaseModel):
     key_vault_access_token: PasswordRef | None = None
     secrets: tuple[DeclaredSecret, ...] = ()
     keys: tuple[str, ...] = ()  # Key Vault key names (customer-managed keys)
+    connect: ConnectDetails | None = None  # also scan it in-database, as one asset
     target_timeout_seconds: float = Field(120.0, gt=0)
 
     @field_validator("secrets")
@@ -466,6 +513,7 @@ class GcpCloudSqlTarget(BaseModel):
     secretmanager_endpoint: str | None = None  # default: the public Secret Manager endpoint
     # Secret Manager secrets: `S` (in `project`) or `projects/P/secrets/S`; metadata only.
     secrets: tuple[DeclaredSecret, ...] = ()
+    connect: ConnectDetails | None = None  # also scan it in-database, as one asset
     target_timeout_seconds: float = Field(120.0, gt=0)
 
     @field_validator("secrets")
@@ -599,6 +647,104 @@ class VaultTarget(BaseModel):
         }
 
 
+class AwsRole(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    arn: Annotated[str, Field(pattern=_ROLE_ARN)]
+    external_id: str | None = None
+
+
+class AwsDiscoveryTarget(BaseModel):
+    """Every RDS PostgreSQL instance and Aurora PostgreSQL cluster in some AWS accounts and
+    regions, each scanned as its own aws-rds target (auditor/cloud_discovery)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["aws"]
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label; discovered inherit
+    regions: tuple[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")], ...] = ()  # () = all enabled
+    # One role per account (none: the credential's own account).
+    role_arns: tuple[AwsRole, ...] = ()  # an ARN, or {arn: ..., external_id: ...}
+    external_id: str | None = None  # for every role that does not name its own
+    # Also every active account of the AWS Organization, through this role name in each.
+    organization_role: Annotated[str, Field(pattern=r"^[\w+=,.@/-]{1,128}$")] | None = None
+    tags: dict[str, str] = {}  # every pair must match; value "*": the key is present
+    profile: str | None = None
+    endpoint_url: str | None = None  # an AWS-compatible endpoint (tests, LocalStack)
+    connect: ConnectDetails | None = None
+    target_timeout_seconds: float = Field(120.0, gt=0)  # per discovered database
+
+    @field_validator("role_arns", mode="before")
+    @classmethod
+    def _plain_arns(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{"arn": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    def roles(self) -> list[AwsRole]:
+        return [
+            r if r.external_id else r.model_copy(update={"external_id": self.external_id})
+            for r in self.role_arns
+        ]
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return None
+
+    def context_options(self) -> dict[str, Any]:
+        return {"regions": list(self.regions), "tags": dict(self.tags)}
+
+
+class AzureDiscoveryTarget(BaseModel):
+    """Every Azure Database for PostgreSQL flexible server in some subscriptions (default:
+    every subscription the credential sees), each scanned as an azure-postgres target."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["azure"]
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label; discovered inherit
+    subscriptions: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    resource_groups: tuple[Annotated[str, Field(min_length=1)], ...] = ()  # () = all
+    tags: dict[str, str] = {}
+    access_token: PasswordRef | None = None
+    management_endpoint: str | None = None
+    ca_bundle: str | None = None
+    connect: ConnectDetails | None = None
+    target_timeout_seconds: float = Field(120.0, gt=0)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return resolve_secret(self.access_token, base_dir, self.name, "access token")
+
+    def context_options(self) -> dict[str, Any]:
+        return {"subscriptions": list(self.subscriptions), "tags": dict(self.tags)}
+
+
+class GcpDiscoveryTarget(BaseModel):
+    """Every Cloud SQL for PostgreSQL instance in some projects, each scanned as a
+    gcp-cloudsql target."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["gcp"]
+    labels: Labels = {}  # env, bu, owner, data_class, zone...: for --label; discovered inherit
+    projects: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1)
+    # Cloud SQL user labels an instance must carry (`labels:` are this target's own labels).
+    instance_labels: dict[str, str] = {}
+    access_token: PasswordRef | None = None
+    sqladmin_endpoint: str = "https://sqladmin.googleapis.com"
+    kms_endpoint: str | None = None
+    connect: ConnectDetails | None = None
+    target_timeout_seconds: float = Field(120.0, gt=0)
+
+    def resolve_password(self, base_dir: Path) -> str | None:
+        return resolve_secret(self.access_token, base_dir, self.name, "access token")
+
+    def context_options(self) -> dict[str, Any]:
+        return {"projects": list(self.projects), "instance_labels": dict(self.instance_labels)}
+
+
+DiscoveryTarget = AwsDiscoveryTarget | AzureDiscoveryTarget | GcpDiscoveryTarget
 Target = (
     PostgresTarget
     | AwsRdsTarget
@@ -606,8 +752,21 @@ Target = (
     | GcpCloudSqlTarget
     | HostTarget
     | VaultTarget
+    | AwsDiscoveryTarget
+    | AzureDiscoveryTarget
+    | GcpDiscoveryTarget
 )
-TARGET_KINDS = ("postgres", "aws-rds", "azure-postgres", "gcp-cloudsql", "host", "vault")
+TARGET_KINDS = (
+    "postgres",
+    "aws-rds",
+    "azure-postgres",
+    "gcp-cloudsql",
+    "host",
+    "vault",
+    "aws",
+    "azure",
+    "gcp",
+)
 
 
 class ScanConfig(BaseModel):
@@ -852,6 +1011,10 @@ def known_keys() -> frozenset[str]:
         GcpCloudSqlTarget,
         HostTarget,
         VaultTarget,
+        AwsRole,
+        AwsDiscoveryTarget,
+        AzureDiscoveryTarget,
+        GcpDiscoveryTarget,
     ]
     return frozenset(key for model in models for key in model.model_fields)
 
@@ -870,6 +1033,8 @@ def _explain(error: Mapping[str, Any]) -> str:
     loc = tuple(error.get("loc") or ())
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else ""
+        if "connect" in loc[:-1]:  # connect: takes connection parameters as its own keys
+            return "unknown key" + did_you_mean(key, ConnectDetails.model_fields)
         if key in _libpq_keywords() and key not in known_keys():
             return f"unknown key ({key} is a connection parameter: put it in the dsn, ?{key}=...)"
         return "unknown key" + did_you_mean(key, known_keys())

@@ -31,7 +31,7 @@ from auditor.secret_refs import StoreRef, VaultPassword
 Locator = Callable[[tuple[Any, ...]], str]
 
 # Target fields that name a file read at scan time, relative to the config file's folder.
-FILE_FIELDS = ("hba_file", "evidence", "ca_bundle", "public_key")
+FILE_FIELDS = ("hba_file", "evidence", "ca_bundle", "public_key", "sslrootcert")
 
 
 def _resolve(value: str, config_dir: Path) -> Path:
@@ -109,6 +109,8 @@ def _reference_problems(target: BaseModel, config_dir: Path) -> list[tuple[str, 
             found = _file_problem(_resolve(ssh.passphrase.file, config_dir))
             if found:
                 problems.append(("ssh.passphrase", found))
+        elif isinstance(value, BaseModel):  # a nested block: connect: {password: ...}
+            problems.extend((f"{key}.{k}", p) for k, p in _reference_problems(value, config_dir))
     if isinstance(target, PostgresTarget):
         for param, path in target.file_params(config_dir).items():
             found = _file_problem(Path(path))

@@ -172,6 +172,29 @@ def _yes_no(value: Any) -> str:
     return "unknown" if value is None else ("yes" if value else "no")
 
 
+def _asset_facts(inv: dict[str, Any]) -> list[tuple[str, str]]:
+    """A cloud database's parts (one asset: cloud API and in-database), and what a discovery
+    target found (auditor/cloud_discovery)."""
+    rows = []
+    asset = inv.get("asset")
+    if isinstance(asset, dict):
+        parts = " + ".join(map(str, asset.get("parts") or []))
+        via = f" through {asset['endpoint']}" if asset.get("endpoint") else ""
+        rows.append(("asset", f"{parts}{via}"))
+    found = inv.get("discovery")
+    if isinstance(found, dict):
+        skipped = ", ".join(f"{k} {v}" for k, v in (found.get("skipped") or {}).items())
+        rows.append(
+            (
+                "discovered",
+                f"{len(found.get('databases') or [])} PostgreSQL database(s) in "
+                f"{found.get('scopes_listed')} scope(s), {found.get('scopes_failed')} failed"
+                + (f"; other engines skipped: {skipped}" if skipped else ""),
+            )
+        )
+    return rows
+
+
 def scope_row(outcome: TargetOutcome) -> ScopeRow:
     inv = outcome.inventory or {}
     facts: list[tuple[str, str]] = []
@@ -192,6 +215,7 @@ def scope_row(outcome: TargetOutcome) -> ScopeRow:
         facts.append(("cloud resource", str(rid)))
     if outcome.labels:  # the owner, business unit, zone an asset register files it under
         facts.append(("labels", ", ".join(f"{k}={v}" for k, v in sorted(outcome.labels.items()))))
+    facts.extend(_asset_facts(inv))
     role = inv.get("role")
     line = None
     if isinstance(role, dict):

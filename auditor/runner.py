@@ -10,13 +10,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import auditor.collectors as collectors_package
 from auditor import __version__
 from auditor.catalog import all_checks
 from auditor.checks.base import Check
+from auditor.cloud_discovery import expand_discovery
+from auditor.cloud_discovery.asset import asset_inventory, connect_details, scan_asset
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.collectors.pg.secret_text import dsn_secrets, scrub
 from auditor.collectors.pg.session import one_line
@@ -25,7 +27,7 @@ from auditor.config import ConfigError, PostgresTarget, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import NOT_COLLECTED, Facts, Gap, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
-from auditor.inventory import run_metadata, target_inventory, target_labels, this_scanner
+from auditor.inventory import run_metadata, target_labels, this_scanner
 from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
 
 Clock = Callable[[], dt.datetime]
@@ -91,6 +93,8 @@ class TargetRun:
     outcome: TargetOutcome
     results: list[Result]
     facts: Facts
+    # Further fact bundles of the same asset (a cloud database's in-database scan).
+    parts: list[Facts] = field(default_factory=list)
 
 
 def scan_target(
@@ -279,18 +283,26 @@ def run_scan(
     started = clock()
     checks = [c for cid, c in all_checks().items() if check_ids is None or cid in check_ids]
     collectors = all_collectors()
+    # Cloud discovery targets become the databases they find (auditor/cloud_discovery).
+    expansion = expand_discovery(config, config_dir, workers, progress)
+    config = expansion.config
 
     def run_one(target: Target, deadline: float) -> TargetRun:
-        return scan_target(
-            target,
-            config,
-            config_dir,
-            checks,
-            collectors,
-            progress,
-            narrowed=check_ids is not None,
-            deadline=deadline,
-        )
+        def part(one: Target) -> TargetRun:
+            return scan_target(
+                one,
+                config,
+                config_dir,
+                checks,
+                collectors,
+                progress,
+                narrowed=check_ids is not None,
+                deadline=deadline,
+            )
+
+        if connect_details(target) is not None:  # a cloud database scanned in-database too
+            return scan_asset(target, checks, part)  # type: ignore[no-any-return]
+        return part(target)
 
     runs = _run_targets(config, workers, progress, checks, run_one)
     findings = sorted(
@@ -309,18 +321,19 @@ def run_scan(
         targets=tuple(
             replace(
                 runs[t.name].outcome,
-                inventory=target_inventory(runs[t.name].facts),
+                inventory=asset_inventory(runs[t.name].facts, runs[t.name].parts),
                 labels=target_labels(runs[t.name].facts),
             )
             for t in config.targets
-        ),
+        )
+        + tuple(expansion.outcomes),
         findings=tuple(findings),
         tool_version=__version__,
         config_digest=config_digest,
         scope=tuple(sorted(c.id for c in checks)),
         run_metadata=metadata,
     )
-    bundles = [runs[t.name].facts for t in config.targets]
+    bundles = [f for t in config.targets for f in (runs[t.name].facts, *runs[t.name].parts)]
     for facts in bundles:  # so `auditor evaluate` can report when and by whom they were seen
         facts.collected = {
             "run_id": results.run_id,

@@ -54,11 +54,25 @@ def declared_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def _declaring_line(name: str, lines: dict[str, int]) -> int | None:
+    """A target's own line, else that of the discovery target that found it (its name is
+    the discovery target's name, '/', the scope and the database)."""
+    if name in lines:
+        return lines[name]
+    parent = name
+    while "/" in parent:
+        parent = parent.rsplit("/", 1)[0]
+        if parent in lines:
+            return lines[parent]
+    return None
+
+
 def with_declarations(results: ScanResults, config_path: Path, text: str) -> ScanResults:
     where = repo_relative(config_path)
     lines = declared_lines(text)
+    found = {t.name: _declaring_line(t.name, lines) for t in results.targets}
     targets = tuple(
-        replace(t, declared_at=f"{where}:{lines[t.name]}") if t.name in lines else t
+        replace(t, declared_at=f"{where}:{found[t.name]}") if found[t.name] is not None else t
         for t in results.targets
     )
     return replace(results, targets=targets)

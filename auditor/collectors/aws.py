@@ -47,6 +47,9 @@ class RdsDatabase(_Row):
     backup_retention_days: int | None
     parameter_groups: tuple[ParameterGroupStatus, ...] = ()
     force_ssl: str | None = None  # None: not set explicitly in the parameter group
+    # Where clients connect (Endpoint.Address/Port; a cluster's writer endpoint).
+    endpoint: str | None = None
+    port: int | None = None
 
 
 class RdsSnapshot(_Row):
@@ -108,10 +111,24 @@ class AwsCollector(Collector):
             reason = "the AWS SDK is not installed: pip install 'pg-encryption-auditor[aws]'"
             facts.mark_missing(AwsRdsFacts.section, Gap(GapKind.ERROR, reason))
             return TargetProblem(TargetStatus.ERROR, reason)
-        session = boto3.session.Session(profile_name=target.profile, region_name=target.region)
         config = Config(
             retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=30
         )
+        session = boto3.session.Session(profile_name=target.profile, region_name=target.region)
+        if target.role_arn:
+            try:
+                session = assumed_session(
+                    session,
+                    target.role_arn,
+                    target.external_id,
+                    target.region,
+                    target.endpoint_url,
+                    config,
+                )
+            except Exception as exc:
+                problem = _explain(exc, f"assuming role {target.role_arn}")
+                facts.mark_missing(AwsRdsFacts.section, Gap(GapKind.ERROR, problem.reason))
+                return TargetProblem(problem.status, problem.reason)
 
         def client(service: str) -> Any:
             return session.client(service, endpoint_url=target.endpoint_url, config=config)
@@ -123,6 +140,31 @@ class AwsCollector(Collector):
             facts.mark_missing(AwsRdsFacts.section, Gap(GapKind.ERROR, exc.reason))
             return TargetProblem(exc.status, exc.reason)
         return None
+
+
+def assumed_session(
+    base: Any,
+    role_arn: str,
+    external_id: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    config: Any,
+) -> Any:
+    """A boto3 session with the temporary credentials of `role_arn` (sts:AssumeRole from
+    `base`'s credentials); the credentials live only in this process."""
+    import boto3
+
+    kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "pg-encryption-auditor"}
+    if external_id:
+        kwargs["ExternalId"] = external_id
+    sts = base.client("sts", endpoint_url=endpoint_url, config=config, region_name=region)
+    creds = sts.assume_role(**kwargs)["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
 
 
 class AwsProblem(Exception):
@@ -259,7 +301,22 @@ def _database(rds: Any, target: AwsRdsTarget) -> RdsDatabase:
         backup_retention_days=db.get("BackupRetentionPeriod"),
         parameter_groups=tuple(groups),
         force_ssl=force_ssl,
+        **_endpoint(db, is_cluster),
     )
+
+
+def _endpoint(db: dict[str, Any], is_cluster: bool) -> dict[str, Any]:
+    """A cluster reports its writer endpoint as a name with a separate Port; an instance as
+    Endpoint {Address, Port} (absent while it is being created)."""
+    if is_cluster:
+        address, port = db.get("Endpoint"), db.get("Port")
+    else:
+        found = db.get("Endpoint") or {}
+        address, port = found.get("Address"), found.get("Port")
+    return {
+        "endpoint": address if isinstance(address, str) and address else None,
+        "port": port if isinstance(port, int) else None,
+    }
 
 
 def _force_ssl(rds: Any, group: str | None, is_cluster: bool) -> str | None:

@@ -38,6 +38,7 @@ class AzurePostgresFacts(FactSection):
     geo_redundant_backup: str | None
     parameters: dict[str, ServerParameter]
     unavailable: dict[str, str] = {}
+    fqdn: str | None = None  # fullyQualifiedDomainName: where clients connect (port 5432)
 
 
 class StaticToken:
@@ -186,6 +187,7 @@ def collect_flexible_server(client: Any, target: AzurePostgresTarget) -> AzurePo
         geo_redundant_backup=getattr(backup, "geo_redundant_backup", None),
         parameters=parameters,
         unavailable=unavailable,
+        fqdn=getattr(props, "fully_qualified_domain_name", None),
     )
 
 

@@ -45,6 +45,9 @@ class GcpCloudSqlFacts(FactSection):
     transaction_log_retention_days: int | None
     kms_key: GcpKmsKey | None = None
     unavailable: dict[str, str] = {}
+    # Where clients connect: the instance's DNS name, else its addresses (PRIMARY first).
+    dns_name: str | None = None
+    ip_addresses: tuple[str, ...] = ()
 
 
 class GcpProblem(Exception):
@@ -192,7 +195,15 @@ def collect_cloudsql(session: Any, kms: Any, target: GcpCloudSqlTarget) -> GcpCl
         transaction_log_retention_days=backup.get("transactionLogRetentionDays"),
         kms_key=kms_key,
         unavailable=unavailable,
+        dns_name=body.get("dnsName") or None,
+        ip_addresses=_addresses(body),
     )
+
+
+def _addresses(body: dict[str, Any]) -> tuple[str, ...]:
+    found = [a for a in body.get("ipAddresses") or [] if isinstance(a, dict) and a.get("ipAddress")]
+    found.sort(key=lambda a: {"PRIMARY": 0, "PRIVATE": 1}.get(str(a.get("type")), 2))
+    return tuple(str(a["ipAddress"]) for a in found)
 
 
 def _kms_key(kms: Any, name: str) -> tuple[GcpKmsKey | None, str | None]:

@@ -147,6 +147,15 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             "targets[0].password (target 'a'): access_token: environment variable "
             "NOPE_UNSET_VAR is not set",
         ),
+        (
+            ["scan", "-c", "{tmp}/bad-discovery.yaml"],
+            "bad-discovery.yaml:4: targets[0].role_arns[0].arn: does not have the expected form",
+        ),
+        (
+            ["scan", "-c", "{tmp}/discovery-secret.yaml"],
+            "targets[0].connect.password (target 'estate'): environment variable "
+            "NOPE_UNSET_VAR is not set",
+        ),
     ],
     "validate": [
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
@@ -211,6 +220,13 @@ def folder(tmp_path: Path) -> Path:
     (tmp_path / "bad-store.yaml").write_text(
         "targets:\n  - name: a\n    dsn: postgresql://u@127.0.0.1:1/db\n"
         "    password: {gcp_secret: s}\n"
+    )
+    (tmp_path / "bad-discovery.yaml").write_text(
+        "targets:\n  - name: estate\n    kind: aws\n    role_arns: [not-an-arn]\n"
+    )
+    (tmp_path / "discovery-secret.yaml").write_text(
+        "targets:\n  - name: estate\n    kind: gcp\n    projects: [p]\n"
+        "    connect: {user: auditor, password: {env: NOPE_UNSET_VAR}}\n"
     )
     return tmp_path
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 CLOUD_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cloud"
 # Recorded timestamps that a verdict depends on are stored relative to "now", so an age
@@ -56,6 +56,18 @@ def _materialise(value: Any) -> Any:
     return value
 
 
+def _route(candidates: list[dict[str, Any]], query: str) -> dict[str, Any] | None:
+    """The recorded answer for a request: among interactions on its path, the one whose
+    "query" parameters (if any; a page token, a skip token) the request carries, the most
+    specific first. `{{base_url}}` in a body becomes this server's URL (ARM nextLinks)."""
+    asked = dict(parse_qsl(query, keep_blank_values=True))
+    fitting = [
+        i for i in candidates if all(asked.get(k) == v for k, v in (i.get("query") or {}).items())
+    ]
+    fitting.sort(key=lambda i: -len(i.get("query") or {}))
+    return fitting[0] if fitting else None
+
+
 @dataclass
 class Replay:
     url: str
@@ -77,7 +89,11 @@ def replay_server(
     Authorization header is answered 401 with that WWW-Authenticate header, as Azure Key
     Vault answers the first, unauthenticated request of its challenge protocol."""
     data = load_recording(recording) if isinstance(recording, str) else recording
-    routes = {(i["method"].upper(), i["path"]): i for i in data["interactions"]}
+    routes: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for interaction in data["interactions"]:
+        key = (interaction["method"].upper(), interaction["path"])
+        routes.setdefault(key, []).append(interaction)
+    base_url = ""
     not_found = data.get("not_found", {"error": {"code": "NotFound", "message": "not found"}})
     challenge = data.get("challenge")
     seen: list[tuple[str, str, dict[str, str]]] = []
@@ -96,9 +112,10 @@ def replay_server(
                 self.end_headers()
                 self.wfile.write(body)
                 return
-            hit = routes.get((self.command, path))
+            hit = _route(routes.get((self.command, path), []), urlsplit(self.path).query)
             status = hit["status"] if hit else 404
-            body = json.dumps(_materialise(hit["body"]) if hit else not_found).encode()
+            answer = _materialise(hit["body"]) if hit else not_found
+            body = json.dumps(answer).replace("{{base_url}}", base_url).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -118,10 +135,11 @@ def replay_server(
         context.load_cert_chain(str(tls[0]), str(tls[1]))
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
+    base_url = f"{scheme}://localhost:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Replay(url=f"{scheme}://localhost:{server.server_address[1]}", requests=seen)
+        yield Replay(url=base_url, requests=seen)
     finally:
         server.shutdown()
         server.server_close()
