@@ -95,6 +95,8 @@ def _reference_problems(target: BaseModel, config_dir: Path) -> list[tuple[str, 
             found = _file_problem(_resolve(value, config_dir))
             if found:
                 problems.append((key, found))
+        elif isinstance(value, BaseModel) and key != "ssh":  # nested: connect: {password: ...}
+            problems.extend((f"{key}.{k}", p) for k, p in _reference_problems(value, config_dir))
     if isinstance(target, HostTarget) and target.ssh is not None:
         ssh = target.ssh
         for key, value in (("ssh.key", ssh.key), ("ssh.known_hosts", ssh.known_hosts)):
@@ -109,8 +111,6 @@ def _reference_problems(target: BaseModel, config_dir: Path) -> list[tuple[str, 
             found = _file_problem(_resolve(ssh.passphrase.file, config_dir))
             if found:
                 problems.append(("ssh.passphrase", found))
-        elif isinstance(value, BaseModel):  # a nested block: connect: {password: ...}
-            problems.extend((f"{key}.{k}", p) for k, p in _reference_problems(value, config_dir))
     if isinstance(target, PostgresTarget):
         for param, path in target.file_params(config_dir).items():
             found = _file_problem(Path(path))
