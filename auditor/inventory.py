@@ -46,6 +46,8 @@ def target_inventory(facts: Facts) -> dict[str, Any]:
     options = facts.target.options
     if options.get("host") is not None:
         inventory["endpoint"] = f"{options['host']}:{options.get('port') or 5432}"
+    if isinstance(options.get("databases"), dict):  # a server target's databases, by outcome
+        inventory["databases"] = options["databases"]
     _postgres(facts, inventory)
     _cloud(facts, inventory)
     _host(facts, inventory)

@@ -94,6 +94,10 @@ class TargetOutcome:
     # What was examined and as whom (asset inventory, scanning role and its privileges);
     # None for results written before it was recorded.
     inventory: dict[str, Any] | None = None
+    # For one database of a server target (named `server/database`): the server target's
+    # name and the database's (auditor/server_scan.py); None for every other target.
+    server: str | None = None
+    database: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import auditor.collectors as collectors_package
 from auditor import __version__
 from auditor.catalog import all_checks
+from auditor.check_scope import applies_to
 from auditor.checks.base import Check
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.collectors.pg.secret_text import dsn_secrets, scrub
@@ -67,7 +68,7 @@ def evaluate(facts: Facts, checks: Iterable[Check]) -> list[Result]:
     """Run every applicable check over the facts; no exception escapes."""
     results: list[Result] = []
     for check in checks:
-        if facts.target.kind not in check.kinds:
+        if facts.target.kind not in check.kinds or not applies_to(check, facts):
             continue
         # Each check sees only the sections it declares, so a narrowed scan can trust that
         # what it did not collect is what no selected check reads.
@@ -90,6 +91,11 @@ class TargetRun:
     outcome: TargetOutcome
     results: list[Result]
     facts: Facts
+    # A server target's databases (auditor/server_scan.py), each a run of its own.
+    parts: tuple[TargetRun, ...] = ()
+
+    def flattened(self) -> list[TargetRun]:
+        return [self, *self.parts]
 
 
 def scan_target(
@@ -280,6 +286,19 @@ def run_scan(
     collectors = all_collectors()
 
     def run_one(target: Target, deadline: float) -> TargetRun:
+        if isinstance(target, PostgresTarget) and target.scans_databases:
+            from auditor.server_scan import scan_server
+
+            return scan_server(
+                target,
+                config,
+                config_dir,
+                checks,
+                collectors,
+                progress,
+                narrowed=check_ids is not None,
+                deadline=deadline,
+            )
         return scan_target(
             target,
             config,
@@ -291,13 +310,10 @@ def run_scan(
             deadline=deadline,
         )
 
-    runs = _run_targets(config, workers, progress, checks, run_one)
+    by_name = _run_targets(config, workers, progress, checks, run_one)
+    runs = [part for t in config.targets for part in by_name[t.name].flattened()]
     findings = sorted(
-        (
-            replace(r, controls=controls_for(r.check_id))
-            for run in runs.values()
-            for r in run.results
-        ),
+        (replace(r, controls=controls_for(r.check_id)) for run in runs for r in run.results),
         key=lambda r: r.sort_key,
     )
     metadata = run_metadata(config.policy, this_scanner())
@@ -305,17 +321,14 @@ def run_scan(
         run_id=str(uuid.uuid4()),
         started_at=iso(started),
         finished_at=iso(clock()),
-        targets=tuple(
-            replace(runs[t.name].outcome, inventory=target_inventory(runs[t.name].facts))
-            for t in config.targets
-        ),
+        targets=tuple(replace(run.outcome, inventory=target_inventory(run.facts)) for run in runs),
         findings=tuple(findings),
         tool_version=__version__,
         config_digest=config_digest,
         scope=tuple(sorted(c.id for c in checks)),
         run_metadata=metadata,
     )
-    bundles = [runs[t.name].facts for t in config.targets]
+    bundles = [run.facts for run in runs]
     for facts in bundles:  # so `auditor evaluate` can report when and by whom they were seen
         facts.collected = {
             "run_id": results.run_id,

@@ -58,8 +58,10 @@ def with_declarations(results: ScanResults, config_path: Path, text: str) -> Sca
     where = repo_relative(config_path)
     lines = declared_lines(text)
     targets = tuple(
-        replace(t, declared_at=f"{where}:{lines[t.name]}") if t.name in lines else t
+        replace(t, declared_at=f"{where}:{lines[key]}") if key in lines else t
         for t in results.targets
+        # a database of a server target is declared where its server is
+        for key in [t.name if t.server is None else t.server]
     )
     return replace(results, targets=targets)
 

@@ -50,6 +50,9 @@ def _target_to_dict(t: TargetOutcome) -> dict[str, Any]:
         out["declared_at"] = t.declared_at
     if t.inventory is not None:
         out["inventory"] = t.inventory
+    if t.server is not None:  # a database of a server target (auditor/server_scan.py)
+        out["server"] = t.server
+        out["database"] = t.database
     return out
 
 
@@ -112,6 +115,8 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
                     t.get("error"),
                     t.get("declared_at"),
                     _optional_object(t.get("inventory"), "targets[].inventory"),
+                    server=t.get("server"),
+                    database=t.get("database"),
                 )
                 for t in data["targets"]
             ),
