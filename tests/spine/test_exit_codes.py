@@ -63,6 +63,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["scan", "--dsn", "postgresql://h/db", "--format", "nope"], "unknown format 'nope'"),
         (["scan", "--dsn", "postgresql://h/db", "--workers", "0"], "Invalid value for '--workers'"),
         (["scan", "--dsn", "postgresql://h/db", "--check", "nope"], "unknown check id 'nope'"),
+        (
+            ["scan", "-c", "{tmp}/bad-databases.yaml"],
+            "bad-databases.yaml:3: targets[0].databases: must be 'all' or a list",
+        ),
     ],
     "validate": [
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
@@ -94,6 +98,9 @@ CASES = [
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "file").write_text("a file, not a folder\n")
+    (tmp_path / "bad-databases.yaml").write_text(
+        "targets:\n  - {name: a, dsn: 'postgresql://u@127.0.0.1:1/db',\n     databases: every}\n"
+    )
     (tmp_path / "missing-secret.yaml").write_text(
         "targets:\n  - name: a\n    dsn: postgresql://u@127.0.0.1:1/db\n"
         "    password: {env: NOPE_UNSET_VAR}\n"
