@@ -255,7 +255,7 @@ class PostgresTarget(BaseModel):
     # (auditor/server_scan.py); absent: only the DSN's database, as before.
     databases: Literal["all"] | tuple[DatabaseName, ...] | None = None
     exclude_databases: tuple[DatabaseName, ...] = ()
-    database_workers: int = Field(2, ge=1, le=16)  # databases of this server read at once
+    database_workers: int = Field(4, ge=1, le=16)  # databases of this server read at once
 
     @field_validator("dsn")
     @classmethod

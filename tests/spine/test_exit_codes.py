@@ -29,6 +29,11 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     ],
     "demo": [(["demo", "--format", "nope"], "unknown format 'nope'")],
     "diff": [(["diff", "{tmp}/old.json", "{tmp}/new.json"], "old.json: results file not found")],
+    "discover": [
+        (["discover", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
+        (["discover", "-c", "{tmp}/missing-secret.yaml", "--target", "b"], "--target b: no"),
+        (["discover", "-c", "{tmp}/missing-secret.yaml"], MISSING_SECRET),
+    ],
     "evaluate": [
         (["evaluate", "{tmp}"], "cannot read facts bundle"),
         (["evaluate", "{tmp}/none.facts.json"], "no such facts bundle"),

@@ -126,6 +126,8 @@ class ColumnFacts(FactSection):
     server_version_num: int
     pgcrypto_version: str | None
     declared: tuple[str, ...]
+    # declared by policy.ciphertext_columns_are_sensitive: found holding ciphertext
+    declared_by_policy: tuple[str, ...] = ()
     # Which columns were sampled: "declared" (sensitive_columns), "undeclared" (the PII
     # search); a narrowed scan leaves out what its checks do not read.
     parts: tuple[str, ...] = ("declared", "undeclared")
@@ -337,7 +339,7 @@ class ColumnCollector(SessionCollector):
             else:
                 samples.extend(outcome)
 
-        return ColumnFacts(
+        facts = ColumnFacts(
             current_user=role,
             server_version_num=who["v"],
             pgcrypto_version=who["pc"],
@@ -355,6 +357,9 @@ class ColumnCollector(SessionCollector):
             budget_seconds=policy.sample_budget_seconds,
             elapsed_seconds=round(time.monotonic() - started, 3),
         )
+        from auditor.ciphertext_columns import declare_ciphertext_columns  # imports this module
+
+        return declare_ciphertext_columns(facts, policy)
 
     # -- which tables and columns ------------------------------------------------------------
 
