@@ -287,3 +287,51 @@ def test_database_part_names_cannot_clash() -> None:
     clash = base.format(a="s") + "  - name: s/app\n    dsn: postgresql://u@h/app\n"
     with pytest.raises(ConfigError, match="clashes with the databases of target 's'"):
         parse_config(clash, "c.yaml")
+
+
+def test_saved_facts_evaluate_to_the_same_findings_and_reports_group_databases(
+    server: Cluster, tmp_path: Path
+) -> None:
+    config = tmp_path / "srv.yaml"
+    config.write_text(config_text(server, databases="[app, weakdb]"))
+    env = {ENV: AUDITOR_PASSWORD}
+    scanned, facts = tmp_path / "scan.json", tmp_path / "facts"
+    proc = run_cli(
+        "scan", "-c", str(config), "--format", "json", "-o", str(scanned),
+        "--save-facts", str(facts), env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    bundles = sorted(str(p) for p in facts.glob("*.facts.json"))
+    assert len(bundles) == 3  # the server and its two databases
+    evaluated = tmp_path / "evaluated.json"
+    proc = run_cli("evaluate", *bundles, "--format", "json", "-o", str(evaluated))
+    assert proc.returncode == 1, proc.stderr
+
+    def verdicts(path: Path) -> set[tuple[str, str, str | None, str]]:
+        document = json.loads(path.read_text())
+        return {
+            (f["target"], f["check_id"], f["resource"], f["status"]) for f in document["findings"]
+        }
+
+    assert verdicts(evaluated) == verdicts(scanned)
+    parts = {t["name"]: t.get("server") for t in json.loads(evaluated.read_text())["targets"]}
+    assert parts == {"srv": None, "srv/app": "srv", "srv/weakdb": "srv"}
+
+    html = tmp_path / "report.html"
+    proc = run_cli("report", str(scanned), "--format", "html", "-o", str(html))
+    assert proc.returncode == 0, proc.stderr
+    page = html.read_text()
+    row = '<td style="padding-left: 1.6em">srv/weakdb (database weakdb of srv)</td>'
+    assert row in page
+    assert page.index("<td>srv (postgres)</td>") < page.index(row)
+    assert "databases scanned: app, weakdb" in page
+
+
+def test_a_transport_only_scan_reads_no_database(server: Cluster) -> None:
+    os.environ[ENV] = AUDITOR_PASSWORD
+    config = parse_config(config_text(server, databases="all"), "srv.yaml")
+    results, _ = run_scan(config, Path.cwd(), check_ids={"transport.tls_min_version"})
+    assert [t.name for t in results.targets] == ["srv"]
+    assert [(f.target, f.check_id) for f in results.findings] == [
+        ("srv", "transport.tls_min_version")
+    ]
