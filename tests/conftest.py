@@ -77,10 +77,7 @@ def target_yaml(name: str, dsn: str, **extra: object) -> str:
 
 
 def config_for(
-    cluster: Cluster,
-    name: str = "db",
-    user: str = "auditor",
-    env: str = "AUDITOR_TEST_PW",
+    cluster: Cluster, name: str = "db", user: str = "auditor", env: str = "AUDITOR_TEST_PW",
     **extra: object,
 ) -> ScanConfig:
     """A one-target config that reads the password from environment variable `env`."""

@@ -111,13 +111,8 @@ def test_weak_cluster_names_md5_roles_and_passwordless_trust_logins(
     )
     assert trust["nopass"].status is Status.FAIL and trust["nopass"].severity is Severity.HIGH
     text = json.dumps([r.evidence for r in results]) + " ".join(r.message for r in results)
-    for secret in (
-        "auditor-test-pw",
-        "legacy-test-pw",
-        "legacy-group-test-pw",
-        "app-test-pw",
-        ADMIN_PASSWORD,
-    ):
+    for secret in ("auditor-test-pw", "legacy-test-pw", "legacy-group-test-pw", "app-test-pw",
+                   ADMIN_PASSWORD):
         assert secret not in text
     assert "md5" + "0" * 4 not in text and "SCRAM-SHA-256$" not in text
 

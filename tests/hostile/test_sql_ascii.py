@@ -82,7 +82,7 @@ def test_a_sql_ascii_database_is_audited(
     assert "r\u00e9le_h\u00e9rit\u00e9e" in {r.name for r in server.roles}
     verdicts = {(f.check_id, f.resource): f.status for f in results.findings}
     assert verdicts[("column.sensitive_encrypted", "users.email")] is Status.PASS
-    assert verdicts[("column.plaintext_pii", '"caf\u00e9".contact')] is Status.FAIL
+    assert verdicts[("column.plaintext_pii", "\"caf\u00e9\".contact")] is Status.FAIL
     assert facts.get(CodeFacts).functions_scanned >= 1
     key_in_code = [f for f in results.findings if f.check_id == "column.key_in_code"]
     assert [(f.status, f.resource) for f in key_in_code] == [

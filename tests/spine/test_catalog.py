@@ -17,11 +17,8 @@ from auditor.model import Severity
 
 def test_builtin_checks_are_discovered_with_stable_ids() -> None:
     found = all_checks()
-    for check_id in (
-        "transport.ssl_enabled",
-        "auth.password_encryption",
-        "audit.connection_logging",
-    ):
+    for check_id in ("transport.ssl_enabled", "auth.password_encryption",
+                     "audit.connection_logging"):
         assert check_id in found
     for check in found.values():
         assert check.id.count(".") == 1 and check.id == check.id.lower()

@@ -18,31 +18,17 @@ from auditor.model import Result, ScanResults, Severity, Status, TargetOutcome, 
 from tests.conftest import AUDITOR_PASSWORD, target_yaml
 
 SCHEMA = Path(auditor.__file__).parent / "schemas" / "results-v1.schema.json"
-SPINE = [
-    "--check",
-    "transport.ssl_enabled",
-    "--check",
-    "auth.password_encryption",
-    "--check",
-    "audit.connection_logging",
-]
+SPINE = ["--check", "transport.ssl_enabled", "--check", "auth.password_encryption",
+         "--check", "audit.connection_logging"]
 
 
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     full_env.pop("AUDITOR_DEBUG", None)
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "auditor", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=300,
-        check=False,
-    )
+    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=300, check=False)
 
 
 def write_config(tmp_path: Path, *targets: str) -> Path:
@@ -60,33 +46,22 @@ def test_version() -> None:
     ("content", "expected"),
     [
         (None, "auditor.yaml: config file not found"),
-        (
-            "targets:\n  - name: a\n    dsn: 'postgresql://h/db'\n    sslmode: require\n",
-            "auditor.yaml:4: targets[0].sslmode: unknown key",
-        ),
-        (
-            "targets:\n  - name: a\n    dsn: 'http://h/db'\n",
-            "auditor.yaml:3: targets[0].dsn: must start with postgresql://",
-        ),
+        ("targets:\n  - name: a\n    dsn: 'postgresql://h/db'\n    sslmode: require\n",
+         "auditor.yaml:4: targets[0].sslmode: unknown key"),
+        ("targets:\n  - name: a\n    dsn: 'http://h/db'\n",
+         "auditor.yaml:3: targets[0].dsn: must start with postgresql://"),
         ("targets: [\n  oops", "auditor.yaml:2: invalid YAML"),
-        (
-            "targets:\n  - name: a\n    dsn: 'postgresql://h/db?sslmode=verifyfull'\n",
-            "auditor.yaml:3: targets[0].dsn: sslmode 'verifyfull' is not one of",
-        ),
-        (
-            "targets:\n  - name: a\n    dsn: 'postgresql://h/db?sslrootcrt=ca.pem'\n",
-            "auditor.yaml:3: targets[0].dsn: unknown connection parameter 'sslrootcrt'",
-        ),
-        (
-            "targets:\n  - name: a\n    dsn: 'postgresql://u:Canary%zz@h/db'\n",
-            "auditor.yaml:3: targets[0].dsn: not a valid PostgreSQL URL",
-        ),
+        ("targets:\n  - name: a\n    dsn: 'postgresql://h/db?sslmode=verifyfull'\n",
+         "auditor.yaml:3: targets[0].dsn: sslmode 'verifyfull' is not one of"),
+        ("targets:\n  - name: a\n    dsn: 'postgresql://h/db?sslrootcrt=ca.pem'\n",
+         "auditor.yaml:3: targets[0].dsn: unknown connection parameter 'sslrootcrt'"),
+        ("targets:\n  - name: a\n    dsn: 'postgresql://u:Canary%zz@h/db'\n",
+         "auditor.yaml:3: targets[0].dsn: not a valid PostgreSQL URL"),
         (b"targets:\n  - name: caf\xe9\n", "auditor.yaml: config file is not UTF-8 text"),
     ],
 )
-def test_bad_config_exits_2_with_one_line(
-    tmp_path: Path, content: str | bytes | None, expected: str
-) -> None:
+def test_bad_config_exits_2_with_one_line(tmp_path: Path, content: str | bytes | None,
+                                          expected: str) -> None:
     path = tmp_path / "auditor.yaml"
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -117,10 +92,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     # Output choices that cannot be written are refused before anything is scanned (the
     # host does not exist: a scan would have taken the connect timeout and said so).
     for args, message in (
-        (
-            ("--framework", "bogus", "--format", "html", "-o", str(tmp_path / "r.html")),
-            "unknown framework 'bogus'",
-        ),
+        (("--framework", "bogus", "--format", "html", "-o", str(tmp_path / "r.html")),
+         "unknown framework 'bogus'"),
         (("--format", "pdf"), "format 'pdf' is binary: give -o/--output"),
         (("--format", "json", "--format", "sarif"), "several formats need -o/--output"),
     ):
@@ -133,24 +106,13 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "binary" in proc.stderr
 
 
-def test_weak_scan_exits_1_and_json_matches_the_schema(
-    weak_cluster: Cluster, tmp_path: Path
-) -> None:
-    config = write_config(
-        tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"), password="{env: PW}")
-    )
+def test_weak_scan_exits_1_and_json_matches_the_schema(weak_cluster: Cluster,
+                                                       tmp_path: Path) -> None:
+    config = write_config(tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"),
+                                                password="{env: PW}"))
     out = tmp_path / "results.json"
-    proc = run_cli(
-        "scan",
-        "-c",
-        str(config),
-        "--format",
-        "json",
-        "-o",
-        str(out),
-        *SPINE,
-        env={"PW": AUDITOR_PASSWORD},
-    )
+    proc = run_cli("scan", "-c", str(config), "--format", "json", "-o", str(out), *SPINE,
+                   env={"PW": AUDITOR_PASSWORD})
     assert proc.returncode == 1, proc.stderr
     document = json.loads(out.read_text())
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
@@ -159,33 +121,16 @@ def test_weak_scan_exits_1_and_json_matches_the_schema(
     assert document["run"]["config_digest"].startswith("sha256:")
 
 
-def test_scan_into_a_folder_is_sealed_for_auditor_verify(
-    weak_cluster: Cluster, tmp_path: Path
-) -> None:
-    config = write_config(
-        tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"), password="{env: PW}")
-    )
+def test_scan_into_a_folder_is_sealed_for_auditor_verify(weak_cluster: Cluster,
+                                                         tmp_path: Path) -> None:
+    config = write_config(tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"),
+                                                password="{env: PW}"))
     out = tmp_path / "evidence"
-    proc = run_cli(
-        "scan",
-        "-c",
-        str(config),
-        "--format",
-        "sarif",
-        "--format",
-        "csv",
-        "-o",
-        str(out),
-        *SPINE,
-        env={"PW": AUDITOR_PASSWORD},
-    )
+    proc = run_cli("scan", "-c", str(config), "--format", "sarif", "--format", "csv",
+                   "-o", str(out), *SPINE, env={"PW": AUDITOR_PASSWORD})
     assert proc.returncode == 1, proc.stderr
     assert {p.name for p in out.iterdir()} == {
-        "results.sarif",
-        "results.csv",
-        "results.json",
-        "manifest.json",
-    }
+        "results.sarif", "results.csv", "results.json", "manifest.json"}
     assert run_cli("verify", str(out)).returncode == 0
     with (out / "results.csv").open("a") as handle:
         handle.write("tampered\n")
@@ -194,17 +139,14 @@ def test_scan_into_a_folder_is_sealed_for_auditor_verify(
 
 
 def test_fail_on_threshold_gates_the_exit_code(weak_cluster: Cluster, tmp_path: Path) -> None:
-    config = write_config(
-        tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"), password="{env: PW}")
-    )
+    config = write_config(tmp_path, target_yaml("weak", weak_cluster.dsn("auditor"),
+                                                password="{env: PW}"))
     # The weak cluster fails a high and a medium check: --fail-on critical lets it through.
-    proc = run_cli(
-        "scan", "-c", str(config), "--fail-on", "critical", *SPINE, env={"PW": AUDITOR_PASSWORD}
-    )
+    proc = run_cli("scan", "-c", str(config), "--fail-on", "critical", *SPINE,
+                   env={"PW": AUDITOR_PASSWORD})
     assert proc.returncode == 0, proc.stdout
-    proc = run_cli(
-        "scan", "-c", str(config), "--fail-on", "high", *SPINE, env={"PW": AUDITOR_PASSWORD}
-    )
+    proc = run_cli("scan", "-c", str(config), "--fail-on", "high", *SPINE,
+                   env={"PW": AUDITOR_PASSWORD})
     assert proc.returncode == 1
 
 
@@ -236,41 +178,21 @@ def test_canary_password_appears_nowhere(compliant_cluster: Cluster, tmp_path: P
     config = write_config(
         tmp_path,
         target_yaml("env-pw", compliant_cluster.dsn("app"), password="{env: CANARY_PW}"),
-        target_yaml(
-            "inline-pw",
-            compliant_cluster.dsn("app").replace(
-                "postgresql://app@", f"postgresql://app:{canary}@"
-            ),
-        ),
+        target_yaml("inline-pw", compliant_cluster.dsn("app").replace(
+            "postgresql://app@", f"postgresql://app:{canary}@")),
         target_yaml("bad-login", compliant_cluster.dsn("nobody"), password="{env: CANARY_PW}"),
     )
     out = tmp_path / "out"
     facts = tmp_path / "facts"
     history = tmp_path / "history"
-    proc = run_cli(
-        "scan",
-        "-c",
-        str(config),
-        "--format",
-        "json",
-        "--format",
-        "terminal",
-        "-o",
-        str(out),
-        "--save-facts",
-        str(facts),
-        "--history",
-        str(history),
-        *SPINE,
-        env={"CANARY_PW": canary, "AUDITOR_DEBUG": ""},
-    )
+    proc = run_cli("scan", "-c", str(config), "--format", "json", "--format", "terminal",
+                   "-o", str(out), "--save-facts", str(facts), "--history", str(history),
+                   *SPINE, env={"CANARY_PW": canary, "AUDITOR_DEBUG": ""})
     assert proc.returncode in (1, 3), proc.stderr
     kept = [p for p in history.rglob("*") if p.is_file()]
     assert kept, "the run was not kept in the history"
-    produced = (
-        proc.stdout
-        + proc.stderr
-        + "".join(p.read_text() for p in [*out.iterdir(), *facts.iterdir(), *kept])
+    produced = proc.stdout + proc.stderr + "".join(
+        p.read_text() for p in [*out.iterdir(), *facts.iterdir(), *kept]
     )
     assert "env-pw" in produced and "inline-pw" in produced  # both were really reported
     document = json.loads((out / "results.json").read_text())
@@ -280,9 +202,8 @@ def test_canary_password_appears_nowhere(compliant_cluster: Cluster, tmp_path: P
 
 
 def test_terminal_output_is_plain_when_piped(compliant_cluster: Cluster, tmp_path: Path) -> None:
-    config = write_config(
-        tmp_path, target_yaml("db", compliant_cluster.dsn("auditor"), password="{env: PW}")
-    )
+    config = write_config(tmp_path, target_yaml("db", compliant_cluster.dsn("auditor"),
+                                                password="{env: PW}"))
     proc = run_cli("scan", "-c", str(config), *SPINE, env={"PW": AUDITOR_PASSWORD})
     assert "\x1b[" not in proc.stdout
     assert "PASS" in proc.stdout and "transport.ssl_enabled" in proc.stdout
@@ -297,13 +218,8 @@ def _run_on_a_tty(*args: str, env: dict[str, str]) -> str:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     full_env.pop("NO_COLOR", None)
     full_env.update({"TERM": "xterm-256color", "COLUMNS": "160", **env})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "auditor", *args],
-        stdout=follower,
-        stderr=follower,
-        stdin=subprocess.DEVNULL,
-        env=full_env,
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "auditor", *args], stdout=follower,
+                            stderr=follower, stdin=subprocess.DEVNULL, env=full_env)
     os.close(follower)
     chunks = []
     while True:
@@ -319,18 +235,15 @@ def _run_on_a_tty(*args: str, env: dict[str, str]) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def test_terminal_is_coloured_on_a_tty_unless_no_color(
-    compliant_cluster: Cluster, tmp_path: Path
-) -> None:
-    config = write_config(
-        tmp_path, target_yaml("db", compliant_cluster.dsn("auditor"), password="{env: PW}")
-    )
+def test_terminal_is_coloured_on_a_tty_unless_no_color(compliant_cluster: Cluster,
+                                                       tmp_path: Path) -> None:
+    config = write_config(tmp_path, target_yaml("db", compliant_cluster.dsn("auditor"),
+                                                password="{env: PW}"))
     coloured = _run_on_a_tty("scan", "-c", str(config), *SPINE, env={"PW": AUDITOR_PASSWORD})
     assert "collecting tls" in coloured  # the live progress display
     assert "\x1b[32mpass\x1b[0m" in coloured and "transport.ssl_enabled" in coloured
-    plain = _run_on_a_tty(
-        "scan", "-c", str(config), *SPINE, env={"PW": AUDITOR_PASSWORD, "NO_COLOR": "1"}
-    )
+    plain = _run_on_a_tty("scan", "-c", str(config), *SPINE,
+                          env={"PW": AUDITOR_PASSWORD, "NO_COLOR": "1"})
     assert "collecting tls" in plain
     # After the transient progress line is erased, the results are plain text.
     results_part = plain.rsplit("\x1b[2K", 1)[1]
@@ -339,15 +252,8 @@ def test_terminal_is_coloured_on_a_tty_unless_no_color(
 
 
 def test_quick_dsn_form_reads_libpq_environment(compliant_cluster: Cluster) -> None:
-    proc = run_cli(
-        "scan",
-        "--dsn",
-        compliant_cluster.dsn("auditor"),
-        "--format",
-        "json",
-        *SPINE,
-        env={"PGPASSWORD": AUDITOR_PASSWORD},
-    )
+    proc = run_cli("scan", "--dsn", compliant_cluster.dsn("auditor"), "--format", "json",
+                   *SPINE, env={"PGPASSWORD": AUDITOR_PASSWORD})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["targets"][0]["status"] == "scanned"
 
@@ -360,15 +266,10 @@ def test_checks_list_and_show() -> None:
     assert run_cli("checks", "show", "no.such").returncode == 2
 
 
-def _results(*findings: Result, targets: tuple[TargetOutcome, ...] | None = None) -> ScanResults:
-    return ScanResults(
-        "r",
-        "t0",
-        "t1",
-        targets or (TargetOutcome("db", "postgres", TargetStatus.SCANNED),),
-        findings,
-        "0",
-    )
+def _results(*findings: Result, targets: tuple[TargetOutcome, ...] | None = None
+             ) -> ScanResults:
+    return ScanResults("r", "t0", "t1", targets or (
+        TargetOutcome("db", "postgres", TargetStatus.SCANNED),), findings, "0")
 
 
 def _finding(status: Status, severity: Severity) -> Result:

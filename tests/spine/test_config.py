@@ -32,44 +32,28 @@ def test_good_config_parses_with_defaults() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (
-            GOOD.replace("    kind: postgres\n", "    kind: postgres\n    colour: red\n"),
-            "a.yaml:4: targets[0].colour: unknown key",
-        ),
-        (
-            GOOD.replace("postgresql://auditor@", "mysql://auditor@"),
-            "a.yaml:4: targets[0].dsn: must start with postgresql://",
-        ),
+        (GOOD.replace("    kind: postgres\n", "    kind: postgres\n    colour: red\n"),
+         "a.yaml:4: targets[0].colour: unknown key"),
+        (GOOD.replace("postgresql://auditor@", "mysql://auditor@"),
+         "a.yaml:4: targets[0].dsn: must start with postgresql://"),
         (GOOD.replace(":5432/", ":54x2/"), "a.yaml:4: targets[0].dsn: not a valid PostgreSQL URL"),
-        (
-            GOOD.replace("{env: AUDITOR_DB_PASSWORD}", "{env: X, from: y}"),
-            "a.yaml:5: targets[0].password",
-        ),
-        (
-            GOOD.replace("users.phone", "phone"),
-            "a.yaml:6: targets[0].sensitive_columns: 'phone' is not table.column",
-        ),
-        (
-            GOOD.replace("  certificate_min_days_left: 14", "  certificate_min_days_left: -1"),
-            "a.yaml:8: policy.certificate_min_days_left: must be greater than or equal",
-        ),
-        (
-            GOOD.replace("policy:\n", "policy:\n  tls_profil: modern\n"),
-            "a.yaml:8: policy.tls_profil: unknown key",
-        ),
+        (GOOD.replace("{env: AUDITOR_DB_PASSWORD}", "{env: X, from: y}"),
+         "a.yaml:5: targets[0].password"),
+        (GOOD.replace("users.phone", "phone"),
+         "a.yaml:6: targets[0].sensitive_columns: 'phone' is not table.column"),
+        (GOOD.replace("  certificate_min_days_left: 14", "  certificate_min_days_left: -1"),
+         "a.yaml:8: policy.certificate_min_days_left: must be greater than or equal"),
+        (GOOD.replace("policy:\n", "policy:\n  tls_profil: modern\n"),
+         "a.yaml:8: policy.tls_profil: unknown key"),
         ("targets: [\n", "a.yaml:2: invalid YAML"),
-        (
-            "targets:\n  - name: a\n    name: b\n    dsn: postgresql://h/d\n",
-            "a.yaml:3: key 'name' appears twice",
-        ),
+        ("targets:\n  - name: a\n    name: b\n    dsn: postgresql://h/d\n",
+         "a.yaml:3: key 'name' appears twice"),
         ("", "a.yaml: the file is empty"),
         ("- just a list\n", "a.yaml:1: the top level must be a mapping"),
         ("targets: []\n", "a.yaml:1: targets: "),
         (GOOD + "  - name: app-db\n", "a.yaml:"),
-        (
-            GOOD.replace("kind: postgres", "kind: oracle"),
-            "a.yaml:2: targets[0]: kind 'oracle' is not supported",
-        ),
+        (GOOD.replace("kind: postgres", "kind: oracle"),
+         "a.yaml:2: targets[0]: kind 'oracle' is not supported"),
     ],
 )
 def test_bad_config_is_one_line_naming_line_and_key(text: str, expected: str) -> None:
@@ -190,14 +174,10 @@ def test_waivers_naming_unknown_checks_are_errors() -> None:
 @pytest.mark.parametrize(
     ("keywords", "url"),
     [
-        (
-            "host=db port=5433 dbname=app user=auditor sslmode=require",
-            "postgresql://auditor@db:5433/app?sslmode=require",
-        ),
-        (
-            "host=db dbname='my app' sslrootcert=ca.pem",
-            "postgresql://db/my%20app?sslrootcert=ca.pem",
-        ),
+        ("host=db port=5433 dbname=app user=auditor sslmode=require",
+         "postgresql://auditor@db:5433/app?sslmode=require"),
+        ("host=db dbname='my app' sslrootcert=ca.pem",
+         "postgresql://db/my%20app?sslrootcert=ca.pem"),
         ("host=a,b port=1,2 dbname=x", "postgresql:///x?host=a,b&port=1,2"),
     ],
 )
@@ -219,7 +199,7 @@ def test_libpq_keyword_dsn_errors_never_echo_the_password() -> None:
 
 def test_application_dsns_in_keyword_form_are_linted_as_urls() -> None:
     config = parse_config(
-        "targets:\n  - name: a\n    dsn: postgresql://h/d\n"
+        'targets:\n  - name: a\n    dsn: postgresql://h/d\n'
         '    application_dsns: ["host=h dbname=d sslmode=disable"]\n',
         "a.yaml",
     )

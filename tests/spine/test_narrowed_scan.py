@@ -218,9 +218,8 @@ def test_a_pgcrypto_only_scan_samples_no_column(compliant_cluster: Cluster) -> N
 
 def test_a_declared_only_scan_samples_only_declared_columns(compliant_cluster: Cluster) -> None:
     config = config_for(compliant_cluster, sensitive_columns="[users.email]")
-    _, full = run_scan(
-        config, Path.cwd(), check_ids={"column.sensitive_encrypted", "column.plaintext_pii"}
-    )
+    _, full = run_scan(config, Path.cwd(), check_ids={"column.sensitive_encrypted",
+                                                      "column.plaintext_pii"})
     assert any(not s.declared for s in full[0].get(ColumnFacts).samples)
     _, bundles = run_scan(config, Path.cwd(), check_ids={"column.sensitive_encrypted"})
     columns = bundles[0].get(ColumnFacts)

@@ -53,11 +53,8 @@ def test_compliant_cluster_passes_with_setting_evidence(compliant_cluster: Clust
     found = _by_id(results.findings)
     assert {r.status for r in found.values()} == {Status.PASS}
     pe = found["auth.password_encryption"].evidence["password_encryption"]
-    assert pe == {
-        "setting": "password_encryption",
-        "value": "scram-sha-256",
-        "source": _conf_line(compliant_cluster, "password_encryption"),
-    }
+    assert pe == {"setting": "password_encryption", "value": "scram-sha-256",
+                  "source": _conf_line(compliant_cluster, "password_encryption")}
     ssl = found["transport.ssl_enabled"].evidence["ssl"]
     assert ssl["value"] == "on" and ssl["source"] == _conf_line(compliant_cluster, "ssl")
 
@@ -92,10 +89,8 @@ def test_scan_session_cannot_write(compliant_cluster: Cluster) -> None:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             session.rows("CREATE TEMP TABLE auditor_probe (x int)")
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            session.rows(
-                "SELECT set_config('application_name', 'x', false); "
-                "CREATE TABLE auditor_probe (x int)"
-            )
+            session.rows("SELECT set_config('application_name', 'x', false); "
+                         "CREATE TABLE auditor_probe (x int)")
     finally:
         session.close()
 
@@ -149,27 +144,18 @@ def test_broken_targets_are_marked_and_never_stop_the_others(
     closed.bind(("127.0.0.1", 0))
     closed_port = closed.getsockname()[1]
     closed.close()  # nothing listens there now
-    text = "targets:\n" + "".join(
-        [
-            target_yaml(
-                "good", compliant_cluster.dsn("auditor"), password="{env: AUDITOR_TEST_PW}"
-            ),
-            target_yaml("refused", f"postgresql://auditor@127.0.0.1:{closed_port}/app"),
-            target_yaml(
-                "hung",
-                f"postgresql://auditor@127.0.0.1:{silent_port}/app",
-                connect_timeout_seconds=2,
-            ),
-            target_yaml(
-                "wrong-password", compliant_cluster.dsn("auditor"), password="{env: WRONG_PW}"
-            ),
-            target_yaml("no-env", compliant_cluster.dsn("auditor"), password="{env: UNSET_PW_VAR}"),
-        ]
-    )
+    text = "targets:\n" + "".join([
+        target_yaml("good", compliant_cluster.dsn("auditor"), password="{env: AUDITOR_TEST_PW}"),
+        target_yaml("refused", f"postgresql://auditor@127.0.0.1:{closed_port}/app"),
+        target_yaml("hung", f"postgresql://auditor@127.0.0.1:{silent_port}/app",
+                    connect_timeout_seconds=2),
+        target_yaml("wrong-password", compliant_cluster.dsn("auditor"),
+                    password="{env: WRONG_PW}"),
+        target_yaml("no-env", compliant_cluster.dsn("auditor"), password="{env: UNSET_PW_VAR}"),
+    ])
     monkeypatch.delenv("UNSET_PW_VAR", raising=False)
-    results, _ = run_scan(
-        parse_config(text, "multi.yaml"), Path.cwd(), workers=3, check_ids=SPINE_CHECKS
-    )
+    results, _ = run_scan(parse_config(text, "multi.yaml"), Path.cwd(), workers=3,
+                          check_ids=SPINE_CHECKS)
     outcome = {t.name: t for t in results.targets}
     assert outcome["good"].status is TargetStatus.SCANNED
     assert outcome["refused"].status is TargetStatus.UNREACHABLE
@@ -196,22 +182,13 @@ def test_broken_targets_are_marked_and_never_stop_the_others(
 def test_a_target_over_its_time_budget_is_cut_off(
     compliant_cluster: Cluster, silent_port: int
 ) -> None:
-    text = "targets:\n" + "".join(
-        [
-            target_yaml(
-                "slow",
-                f"postgresql://auditor@127.0.0.1:{silent_port}/app",
-                connect_timeout_seconds=4,
-                target_timeout_seconds=1,
-            ),
-            target_yaml(
-                "good", compliant_cluster.dsn("auditor"), password="{env: AUDITOR_TEST_PW}"
-            ),
-        ]
-    )
-    results, _ = run_scan(
-        parse_config(text, "t.yaml"), Path.cwd(), workers=2, check_ids=SPINE_CHECKS
-    )
+    text = "targets:\n" + "".join([
+        target_yaml("slow", f"postgresql://auditor@127.0.0.1:{silent_port}/app",
+                    connect_timeout_seconds=4, target_timeout_seconds=1),
+        target_yaml("good", compliant_cluster.dsn("auditor"), password="{env: AUDITOR_TEST_PW}"),
+    ])
+    results, _ = run_scan(parse_config(text, "t.yaml"), Path.cwd(), workers=2,
+                          check_ids=SPINE_CHECKS)
     outcome = {t.name: t for t in results.targets}
     assert outcome["slow"].status is TargetStatus.ERROR
     assert outcome["slow"].error == "timed out after 1 s"
@@ -223,22 +200,17 @@ READ_ONLY_STATEMENT = re.compile(r"^\s*(SELECT|WITH|SHOW|SET|RESET|BEGIN|COMMIT|
 LOGGED_STATEMENT = re.compile(r"^auditor\|.*?(?:statement|execute [^:]*): (.*)$", re.M)
 
 
-def test_a_full_scan_only_reads(
-    start_cluster: ClusterFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_full_scan_only_reads(start_cluster: ClusterFactory,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Every statement the scanner sends, as the server logged it, is a read or session
     setup; none turns read-only off. Stronger than the session defaults alone: it also
     catches a later collector that would SET its way out of them."""
     design = Variant.from_dir(PG_VARIANTS / "column-design")
-    cluster = start_cluster(
-        Variant(
-            name="logs-every-statement",
-            settings=design.settings + "\nlog_statement = 'all'\nlog_line_prefix = '%a|'\n",
-            hba=design.hba,
-            seed_sql=design.seed_sql,
-            tls=design.tls,
-        )
-    )
+    cluster = start_cluster(Variant(
+        name="logs-every-statement",
+        settings=design.settings + "\nlog_statement = 'all'\nlog_line_prefix = '%a|'\n",
+        hba=design.hba, seed_sql=design.seed_sql, tls=design.tls,
+    ))
     monkeypatch.setenv("AUDITOR_TEST_PW", AUDITOR_PASSWORD)
     config = config_for(cluster, sensitive_columns="[users.email, users.phone]")
     results, _ = run_scan(config, Path.cwd())

@@ -164,9 +164,8 @@ def test_libpq_keyword_dsn_scans_like_the_url(compliant_cluster: Cluster) -> Non
         f"host=localhost port={compliant_cluster.port} dbname=app user=auditor "
         f"sslmode=verify-full sslrootcert='{compliant_cluster.certs.ca_cert}'"
     )
-    proc = run_cli(
-        "scan", "--dsn", keywords, "--format", "json", *SPINE, env={"PGPASSWORD": AUDITOR_PASSWORD}
-    )
+    proc = run_cli("scan", "--dsn", keywords, "--format", "json", *SPINE,
+                   env={"PGPASSWORD": AUDITOR_PASSWORD})
     assert proc.returncode == 0, proc.stderr
     document = json.loads(proc.stdout)
     assert document["targets"][0]["name"] == "localhost-app"
@@ -192,16 +191,8 @@ def test_pdf_without_its_system_libraries_says_what_is_missing(tmp_path: Path) -
         "raise OSError(\"cannot load library 'libpango-1.0-0': No such file\")\n"
     )
     dsn = f"postgresql://u@127.0.0.1:{_closed_port()}/db"
-    proc = run_cli(
-        "scan",
-        "--dsn",
-        dsn,
-        "--format",
-        "pdf",
-        "-o",
-        str(tmp_path / "r.pdf"),
-        env={"PYTHONPATH": str(shadow)},
-    )
+    proc = run_cli("scan", "--dsn", dsn, "--format", "pdf", "-o", str(tmp_path / "r.pdf"),
+                   env={"PYTHONPATH": str(shadow)})
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1
     assert "format 'pdf' cannot be written here" in proc.stderr

@@ -22,14 +22,9 @@ from auditor.runner import run_scan
 
 REGION = "eu-west-1"
 AWS_CHECKS = {
-    "storage.aws_rds_encrypted",
-    "storage.aws_rds_snapshots_encrypted",
-    "storage.aws_rds_backups",
-    "transport.aws_rds_force_ssl",
-    "storage.backup_encryption",
-    "keys.kms_key_rotation",
-    "keys.secret_rotation_age",
-    "keys.auto_rotation_enabled",
+    "storage.aws_rds_encrypted", "storage.aws_rds_snapshots_encrypted",
+    "storage.aws_rds_backups", "transport.aws_rds_force_ssl", "storage.backup_encryption",
+    "keys.kms_key_rotation", "keys.secret_rotation_age", "keys.auto_rotation_enabled",
 }
 ENC_KEY = "agentauri/prod/database/encryption-key-v1"
 MASTER = "agentauri/prod/database/master-password"
@@ -37,11 +32,8 @@ MASTER = "agentauri/prod/database/master-password"
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
@@ -53,105 +45,54 @@ def build_compliant() -> None:
     key = kms.create_key(Description="agentauri TDE")["KeyMetadata"]
     kms.enable_key_rotation(KeyId=key["KeyId"])
     rds = boto3.client("rds", region_name=REGION)
-    rds.create_db_parameter_group(
-        DBParameterGroupName="pg15-secure", DBParameterGroupFamily="postgres15", Description="tls"
-    )
-    rds.modify_db_parameter_group(
-        DBParameterGroupName="pg15-secure",
-        Parameters=[
-            {
-                "ParameterName": "rds.force_ssl",
-                "ParameterValue": "1",
-                "ApplyMethod": "pending-reboot",
-            }
-        ],
-    )
+    rds.create_db_parameter_group(DBParameterGroupName="pg15-secure",
+                                  DBParameterGroupFamily="postgres15", Description="tls")
+    rds.modify_db_parameter_group(DBParameterGroupName="pg15-secure", Parameters=[
+        {"ParameterName": "rds.force_ssl", "ParameterValue": "1",
+         "ApplyMethod": "pending-reboot"}])
     rds.create_db_instance(
-        DBInstanceIdentifier="agentauri-prod",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        EngineVersion="15.4",
-        MasterUsername="postgres",
-        MasterUserPassword="not-used-by-tests",
-        AllocatedStorage=20,
-        StorageEncrypted=True,
-        KmsKeyId=key["Arn"],
-        BackupRetentionPeriod=14,
-        DBParameterGroupName="pg15-secure",
-    )
+        DBInstanceIdentifier="agentauri-prod", DBInstanceClass="db.t3.micro",
+        Engine="postgres", EngineVersion="15.4", MasterUsername="postgres",
+        MasterUserPassword="not-used-by-tests", AllocatedStorage=20, StorageEncrypted=True,
+        KmsKeyId=key["Arn"], BackupRetentionPeriod=14, DBParameterGroupName="pg15-secure")
     rds.create_db_snapshot(DBInstanceIdentifier="agentauri-prod", DBSnapshotIdentifier="nightly")
     sm = boto3.client("secretsmanager", region_name=REGION)
     for name, days in ((ENC_KEY, 365), (MASTER, 90)):
         sm.create_secret(Name=name, SecretString="canary-secret-value-51f2")
         sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": days})
     s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(
-        Bucket="agentauri-wal-archive", CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-    s3.put_bucket_encryption(
-        Bucket="agentauri-wal-archive",
-        ServerSideEncryptionConfiguration={
-            "Rules": [
-                {
-                    "ApplyServerSideEncryptionByDefault": {
-                        "SSEAlgorithm": "aws:kms",
-                        "KMSMasterKeyID": key["Arn"],
-                    }
-                }
-            ]
-        },
-    )
-    s3.put_public_access_block(
-        Bucket="agentauri-wal-archive",
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
+    s3.create_bucket(Bucket="agentauri-wal-archive",
+                     CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_encryption(Bucket="agentauri-wal-archive", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]}}]})
+    s3.put_public_access_block(Bucket="agentauri-wal-archive", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True})
 
 
 def build_weak() -> None:
     rds = boto3.client("rds", region_name=REGION)
-    rds.create_db_parameter_group(
-        DBParameterGroupName="pg14-legacy",
-        DBParameterGroupFamily="postgres14",
-        Description="legacy",
-    )
-    rds.modify_db_parameter_group(
-        DBParameterGroupName="pg14-legacy",
-        Parameters=[
-            {"ParameterName": "rds.force_ssl", "ParameterValue": "0", "ApplyMethod": "immediate"}
-        ],
-    )
+    rds.create_db_parameter_group(DBParameterGroupName="pg14-legacy",
+                                  DBParameterGroupFamily="postgres14", Description="legacy")
+    rds.modify_db_parameter_group(DBParameterGroupName="pg14-legacy", Parameters=[
+        {"ParameterName": "rds.force_ssl", "ParameterValue": "0", "ApplyMethod": "immediate"}])
     rds.create_db_instance(
-        DBInstanceIdentifier="legacy",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        EngineVersion="14.10",
-        MasterUsername="postgres",
-        MasterUserPassword="not-used-by-tests",
-        AllocatedStorage=20,
-        StorageEncrypted=False,
-        BackupRetentionPeriod=1,
-        DBParameterGroupName="pg14-legacy",
-    )
+        DBInstanceIdentifier="legacy", DBInstanceClass="db.t3.micro", Engine="postgres",
+        EngineVersion="14.10", MasterUsername="postgres", MasterUserPassword="not-used-by-tests",
+        AllocatedStorage=20, StorageEncrypted=False, BackupRetentionPeriod=1,
+        DBParameterGroupName="pg14-legacy")
     rds.create_db_snapshot(DBInstanceIdentifier="legacy", DBSnapshotIdentifier="before-upgrade")
     sm = boto3.client("secretsmanager", region_name=REGION)
     sm.create_secret(Name=MASTER, SecretString="canary-secret-value-51f2")
     s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(
-        Bucket="legacy-backups", CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    s3.create_bucket(Bucket="legacy-backups",
+                     CreateBucketConfiguration={"LocationConstraint": REGION})
 
 
 def config(instance: str, bucket: str, endpoint: str | None = None) -> str:
     lines = [
-        "targets:",
-        "  - name: rds",
-        "    kind: aws-rds",
-        f"    region: {REGION}",
+        "targets:", "  - name: rds", "    kind: aws-rds", f"    region: {REGION}",
         f"    db_instance: {instance}",
         "    secrets:",
         f"      - {{name: {ENC_KEY}, purpose: encryption-key}}",
@@ -164,7 +105,8 @@ def config(instance: str, bucket: str, endpoint: str | None = None) -> str:
 
 
 def scan(text: str) -> tuple[dict[tuple[str, str | None], Result], TargetStatus, list[Facts]]:
-    results, bundles = run_scan(parse_config(text, "aws.yaml"), Path.cwd(), check_ids=AWS_CHECKS)
+    results, bundles = run_scan(parse_config(text, "aws.yaml"), Path.cwd(),
+                                check_ids=AWS_CHECKS)
     found = {(r.check_id, r.resource): r for r in results.findings}
     return found, results.targets[0].status, bundles
 
@@ -192,17 +134,14 @@ def test_weak_rds_fails_with_the_offending_resources(aws: None) -> None:
     snapshots = failed[("storage.aws_rds_snapshots_encrypted", "legacy")]
     assert "before-upgrade" in snapshots and "unencrypted" in snapshots
     assert failed[("storage.aws_rds_backups", "legacy")] == (
-        "legacy: backup retention 1 day(s), policy 7"
-    )
+        "legacy: backup retention 1 day(s), policy 7")
     assert failed[("transport.aws_rds_force_ssl", "legacy")] == "legacy: rds.force_ssl = 0"
     bucket = failed[("storage.backup_encryption", "legacy-backups")]
     assert "no default encryption rule" in bucket and "BlockPublicAcls" in bucket
     assert failed[("keys.secret_rotation_age", ENC_KEY)] == (
-        f"declared secret {ENC_KEY} does not exist"
-    )
+        f"declared secret {ENC_KEY} does not exist")
     assert failed[("keys.auto_rotation_enabled", MASTER)] == (
-        f"{MASTER}: automatic rotation is off"
-    )
+        f"{MASTER}: automatic rotation is off")
     assert found[("keys.kms_key_rotation", None)].status is Status.SKIP
 
 
@@ -227,29 +166,16 @@ def test_unreachable_aws_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_secret_age_is_judged_against_the_observation_time() -> None:
     # Recorded facts: a master password created 200 days before the scan, never rotated.
     facts = Facts(TargetContext("rds", "aws-rds"))
-    facts.add(
-        SecretsFacts(
-            provider="aws-secretsmanager",
-            observed_at="2026-06-30T12:00:00+00:00",
-            secrets=(
-                SecretInfo(
-                    name=MASTER,
-                    purpose="master-password",
-                    max_age_days=None,
-                    found=True,
-                    created="2025-12-12T12:00:00+00:00",
-                ),
-                SecretInfo(
-                    name=ENC_KEY,
-                    purpose="encryption-key",
-                    max_age_days=None,
-                    found=True,
-                    created="2024-01-01T00:00:00+00:00",
-                    last_rotated="2026-03-01T00:00:00+00:00",
-                ),
-            ),
-        )
-    )
+    facts.add(SecretsFacts(
+        provider="aws-secretsmanager", observed_at="2026-06-30T12:00:00+00:00",
+        secrets=(
+            SecretInfo(name=MASTER, purpose="master-password", max_age_days=None, found=True,
+                       created="2025-12-12T12:00:00+00:00"),
+            SecretInfo(name=ENC_KEY, purpose="encryption-key", max_age_days=None, found=True,
+                       created="2024-01-01T00:00:00+00:00",
+                       last_rotated="2026-03-01T00:00:00+00:00"),
+        ),
+    ))
     results = {r.resource: r for r in SecretRotationAge().run(facts)}
     assert results[MASTER].status is Status.FAIL
     assert results[MASTER].message == f"{MASTER}: created, never rotated 200 days ago (policy 90)"
@@ -265,16 +191,9 @@ def test_customer_key_rotation_is_judged(aws: None, rotation_on: bool) -> None:
         kms.enable_key_rotation(KeyId=key["KeyId"])
     rds = boto3.client("rds", region_name=REGION)
     rds.create_db_instance(
-        DBInstanceIdentifier="cmk-db",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        EngineVersion="15.4",
-        MasterUsername="postgres",
-        MasterUserPassword="not-used-by-tests",
-        AllocatedStorage=20,
-        StorageEncrypted=True,
-        KmsKeyId=key["Arn"],
-    )
+        DBInstanceIdentifier="cmk-db", DBInstanceClass="db.t3.micro", Engine="postgres",
+        EngineVersion="15.4", MasterUsername="postgres", MasterUserPassword="not-used-by-tests",
+        AllocatedStorage=20, StorageEncrypted=True, KmsKeyId=key["Arn"])
     found, status, _ = scan(config("cmk-db", "no-such-bucket"))
     # A declared bucket that does not exist fails on its own; the target is still scanned.
     assert status is TargetStatus.SCANNED
@@ -294,30 +213,14 @@ def test_customer_key_rotation_is_judged(aws: None, rotation_on: bool) -> None:
 def test_kms_rotation_period_is_judged_against_policy(period: int, status: Status) -> None:
     # Recorded facts: moto ignores RotationPeriodInDays, the real API reports it.
     facts = Facts(TargetContext("rds", "aws-rds"))
-    facts.add(
-        AwsRdsFacts(
-            observed_at="2026-06-30T12:00:00+00:00",
-            region=REGION,
-            database=RdsDatabase(
-                identifier="db",
-                arn=None,
-                is_cluster=False,
-                engine="postgres",
-                engine_version="15.4",
-                storage_encrypted=True,
-                kms_key_id="k1",
-                backup_retention_days=7,
-            ),
-            kms_key=KmsKey(
-                key_id="k1",
-                arn=None,
-                manager="CUSTOMER",
-                state="Enabled",
-                rotation_enabled=True,
-                rotation_period_days=period,
-            ),
-        )
-    )
+    facts.add(AwsRdsFacts(
+        observed_at="2026-06-30T12:00:00+00:00", region=REGION,
+        database=RdsDatabase(identifier="db", arn=None, is_cluster=False, engine="postgres",
+                             engine_version="15.4", storage_encrypted=True, kms_key_id="k1",
+                             backup_retention_days=7),
+        kms_key=KmsKey(key_id="k1", arn=None, manager="CUSTOMER", state="Enabled",
+                       rotation_enabled=True, rotation_period_days=period),
+    ))
     [result] = KmsKeyRotation().run(facts)
     assert result.status is status
     if status is Status.FAIL:

@@ -51,23 +51,15 @@ def config(arm: str, kv: str, server: str, ca: Path, body: str, kv_token: bool =
     )
 
 
-def scan(
-    certs: IssuedCerts,
-    server: str,
-    recording: str,
-    body: str,
-    kv_token: bool = True,
-    checks: set[str] = CHECKS,
-) -> tuple[Found, TargetStatus, Replay, str]:
+def scan(certs: IssuedCerts, server: str, recording: str, body: str, kv_token: bool = True,
+         checks: set[str] = CHECKS) -> tuple[Found, TargetStatus, Replay, str]:
     tls = (certs.server_cert, certs.server_key)
-    arm_recording = (
-        "azure-flexible-server-compliant"
-        if server == "agentauri-prod"
-        else "azure-flexible-server-weak"
-    )
+    arm_recording = ("azure-flexible-server-compliant" if server == "agentauri-prod"
+                     else "azure-flexible-server-weak")
     with replay_server(arm_recording, tls) as arm, replay_server(recording, tls) as kv:
         text = config(arm.url, kv.url, server, certs.ca_cert, body, kv_token)
-        results, bundles = run_scan(parse_config(text, "azure.yaml"), Path.cwd(), check_ids=checks)
+        results, bundles = run_scan(parse_config(text, "azure.yaml"), Path.cwd(),
+                                    check_ids=checks)
         # Resource Manager only ever saw its own token.
         assert all(h.get("authorization") == f"Bearer {ARM_TOKEN}" for _, _, h in arm.requests)
     found = {(r.check_id, r.resource): r for r in results.findings}
@@ -79,11 +71,8 @@ def assert_read_only_metadata(kv: Replay) -> None:
     # the 401; every other request carries the Key Vault token (never the ARM one).
     anonymous = [h for _, _, h in kv.requests if "authorization" not in h]
     assert anonymous, "the SDK's challenge protocol did not run"
-    assert all(
-        h["authorization"] == f"Bearer {KV_TOKEN}"
-        for _, _, h in kv.requests
-        if "authorization" in h
-    )
+    assert all(h["authorization"] == f"Bearer {KV_TOKEN}"
+               for _, _, h in kv.requests if "authorization" in h)
     assert {m for m, _, _ in kv.requests} == {"GET"}
     # Attributes only: /secrets/{name}/versions, never /secrets/{name}[/{version}].
     for _, path, _ in kv.requests:
@@ -105,36 +94,30 @@ WEAK = (
 
 
 def test_compliant_vault_passes_age_and_the_cmk_rotation_policy(certs: IssuedCerts) -> None:
-    found, status, kv, facts = scan(certs, "agentauri-prod", "azure-key-vault-compliant", COMPLIANT)
+    found, status, kv, facts = scan(certs, "agentauri-prod", "azure-key-vault-compliant",
+                                    COMPLIANT)
     assert status is TargetStatus.SCANNED
     enc, master = "agentauri-db-encryption-key", "agentauri-db-master-password"
     age = found[("keys.secret_rotation_age", enc)]
     assert (age.status, age.message) == (
-        Status.PASS,
-        f"{enc}: last rotated 45 days ago (policy 365)",
-    )
+        Status.PASS, f"{enc}: last rotated 45 days ago (policy 365)")
     assert age.evidence["reference"] == f"{VAULT}/secrets/{enc}"
     age = found[("keys.secret_rotation_age", master)]
     assert (age.status, age.message) == (
-        Status.PASS,
-        f"{master}: last rotated 20 days ago (policy 90)",
-    )
+        Status.PASS, f"{master}: last rotated 20 days ago (policy 90)")
     # Key Vault cannot rotate a secret by itself: an auditor needs the rotating job attested.
     auto = found[("keys.auto_rotation_enabled", master)]
     assert auto.status is Status.MANUAL
-    assert auto.message == (
-        f"{master}: azure-keyvault has no built-in rotation; attest the job that rotates it"
-    )
+    assert auto.message == (f"{master}: azure-keyvault has no built-in rotation; attest the "
+                            "job that rotates it")
     assert auto.evidence["expires"]  # the near-expiry hook such a job hangs on
     # The server's CMK (from dataEncryption.primaryKeyURI) is judged without being declared.
     key = found[("keys.kms_key_rotation", f"{VAULT}/keys/pg-tde")]
-    assert (key.status, key.message) == (Status.PASS, f"{VAULT}/keys/pg-tde: rotates every 90 days")
+    assert (key.status, key.message) == (
+        Status.PASS, f"{VAULT}/keys/pg-tde: rotates every 90 days")
     assert key.evidence["role"] == "server CMK"
     assert key.evidence["lifetimeActions"][0] == {
-        "action": "Rotate",
-        "time_after_create": "P90D",
-        "time_before_expiry": None,
-    }
+        "action": "Rotate", "time_after_create": "P90D", "time_before_expiry": None}
     assert_read_only_metadata(kv)
     # One challenge per client (secrets, keys), then its cached answer authorises the rest.
     assert [(p, h.get("authorization")) for _, p, h in kv.requests] == [
@@ -154,44 +137,31 @@ def test_weak_vault_fails_each_with_evidence(certs: IssuedCerts) -> None:
     master = "legacy-db-master-password"
     age = found[("keys.secret_rotation_age", master)]
     assert (age.status, age.message) == (
-        Status.FAIL,
-        f"{master}: created, never rotated 200 days ago (policy 90)",
-    )
+        Status.FAIL, f"{master}: created, never rotated 200 days ago (policy 90)")
     assert age.evidence["age_days"] == 200
     missing = found[("keys.secret_rotation_age", "retired-db-password")]
     assert (missing.status, missing.message) == (
-        Status.FAIL,
-        "declared secret retired-db-password does not exist",
-    )
+        Status.FAIL, "declared secret retired-db-password does not exist")
     denied = found[("keys.secret_rotation_age", "audit-hmac-key")]
     assert (denied.status, denied.message) == (
-        Status.SKIP,
-        "needs the Key Vault permission Microsoft.KeyVault/vaults/secrets/"
-        "readMetadata/action (access policy: secrets List)",
-    )
+        Status.SKIP, "needs the Key Vault permission Microsoft.KeyVault/vaults/secrets/"
+        "readMetadata/action (access policy: secrets List)")
 
     def key(name: str) -> Result:
         return found[("keys.kms_key_rotation", f"{VAULT}/keys/{name}")]
 
     assert (key("legacy-cmk").status, key("legacy-cmk").message) == (
-        Status.FAIL,
-        f"{VAULT}/keys/legacy-cmk: rotation policy has no Rotate action (the "
-        "vault's default policy): the key never rotates automatically",
-    )
+        Status.FAIL, f"{VAULT}/keys/legacy-cmk: rotation policy has no Rotate action (the "
+        "vault's default policy): the key never rotates automatically")
     assert key("legacy-cmk").evidence["lifetimeActions"] == [
-        {"action": "Notify", "time_after_create": None, "time_before_expiry": "P30D"}
-    ]
+        {"action": "Notify", "time_after_create": None, "time_before_expiry": "P30D"}]
     assert (key("backup-kek").status, key("backup-kek").message) == (
-        Status.FAIL,
-        f"{VAULT}/keys/backup-kek: rotates every 730 days (policy 365)",
-    )
+        Status.FAIL, f"{VAULT}/keys/backup-kek: rotates every 730 days (policy 365)")
     assert key("archive-kek").status is Status.FAIL
     assert "never fires" in key("archive-kek").message
     assert (key("hsm-kek").status, key("hsm-kek").message) == (
-        Status.SKIP,
-        "needs the Key Vault permission Microsoft.KeyVault/vaults/keys/"
-        "rotationpolicy/read (access policy: keys GetRotationPolicy)",
-    )
+        Status.SKIP, "needs the Key Vault permission Microsoft.KeyVault/vaults/keys/"
+        "rotationpolicy/read (access policy: keys GetRotationPolicy)")
     # The weak server is service-managed: no CMK of its own to add.
     assert len([k for k in found if k[0] == "keys.kms_key_rotation"]) == 4
     assert_read_only_metadata(kv)
@@ -199,14 +169,9 @@ def test_weak_vault_fails_each_with_evidence(certs: IssuedCerts) -> None:
 
 
 def test_an_arm_token_is_not_sent_to_key_vault(certs: IssuedCerts) -> None:
-    found, status, kv, _ = scan(
-        certs,
-        "agentauri-prod",
-        "azure-key-vault-compliant",
-        COMPLIANT,
-        kv_token=False,
-        checks=CHECKS | {"storage.azure_postgres_encrypted"},
-    )
+    found, status, kv, _ = scan(certs, "agentauri-prod", "azure-key-vault-compliant",
+                                COMPLIANT, kv_token=False,
+                                checks=CHECKS | {"storage.azure_postgres_encrypted"})
     assert status is TargetStatus.ERROR
     assert kv.requests == []
     (storage,) = [r for (cid, _), r in found.items() if cid == "storage.azure_postgres_encrypted"]
@@ -224,73 +189,42 @@ def test_key_vault_tokens_are_limited_to_key_vault_audiences() -> None:
         scoped.get_token("https://management.azure.com/.default")
 
 
-@pytest.mark.parametrize(
-    ("text", "days"),
-    [
-        ("P90D", 90),
-        ("P1Y", 365),
-        ("P3M", 90),
-        ("P2W", 14),
-        ("PT12H", 0.5),
-        ("P", None),
-        ("90D", None),
-        (None, None),
-    ],
-)
+@pytest.mark.parametrize(("text", "days"), [
+    ("P90D", 90), ("P1Y", 365), ("P3M", 90), ("P2W", 14), ("PT12H", 0.5), ("P", None),
+    ("90D", None), (None, None)])
 def test_iso_durations(text: str | None, days: float | None) -> None:
     assert duration_days(text) == days
 
 
-@pytest.mark.parametrize(
-    ("extra", "error"),
-    [
-        (
-            "    secrets: [{name: a/b}]\n    key_vault: https://kv.vault.azure.net\n",
-            "is not a Key Vault secret name",
-        ),
-        ("    keys: [pg-tde]\n", "secrets and keys need key_vault"),
-        ("    key_vault: http://kv.vault.azure.net\n", "key_vault"),
-    ],
-)
+@pytest.mark.parametrize(("extra", "error"), [
+    ("    secrets: [{name: a/b}]\n    key_vault: https://kv.vault.azure.net\n",
+     "is not a Key Vault secret name"),
+    ("    keys: [pg-tde]\n", "secrets and keys need key_vault"),
+    ("    key_vault: http://kv.vault.azure.net\n", "key_vault"),
+])
 def test_key_vault_config_is_validated(extra: str, error: str) -> None:
-    text = (
-        "targets:\n  - name: azure\n    kind: azure-postgres\n"
-        f"    subscription_id: s\n    resource_group: g\n    server: s\n{extra}"
-    )
+    text = ("targets:\n  - name: azure\n    kind: azure-postgres\n"
+            f"    subscription_id: s\n    resource_group: g\n    server: s\n{extra}")
     with pytest.raises(ConfigError, match=error):
         parse_config(text, "azure.yaml")
 
 
-@pytest.mark.parametrize(
-    ("encryption", "status", "message"),
-    [
-        ("SystemManaged", Status.PASS, "service-managed encryption key: rotated by Microsoft"),
-        (
-            "AzureKeyVault",
-            Status.SKIP,
-            f"customer-managed key {VAULT}/keys/pg-tde/0123: set key_vault: to the vault that holds "
-            "it to read its rotation policy",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("encryption", "status", "message"), [
+    ("SystemManaged", Status.PASS, "service-managed encryption key: rotated by Microsoft"),
+    ("AzureKeyVault", Status.SKIP,
+     f"customer-managed key {VAULT}/keys/pg-tde/0123: set key_vault: to the vault that holds "
+     "it to read its rotation policy"),
+])
 def test_server_key_without_a_key_vault(encryption: str, status: Status, message: str) -> None:
     from auditor.checks.keys import KmsKeyRotation
     from auditor.collectors.azure import AzurePostgresFacts
     from auditor.facts import Facts, TargetContext
 
     facts = Facts(TargetContext("azure", "azure-postgres"))
-    facts.add(
-        AzurePostgresFacts(
-            resource_id=None,
-            server="s",
-            version="15",
-            state="Ready",
-            data_encryption_type=encryption,
-            primary_key_uri=f"{VAULT}/keys/pg-tde/0123" if encryption == "AzureKeyVault" else None,
-            backup_retention_days=7,
-            geo_redundant_backup=None,
-            parameters={},
-        )
-    )
+    facts.add(AzurePostgresFacts(
+        resource_id=None, server="s", version="15", state="Ready",
+        data_encryption_type=encryption,
+        primary_key_uri=f"{VAULT}/keys/pg-tde/0123" if encryption == "AzureKeyVault" else None,
+        backup_retention_days=7, geo_redundant_backup=None, parameters={}))
     [result] = KmsKeyRotation().run(facts)
     assert (result.status, result.message) == (status, message)

@@ -37,12 +37,12 @@ def config(sql_url: str, sm_url: str, instance: str, secrets: list[str]) -> str:
     )
 
 
-def scan(
-    sql: str, recording: str, instance: str, secrets: list[str]
-) -> tuple[Found, TargetStatus, list[tuple[str, str]], str]:
+def scan(sql: str, recording: str, instance: str, secrets: list[str]
+         ) -> tuple[Found, TargetStatus, list[tuple[str, str]], str]:
     with replay_server(sql) as cloudsql, replay_server(recording) as sm:
         text = config(cloudsql.url, sm.url, instance, secrets)
-        results, bundles = run_scan(parse_config(text, "gcp.yaml"), Path.cwd(), check_ids=CHECKS)
+        results, bundles = run_scan(parse_config(text, "gcp.yaml"), Path.cwd(),
+                                    check_ids=CHECKS)
         assert all(h.get("authorization") == f"Bearer {TOKEN}" for _, _, h in sm.requests)
         calls = [(m, p) for m, p, _ in sm.requests]
     facts = json.dumps([b.to_json() for b in bundles])
@@ -64,54 +64,42 @@ WEAK = [
 
 
 def test_compliant_secrets_pass_age_and_rotation_schedule() -> None:
-    found, status, calls, facts = scan(
-        "gcp-cloudsql-compliant", "gcp-secret-manager-compliant", "agentauri-prod", COMPLIANT
-    )
+    found, status, calls, facts = scan("gcp-cloudsql-compliant", "gcp-secret-manager-compliant",
+                                       "agentauri-prod", COMPLIANT)
     assert status is TargetStatus.SCANNED
     enc = "agentauri-db-encryption-key"
     master = "projects/agentauri/secrets/agentauri-db-master-password"
     age = found[("keys.secret_rotation_age", enc)]
     # Newest ENABLED version (3) is the last rotation; disabled/destroyed ones are history.
     assert (age.status, age.message) == (
-        Status.PASS,
-        f"{enc}: last rotated 45 days ago (policy 365)",
-    )
+        Status.PASS, f"{enc}: last rotated 45 days ago (policy 365)")
     assert age.evidence["reference"] == f"projects/agentauri/secrets/{enc}"
     assert age.evidence["created"] is not None
     age = found[("keys.secret_rotation_age", master)]
     assert (age.status, age.message) == (
-        Status.PASS,
-        f"{master}: last rotated 20 days ago (policy 90)",
-    )
+        Status.PASS, f"{master}: last rotated 20 days ago (policy 90)")
     auto = found[("keys.auto_rotation_enabled", master)]
     assert auto.status is Status.PASS
-    assert auto.message == (
-        f"{master}: rotates every 90 days (Secret Manager publishes "
-        "SECRET_ROTATE to its Pub/Sub topics)"
-    )
+    assert auto.message == (f"{master}: rotates every 90 days (Secret Manager publishes "
+                            "SECRET_ROTATE to its Pub/Sub topics)")
     assert auto.evidence["rotation_after_days"] == 90 and auto.evidence["next_rotation"]
     assert found[("keys.auto_rotation_enabled", enc)].status is Status.PASS
     # Metadata only: secrets.get and versions.list, never versions.access (the payload).
     assert {m for m, _ in calls} == {"GET"}
     assert sorted(p for _, p in calls) == sorted(
         f"/v1/projects/agentauri/secrets/{s}{suffix}"
-        for s in (enc, "agentauri-db-master-password")
-        for suffix in ("", "/versions")
-    )
+        for s in (enc, "agentauri-db-master-password") for suffix in ("", "/versions"))
     assert CANARY not in facts and CANARY not in repr(found) and TOKEN not in repr(found)
 
 
 def test_weak_secrets_fail_with_evidence_and_denials_name_the_permission() -> None:
-    found, status, calls, facts = scan(
-        "gcp-cloudsql-weak", "gcp-secret-manager-weak", "legacy-sql", WEAK
-    )
+    found, status, calls, facts = scan("gcp-cloudsql-weak", "gcp-secret-manager-weak",
+                                       "legacy-sql", WEAK)
     assert status is TargetStatus.SCANNED
     master = "legacy-db-master-password"
     age = found[("keys.secret_rotation_age", master)]
     assert (age.status, age.message) == (
-        Status.FAIL,
-        f"{master}: created, never rotated 200 days ago (policy 90)",
-    )
+        Status.FAIL, f"{master}: created, never rotated 200 days ago (policy 90)")
     assert age.evidence["age_days"] == 200 and age.evidence["last_rotated"] is None
     auto = found[("keys.auto_rotation_enabled", master)]
     assert (auto.status, auto.message) == (Status.FAIL, f"{master}: automatic rotation is off")
@@ -119,31 +107,22 @@ def test_weak_secrets_fail_with_evidence_and_denials_name_the_permission() -> No
     key = "legacy-db-encryption-key"
     age = found[("keys.secret_rotation_age", key)]
     assert (age.status, age.message) == (
-        Status.FAIL,
-        f"{key}: last rotated 400 days ago (policy 365)",
-    )
+        Status.FAIL, f"{key}: last rotated 400 days ago (policy 365)")
     auto = found[("keys.auto_rotation_enabled", key)]
     assert (auto.status, auto.message) == (
-        Status.FAIL,
-        f"{key}: rotates every 730 days (policy 365)",
-    )
+        Status.FAIL, f"{key}: rotates every 730 days (policy 365)")
     missing = found[("keys.secret_rotation_age", "retired-db-password")]
     assert (missing.status, missing.message) == (
-        Status.FAIL,
-        "declared secret retired-db-password does not exist",
-    )
+        Status.FAIL, "declared secret retired-db-password does not exist")
     denied = found[("keys.secret_rotation_age", "audit-hmac-key")]
     assert (denied.status, denied.message) == (
         Status.SKIP,
         "needs IAM permission secretmanager.versions.list on projects/agentauri/secrets/"
-        "audit-hmac-key",
-    )
+        "audit-hmac-key")
     other = "projects/agentauri-shared/secrets/kms-wrapping-key"
     denied = found[("keys.secret_rotation_age", other)]
     assert (denied.status, denied.message) == (
-        Status.SKIP,
-        f"needs IAM permission secretmanager.secrets.get on {other}",
-    )
+        Status.SKIP, f"needs IAM permission secretmanager.secrets.get on {other}")
     # Neither missing nor unreadable secrets get an automation verdict of their own.
     assert ("keys.auto_rotation_enabled", other) not in found
     assert not any(p.endswith(":access") for _, p in calls)
@@ -159,18 +138,14 @@ def test_no_secrets_declared_skips_without_calling_secret_manager() -> None:
         )
         results, _ = run_scan(parse_config(text, "gcp.yaml"), Path.cwd(), check_ids=CHECKS)
     assert {(r.status, r.message) for r in results.findings} == {
-        (Status.SKIP, "no secrets declared for this target")
-    }
+        (Status.SKIP, "no secrets declared for this target")}
 
 
 def test_unreachable_secret_manager_keeps_the_instance_verdicts() -> None:
     with replay_server("gcp-cloudsql-compliant") as cloudsql:
         text = config(cloudsql.url, "http://127.0.0.1:9", "agentauri-prod", COMPLIANT[:1])
-        results, _ = run_scan(
-            parse_config(text, "gcp.yaml"),
-            Path.cwd(),
-            check_ids=CHECKS | {"storage.gcp_cloudsql_encrypted"},
-        )
+        results, _ = run_scan(parse_config(text, "gcp.yaml"), Path.cwd(),
+                              check_ids=CHECKS | {"storage.gcp_cloudsql_encrypted"})
     found = {r.check_id: r for r in results.findings}
     assert results.targets[0].status is TargetStatus.UNREACHABLE
     assert found["storage.gcp_cloudsql_encrypted"].status is Status.PASS
@@ -181,10 +156,8 @@ def test_unreachable_secret_manager_keeps_the_instance_verdicts() -> None:
 
 @pytest.mark.parametrize("name", ["a/b", "projects/p/locations/l/secrets/s", "x" * 256])
 def test_secret_names_are_validated(name: str) -> None:
-    text = (
-        "targets:\n  - name: gcp\n    kind: gcp-cloudsql\n    project: agentauri\n"
-        f"    instance: i\n    secrets: [{{name: '{name}'}}]\n"
-    )
+    text = ("targets:\n  - name: gcp\n    kind: gcp-cloudsql\n    project: agentauri\n"
+            f"    instance: i\n    secrets: [{{name: '{name}'}}]\n")
     with pytest.raises(ConfigError, match="is not a Secret Manager secret"):
         parse_config(text, "gcp.yaml")
 
@@ -197,13 +170,11 @@ def test_a_one_time_rotation_notice_is_not_a_schedule() -> None:
     from auditor.collectors.gcp import _rotation
 
     when = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    once = secretmanager_v1.Secret(
-        rotation={"next_rotation_time": when}, topics=[{"name": "projects/p/topics/t"}]
-    )
+    once = secretmanager_v1.Secret(rotation={"next_rotation_time": when},
+                                   topics=[{"name": "projects/p/topics/t"}])
     assert _rotation(once) == (False, None, "2030-01-01T00:00:00+00:00")
     every = secretmanager_v1.Secret(
         rotation={"next_rotation_time": when, "rotation_period": dt.timedelta(hours=2161)},
-        topics=[{"name": "projects/p/topics/t"}],
-    )
+        topics=[{"name": "projects/p/topics/t"}])
     assert _rotation(every) == (True, 91, "2030-01-01T00:00:00+00:00")  # rounded up
     assert _rotation(secretmanager_v1.Secret()) == (False, None, None)

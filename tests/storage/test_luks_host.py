@@ -57,19 +57,16 @@ def test_weak_host_fails_with_device_chain_and_key_file() -> None:
     found, _ = scan(host_config(FIXTURES / "host" / "luks-weak.host-evidence.json"))
     data = found[("storage.luks_data_directory", f"data_directory:{PG}")]
     assert data.status is Status.FAIL
-    assert data.message == (
-        f"{PG}: /dev/mapper/pgdata uses aes-cbc-essiv:sha256 (policy: aes-xts with a 512-bit key)"
-    )
+    assert data.message == (f"{PG}: /dev/mapper/pgdata uses aes-cbc-essiv:sha256 "
+                            "(policy: aes-xts with a 512-bit key)")
     archive = found[("storage.luks_data_directory", f"wal_archive:{ARCHIVE}")]
     assert archive.status is Status.FAIL
-    assert archive.message == (
-        f"{ARCHIVE} is not encrypted: /dev/sda1 (part, ext4) <- /dev/sda (disk)"
-    )
+    assert archive.message == (f"{ARCHIVE} is not encrypted: /dev/sda1 (part, ext4) <- "
+                               "/dev/sda (disk)")
     keyfile = found[("storage.luks_automount", "pgdata")]
     assert keyfile.status is Status.FAIL
-    assert keyfile.message == (
-        "pgdata: key file /root/pgdata.key is mode 0644 owned by uid 0 (/etc/crypttab:1)"
-    )
+    assert keyfile.message == ("pgdata: key file /root/pgdata.key is mode 0644 owned by uid 0 "
+                               "(/etc/crypttab:1)")
 
 
 @pytest.fixture(scope="module")
@@ -80,35 +77,17 @@ def cryptsetup() -> str:
     return found
 
 
-@pytest.mark.parametrize(
-    ("cipher", "bits"), [("aes-xts-plain64", "512"), ("aes-cbc-essiv:sha256", "256")]
-)
-def test_real_luks2_headers_parse(tmp_path: Path, cryptsetup: str, cipher: str, bits: str) -> None:
+@pytest.mark.parametrize(("cipher", "bits"), [("aes-xts-plain64", "512"),
+                                              ("aes-cbc-essiv:sha256", "256")])
+def test_real_luks2_headers_parse(tmp_path: Path, cryptsetup: str, cipher: str,
+                                  bits: str) -> None:
     image = tmp_path / "volume.img"
     with image.open("wb") as fh:
         fh.truncate(32 * 1024 * 1024)
-    subprocess.run(
-        [
-            cryptsetup,
-            "luksFormat",
-            "--batch-mode",
-            "--type",
-            "luks2",
-            "--cipher",
-            cipher,
-            "--key-size",
-            bits,
-            "--pbkdf",
-            "pbkdf2",
-            "--pbkdf-force-iterations",
-            "1000",
-            str(image),
-            "-",
-        ],
-        input=b"not-a-real-passphrase",
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run([cryptsetup, "luksFormat", "--batch-mode", "--type", "luks2", "--cipher",
+                    cipher, "--key-size", bits, "--pbkdf", "pbkdf2",
+                    "--pbkdf-force-iterations", "1000", str(image), "-"],
+                   input=b"not-a-real-passphrase", check=True, capture_output=True)
     out = LocalShell().run(["cryptsetup", "luksDump", "--dump-json-metadata", str(image)])
     assert out.returncode == 0, out.stderr
     assert parse_luks2_header(json.loads(out.stdout)) == (cipher, ("pbkdf2",))
@@ -131,9 +110,6 @@ def test_recorded_local_evidence_gives_the_live_verdicts(tmp_path: Path) -> None
     live, _ = scan(host_config(None, data=str(data), archive=None))
     recorded, _ = scan(host_config(evidence, data=str(data), archive=None))
     assert {k: (r.status, r.message) for k, r in live.items()} == {
-        k: (r.status, r.message) for k, r in recorded.items()
-    }
+        k: (r.status, r.message) for k, r in recorded.items()}
     assert live[("storage.luks_data_directory", f"data_directory:{data}")].status in (
-        Status.PASS,
-        Status.FAIL,
-    )
+        Status.PASS, Status.FAIL)

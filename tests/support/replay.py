@@ -68,9 +68,8 @@ def load_recording(name: str) -> dict[str, Any]:
 
 
 @contextmanager
-def replay_server(
-    recording: str | dict[str, Any], tls: tuple[Path, Path] | None = None
-) -> Iterator[Replay]:
+def replay_server(recording: str | dict[str, Any], tls: tuple[Path, Path] | None = None
+                  ) -> Iterator[Replay]:
     """Serve `fixtures/cloud/<recording>.json`: {"interactions": [{"method", "path",
     "status", "body"}], "not_found": {...}, "challenge": {...}}; `tls` = (certificate, key)
     for HTTPS. With "challenge" ({"www_authenticate", "body"}), a request without an
