@@ -32,8 +32,8 @@ from auditor.collectors.base import CollectContext, Collector
 from auditor.config import ConfigError, PostgresTarget, ScanConfig
 from auditor.facts import Facts, TargetContext
 from auditor.model import TargetOutcome, TargetStatus
-from auditor.pg_ident import sql_ident
-from auditor.runner import Progress, TargetRun, scan_target
+from auditor.pg_ident import IdentError, column_spec, relation_name, sql_ident
+from auditor.runner import Progress, TargetRun, evaluate, scan_target
 
 LIST_DATABASES = """SELECT d.datname, d.datistemplate, d.datallowconn,
        pg_catalog.has_database_privilege(d.oid, 'CONNECT') AS may_connect
@@ -259,11 +259,64 @@ def scan_server(
         futures = {name: pool.submit(one_database, name) for name in wanted}
         server_run = server_future.result()
         parts = {name: future.result() for name, future in futures.items()}
+    _declared_where_present(parts, database_checks)
     if database_checks:
         for name, reason in selection.refused.items():
             part = database_part(target, name)
             parts[name] = _not_scanned(part, reason, database_checks, config)
     return replace(server_run, parts=tuple(parts[name] for name in sorted(parts)))
+
+
+def _missing_table(problem: str) -> bool:
+    return problem.startswith("table ") and problem.endswith(" not found")
+
+
+def _declared_where_present(parts: dict[str, TargetRun], checks: list[Check]) -> None:
+    """`sensitive_columns` apply to every database of a server target that has their table:
+    in a database without it, a declared column found in another database is a skip naming
+    where it is, not an error; one missing from every database stays an error (a typo)."""
+    from auditor.collectors.pg.columns import ColumnFacts
+
+    columns = {
+        name: found
+        for name, run in parts.items()
+        if isinstance(found := run.facts.sections.get(ColumnFacts.section), ColumnFacts)
+    }
+    missing = {
+        name: {item for item, why in c.declared_problems.items() if _missing_table(why)}
+        for name, c in columns.items()
+    }
+    for name, c in columns.items():
+        moved: dict[str, str] = {}
+        for item in sorted(missing[name]):
+            present = [db for db in sorted(columns) if item not in missing[db]]
+            if present:
+                moved[item] = (
+                    "its table is not in this database (declared columns apply where their "
+                    f"table exists; found in {', '.join(present)})"
+                )
+        if not moved:
+            continue
+        run = parts[name]
+        kept = tuple(d for d in c.declared if _normalised(d) not in moved)
+        problems = {k: v for k, v in c.declared_problems.items() if k not in moved}
+        run.facts.add(
+            c.model_copy(
+                update={
+                    "declared": kept,
+                    "declared_problems": problems,
+                    "declared_elsewhere": moved,
+                }
+            )
+        )
+        run.results = evaluate(run.facts, checks)
+
+
+def _normalised(spec: str) -> str:
+    try:
+        return relation_name(*column_spec(spec))
+    except IdentError:
+        return spec
 
 
 def _prefixed(progress: Progress, server: str, database: str) -> Progress:

@@ -335,3 +335,28 @@ def test_a_transport_only_scan_reads_no_database(server: Cluster) -> None:
     assert [(f.target, f.check_id) for f in results.findings] == [
         ("srv", "transport.tls_min_version")
     ]
+
+
+def test_declared_columns_apply_where_their_table_exists(server: Cluster) -> None:
+    text = config_text(server, databases="[app, skipme]").replace(
+        "sensitive_columns: [users.email]", "sensitive_columns: [users.email, nosuch.col]"
+    )
+    results, _ = scan(text)
+    verdicts = {
+        (f.target, f.resource): (f.status, f.message)
+        for f in results.findings
+        if f.check_id == "column.sensitive_encrypted"
+    }
+    assert verdicts[("srv/app", "users.email")][0] is Status.PASS
+    # skipme has no users table: a skip that says where the column is, not an error
+    status, message = verdicts[("srv/skipme", "users.email")]
+    assert status is Status.SKIP and "its table is not in this database" in message
+    assert "found in app" in message
+    # a declared column no database has stays an error everywhere (a typo in the config)
+    for part in ("srv/app", "srv/skipme"):
+        status, message = verdicts[(part, "nosuch.col")]
+        assert status is Status.ERROR and "table nosuch not found" in message
+    installed = {
+        f.target: f.status for f in results.findings if f.check_id == "column.pgcrypto_installed"
+    }
+    assert installed == {"srv/app": Status.PASS, "srv/skipme": Status.FAIL}

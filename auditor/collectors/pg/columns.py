@@ -128,6 +128,9 @@ class ColumnFacts(FactSection):
     declared: tuple[str, ...]
     # declared by policy.ciphertext_columns_are_sensitive: found holding ciphertext
     declared_by_policy: tuple[str, ...] = ()
+    # declared column -> why it is not judged in this database of a server target: its
+    # table is in other databases of the server only (auditor/server_scan.py)
+    declared_elsewhere: dict[str, str] = {}
     # Which columns were sampled: "declared" (sensitive_columns), "undeclared" (the PII
     # search); a narrowed scan leaves out what its checks do not read.
     parts: tuple[str, ...] = ("declared", "undeclared")
