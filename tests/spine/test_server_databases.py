@@ -360,3 +360,32 @@ def test_declared_columns_apply_where_their_table_exists(server: Cluster) -> Non
         f.target: f.status for f in results.findings if f.check_id == "column.pgcrypto_installed"
     }
     assert installed == {"srv/app": Status.PASS, "srv/skipme": Status.FAIL}
+
+
+HOSTILE_DB = 'skip\n"<b>odd/db'  # a name is data: quotes, markup, a slash and a newline
+
+
+def test_a_hostile_database_name_is_scanned_as_data(server: Cluster, tmp_path: Path) -> None:
+    with server.admin_connection("postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (HOSTILE_DB,)).fetchone():
+            conn.execute("DROP DATABASE " + '"' + HOSTILE_DB.replace('"', '""') + '"')
+        conn.execute("CREATE DATABASE " + '"' + HOSTILE_DB.replace('"', '""') + '"')
+    config = tmp_path / "srv.yaml"
+    config.write_text(config_text(server, databases=json.dumps([HOSTILE_DB, "app"])))
+    out = tmp_path / "out"
+    proc = run_cli(
+        "scan", "-c", str(config), "--format", "json", "--format", "html", "--format", "sarif",
+        "-o", str(out), "--save-facts", str(tmp_path / "facts"), env={ENV: AUDITOR_PASSWORD},
+    )  # fmt: skip
+    assert proc.returncode in (1, 3), proc.stderr
+    assert "Traceback" not in proc.stderr
+    document = json.loads((out / "results.json").read_text())
+    part = next(t for t in document["targets"] if t.get("database") == HOSTILE_DB)
+    assert part["name"] == f"srv/{HOSTILE_DB}" and part["status"] == "scanned", part
+    assert any(f["target"] == part["name"] for f in document["findings"])
+    assert "<b>odd" not in next(out.glob("*.html")).read_text()  # escaped, never markup
+    assert len(list((tmp_path / "facts").glob("*.facts.json"))) == 3
+    # SARIF anchors a database's findings to the line declaring its server target
+    sarif = json.loads((out / "results.sarif").read_text())["runs"][0]["results"]
+    lines = {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in sarif}
+    assert sarif and lines == {2}
