@@ -18,10 +18,12 @@ the TLS probe's wait overlaps the databases' reads.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import fnmatch
-from collections.abc import Iterable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -29,6 +31,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from auditor.check_scope import DATABASE, SCOPE_OPTION, SERVER, check_scope
 from auditor.checks.base import Check
 from auditor.collectors.base import CollectContext, Collector
+from auditor.collectors.pg.session import one_line
 from auditor.config import ConfigError, PostgresTarget, ScanConfig
 from auditor.facts import Facts, TargetContext
 from auditor.model import TargetOutcome, TargetStatus
@@ -238,33 +241,67 @@ def scan_server(
     def one_database(name: str) -> TargetRun:
         part = database_part(target, name)
         events = None if progress is None else _prefixed(progress, target.name, name)
-        run = scan_target(
-            part, config, config_dir, database_checks, collectors, events, True, deadline
-        )
+        try:
+            run = scan_target(
+                part, config, config_dir, database_checks, collectors, events, True, deadline
+            )
+        except Exception as exc:  # scan_target contains its failures; a bug costs one database
+            reason = f"scan failed: {type(exc).__name__}: {one_line(str(exc))}"
+            return _not_scanned(part, reason, database_checks, config)
         return replace(run, outcome=replace(run.outcome, server=target.name, database=name))
 
-    wanted = selection.scanned if database_checks else ()
-    with cf.ThreadPoolExecutor(max_workers=1 + target.database_workers) as pool:
-        server_future = pool.submit(
-            scan_target,
-            server,
-            config,
-            config_dir,
-            server_checks,
-            collectors,
-            progress,
-            True,
-            deadline,
+    def the_server() -> TargetRun:
+        return scan_target(
+            server, config, config_dir, server_checks, collectors, progress, True, deadline
         )
-        futures = {name: pool.submit(one_database, name) for name in wanted}
-        server_run = server_future.result()
-        parts = {name: future.result() for name, future in futures.items()}
+
+    wanted = selection.scanned if database_checks else ()
+    runs = _in_parallel(
+        [the_server, *(partial(one_database, name) for name in wanted)],
+        1 + target.database_workers,
+    )
+    server_run, parts = runs[0], dict(zip(wanted, runs[1:], strict=True))
     _declared_where_present(parts, database_checks)
     if database_checks:
         for name, reason in selection.refused.items():
             part = database_part(target, name)
             parts[name] = _not_scanned(part, reason, database_checks, config)
     return replace(server_run, parts=tuple(parts[name] for name in sorted(parts)))
+
+
+def _in_parallel(jobs: list[Callable[[], TargetRun]], workers: int) -> list[TargetRun]:
+    """Each job's run, in order, `workers` at a time. Daemon threads, like the runner's
+    workers: a job stuck past every timeout must not keep the process from exiting (the
+    runner abandons this whole target when its budget runs out)."""
+    todo: queue.Queue[int] = queue.Queue()
+    for index in range(len(jobs)):
+        todo.put(index)
+    done: dict[int, TargetRun | BaseException] = {}
+
+    def work() -> None:
+        while True:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done[index] = jobs[index]()
+            except BaseException as exc:  # handed to the caller, which raises it
+                done[index] = exc
+
+    threads = [
+        threading.Thread(target=work, name="auditor-database", daemon=True)
+        for _ in range(min(workers, len(jobs)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ordered = [done[index] for index in range(len(jobs))]
+    for run in ordered:
+        if isinstance(run, BaseException):
+            raise run
+    return [run for run in ordered if not isinstance(run, BaseException)]
 
 
 def _missing_table(problem: str) -> bool:
