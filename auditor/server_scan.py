@@ -153,14 +153,23 @@ class ListingFailed(Exception):
 
 
 def list_databases(
-    target: PostgresTarget, password: str | None, config_dir: Path, config: ScanConfig
+    target: PostgresTarget,
+    password: str | None,
+    config_dir: Path,
+    config: ScanConfig,
+    deadline: float | None = None,
 ) -> tuple[list[DatabaseRow], str]:
     """Every database of the server and the role the scan logs in as, through one short
     read-only session (the same pinned session a scan uses)."""
     from auditor.collectors.pg.session import ConnectFailed, PgSession, safe_error_text
 
-    ctx = CollectContext(target=target, password=password, config_dir=config_dir)
-    ctx = replace(ctx, policy=config.policy)
+    ctx = CollectContext(
+        target=target,
+        password=password,
+        config_dir=config_dir,
+        policy=config.policy,
+        deadline=deadline,
+    )
     try:
         session = PgSession.open(ctx)
     except ConnectFailed as exc:
@@ -215,7 +224,7 @@ def scan_server(
     database_checks = [c for c in checks if check_scope(c) == DATABASE]
     try:
         password = target.resolve_password(config_dir)
-        rows, role = list_databases(target, password, config_dir, config)
+        rows, role = list_databases(target, password, config_dir, config, deadline)
     except (ConfigError, ListingFailed) as exc:
         unreachable = isinstance(exc, ListingFailed) and exc.unreachable
         if not unreachable:
