@@ -389,3 +389,14 @@ def test_a_hostile_database_name_is_scanned_as_data(server: Cluster, tmp_path: P
     sarif = json.loads((out / "results.sarif").read_text())["runs"][0]["results"]
     lines = {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in sarif}
     assert sarif and lines == {2}
+
+
+def test_grants_cover_each_listed_database() -> None:
+    from auditor.grants import grants_sql
+
+    base = "targets:\n  - name: s\n    dsn: postgresql://auditor@h/postgres\n"
+    listed = grants_sql(parse_config(base + "    databases: [app, billing]\n", "c.yaml"))
+    assert "\\connect app\n" in listed and "\\connect billing\n" in listed
+    assert "\\connect postgres" not in listed
+    every = grants_sql(parse_config(base + "    databases: all\n", "c.yaml"))
+    assert "(databases: all) - run this part in each" in every and "\\connect" not in every
