@@ -227,6 +227,9 @@ class AccessLogMapping(BaseModel):
         return value
 
 
+DatabaseName = Annotated[str, Field(min_length=1, max_length=63)]
+
+
 class PostgresTarget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -247,11 +250,30 @@ class PostgresTarget(BaseModel):
     connect_timeout_seconds: float = Field(10.0, gt=0)
     statement_timeout_ms: int = Field(5000, ge=100)
     target_timeout_seconds: float = Field(300.0, gt=0)
+    # Every database of this server (`all`) or the listed ones, server-wide checks once
+    # (auditor/server_scan.py); absent: only the DSN's database, as before.
+    databases: Literal["all"] | tuple[DatabaseName, ...] | None = None
+    exclude_databases: tuple[DatabaseName, ...] = ()
+    database_workers: int = Field(4, ge=1, le=16)  # databases of this server read at once
 
     @field_validator("dsn")
     @classmethod
     def _dsn(cls, value: str) -> str:
         return _check_dsn(value)
+
+    @field_validator("databases", mode="before")
+    @classmethod
+    def _databases(cls, value: Any) -> Any:
+        if value is not None and value != "all" and not isinstance(value, list | tuple):
+            raise ValueError(f"must be 'all' or a list of database names, not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _database_names(self) -> PostgresTarget:
+        # Results name a database `<target>/<database>`: the target part must not hold a `/`.
+        if self.scans_databases and "/" in self.name:
+            raise ValueError(f"target {self.name!r} scans databases: its name may not hold '/'")
+        return self
 
     @field_validator("application_dsns")
     @classmethod
@@ -269,6 +291,11 @@ class PostgresTarget(BaseModel):
         return value
 
     # -- derived -----------------------------------------------------------------------------
+
+    @property
+    def scans_databases(self) -> bool:
+        """Whether the target stands for several databases of one server."""
+        return self.databases is not None or bool(self.exclude_databases)
 
     @property
     def dsn_parts(self) -> dict[str, Any]:
@@ -783,6 +810,13 @@ class ScanConfig(BaseModel):
             if target.name in seen:
                 raise ValueError(f"target name {target.name!r} is used twice")
             seen.add(target.name)
+        servers = [t.name for t in value if isinstance(t, PostgresTarget) and t.scans_databases]
+        for target in value:  # `server/db` names the databases of a server target
+            clash = next((s for s in servers if target.name.startswith(f"{s}/")), None)
+            if clash is not None:
+                raise ValueError(
+                    f"target name {target.name!r} clashes with the databases of target {clash!r}"
+                )
         return value
 
 

@@ -88,6 +88,21 @@ def databases_of(targets: list[PostgresTarget]) -> list[Database]:
     out: list[Database] = []
     for target in targets:
         parts = target.dsn_parts
+        tables = tables_of(target.sensitive_columns)
+        if isinstance(target.databases, tuple):  # a server target: each database it lists
+            server = f"{parts['host']}:{parts['port']}"
+            out += [
+                Database(f"target {target.name}/{db} ({server})", db, tables)
+                for db in target.databases
+            ]
+            continue
+        if target.scans_databases:  # `databases: all`: the names are known only to the server
+            label = (
+                f"target {target.name}: every database of {parts['host']}:{parts['port']} "
+                "it scans (databases: all) - run this part in each"
+            )
+            out.append(Database(label, None, tables))
+            continue
         where = f"{parts['host']}:{parts['port']}/{parts['dbname'] or '(default database)'}"
         out.append(
             Database(

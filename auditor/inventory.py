@@ -57,6 +57,8 @@ def target_inventory(facts: Facts) -> dict[str, Any]:
     labels = target_labels(facts)
     if labels:  # an asset register files each asset under its owner, business unit, zone
         inventory["labels"] = labels
+    if isinstance(options.get("databases"), dict):  # a server target's databases, by outcome
+        inventory["databases"] = options["databases"]
     _postgres(facts, inventory)
     _cloud(facts, inventory)
     _host(facts, inventory)

@@ -99,6 +99,10 @@ class TargetOutcome:
     inventory: dict[str, Any] | None = None
     # The target's labels from the config (env, bu, owner...); None when it has none.
     labels: dict[str, str] | None = None
+    # For one database of a server target (named `server/database`): the server target's
+    # name and the database's (auditor/server_scan.py); None for every other target.
+    server: str | None = None
+    database: str | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ class Policy(BaseModel):
     # session); 1 keeps the scan's footprint to a single connection per server.
     sample_connections: int = Field(1, ge=1, le=8)
     pii_min_fraction: float = Field(0.05, gt=0, le=1)
+    # Every column found holding OpenPGP ciphertext counts as declared in sensitive_columns
+    # (auditor/ciphertext_columns.py).
+    ciphertext_columns_are_sensitive: bool = False
 
     # Audit trail
     access_log_table: str = "encrypted_data_access_log"

@@ -133,6 +133,14 @@ class GroupView:
     title: str
     status: ControlStatus
     counts: dict[str, int]
+    # The server target a database part belongs to: shown indented under it.
+    part_of: str | None = None
+
+
+def _target_title(t: TargetOutcome) -> str:
+    if t.server is not None:  # one database of a server target, listed under its server
+        return f"{t.name} (database {t.database} of {t.server})"
+    return f"{t.name} ({t.kind})"
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,7 @@ class ScopeRow:
     error: str | None
     facts: tuple[tuple[str, str], ...]  # (label, value) of the asset inventory
     role: str | None  # the role scanned as, with its privileges, in one line
+    part_of: str | None = None  # the server target of a database part
 
 
 def _yes_no(value: Any) -> str:
@@ -231,8 +240,19 @@ def scope_row(outcome: TargetOutcome) -> ScopeRow:
         if unreadable:
             parts.append("cannot read " + ", ".join(unreadable))
         line = f"{role.get('name')}: " + "; ".join(parts)
+    databases = inv.get("databases")
+    if isinstance(databases, dict):  # a server target: which of its databases were read
+        facts.append(("databases scanned", ", ".join(map(str, databases.get("scanned") or []))))
+        for name, why in sorted((databases.get("skipped") or {}).items()):
+            facts.append((f"database {name}", f"skipped: {why}"))
     return ScopeRow(
-        outcome.name, outcome.kind, outcome.status.value, outcome.error, tuple(facts), line
+        outcome.name,
+        outcome.kind,
+        outcome.status.value,
+        outcome.error,
+        tuple(facts),
+        line,
+        part_of=outcome.server,
     )
 
 
@@ -361,7 +381,7 @@ def build_report(results: ScanResults, framework: str | None = None) -> Report:
         if (rs := [r for r in findings if layer_of(r.check_id) == k])
     )
     targets = tuple(
-        GroupView(t.name, f"{t.name} ({t.kind})", roll_up(rs), status_counts(rs))
+        GroupView(t.name, _target_title(t), roll_up(rs), status_counts(rs), part_of=t.server)
         for t in results.targets
         for rs in [[r for r in findings if r.target == t.name]]
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import auditor.collectors as collectors_package
 from auditor import __version__
 from auditor.catalog import all_checks
+from auditor.check_scope import applies_to
 from auditor.checks.base import Check
 from auditor.cloud_discovery import expand_discovery
 from auditor.cloud_discovery.asset import asset_inventory, connect_details, scan_asset
@@ -70,7 +71,7 @@ def evaluate(facts: Facts, checks: Iterable[Check]) -> list[Result]:
     """Run every applicable check over the facts; no exception escapes."""
     results: list[Result] = []
     for check in checks:
-        if facts.target.kind not in check.kinds:
+        if facts.target.kind not in check.kinds or not applies_to(check, facts):
             continue
         # Each check sees only the sections it declares, so a narrowed scan can trust that
         # what it did not collect is what no selected check reads.
@@ -94,7 +95,12 @@ class TargetRun:
     results: list[Result]
     facts: Facts
     # Further fact bundles of the same asset (a cloud database's in-database scan).
-    parts: list[Facts] = field(default_factory=list)
+    extra_facts: list[Facts] = field(default_factory=list)
+    # A server target's databases (auditor/server_scan.py), each a run of its own.
+    parts: tuple[TargetRun, ...] = ()
+
+    def flattened(self) -> list[TargetRun]:
+        return [self, *self.parts]
 
 
 def scan_target(
@@ -289,6 +295,19 @@ def run_scan(
 
     def run_one(target: Target, deadline: float) -> TargetRun:
         def part(one: Target) -> TargetRun:
+            if isinstance(one, PostgresTarget) and one.scans_databases:
+                from auditor.server_scan import scan_server
+
+                return scan_server(
+                    one,
+                    config,
+                    config_dir,
+                    checks,
+                    collectors,
+                    progress,
+                    narrowed=check_ids is not None,
+                    deadline=deadline,
+                )
             return scan_target(
                 one,
                 config,
@@ -304,13 +323,10 @@ def run_scan(
             return scan_asset(target, checks, part)  # type: ignore[no-any-return]
         return part(target)
 
-    runs = _run_targets(config, workers, progress, checks, run_one)
+    by_name = _run_targets(config, workers, progress, checks, run_one)
+    runs = [part for t in config.targets for part in by_name[t.name].flattened()]
     findings = sorted(
-        (
-            replace(r, controls=controls_for(r.check_id))
-            for run in runs.values()
-            for r in run.results
-        ),
+        (replace(r, controls=controls_for(r.check_id)) for run in runs for r in run.results),
         key=lambda r: r.sort_key,
     )
     metadata = run_metadata(config.policy, this_scanner())
@@ -320,11 +336,11 @@ def run_scan(
         finished_at=iso(clock()),
         targets=tuple(
             replace(
-                runs[t.name].outcome,
-                inventory=asset_inventory(runs[t.name].facts, runs[t.name].parts),
-                labels=target_labels(runs[t.name].facts),
+                run.outcome,
+                inventory=asset_inventory(run.facts, run.extra_facts),
+                labels=target_labels(run.facts),
             )
-            for t in config.targets
+            for run in runs
         )
         + tuple(expansion.outcomes),
         findings=tuple(findings),
@@ -333,7 +349,7 @@ def run_scan(
         scope=tuple(sorted(c.id for c in checks)),
         run_metadata=metadata,
     )
-    bundles = [f for t in config.targets for f in (runs[t.name].facts, *runs[t.name].parts)]
+    bundles = [f for run in runs for f in (run.facts, *run.extra_facts)]
     for facts in bundles:  # so `auditor evaluate` can report when and by whom they were seen
         facts.collected = {
             "run_id": results.run_id,

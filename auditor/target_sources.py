@@ -72,6 +72,7 @@ def with_declarations(results: ScanResults, config_path: Path, text: str) -> Sca
     lines = declared_lines(text)
     found = {t.name: _declaring_line(t.name, lines) for t in results.targets}
     targets = tuple(
+        # a database of a server target (`srv/db`) is declared where its server is
         replace(t, declared_at=f"{where}:{found[t.name]}") if found[t.name] is not None else t
         for t in results.targets
     )

@@ -37,6 +37,12 @@ def _declared_samples(columns: ColumnFacts) -> list[ColumnSample]:
     return [s for s in columns.samples if s.declared]
 
 
+def _nothing_declared(columns: ColumnFacts) -> str:
+    if columns.declared_elsewhere:  # a database of a server target without those tables
+        return "none of the declared sensitive_columns is in this database"
+    return "no sensitive_columns are declared for this target"
+
+
 def _version(num: int) -> str:
     major, minor = divmod(num, 10000)
     return f"{major}.{minor}"
@@ -54,7 +60,7 @@ class PgcryptoInstalled(Check):
     def run(self, facts: Facts) -> list[Result]:
         columns = facts.get(ColumnFacts)
         if not columns.declared:
-            return [self.skipped(facts, "no sensitive_columns are declared for this target")]
+            return [self.skipped(facts, _nothing_declared(columns))]
         evidence = {
             "pgcrypto_version": columns.pgcrypto_version,
             "sensitive_columns": list(columns.declared),
@@ -90,9 +96,12 @@ class SensitiveEncrypted(Check):
         columns = facts.get(ColumnFacts)
         if "declared" not in columns.parts:
             return [self.skipped(facts, NOT_COLLECTED)]
+        results: list[Result] = [
+            self.skipped(facts, f"declared column {name}: {why}", resource=name)
+            for name, why in sorted(columns.declared_elsewhere.items())
+        ]
         if not columns.declared:
-            return [self.skipped(facts, "no sensitive_columns are declared for this target")]
-        results: list[Result] = []
+            return results or [self.skipped(facts, _nothing_declared(columns))]
         for name, problem in sorted(columns.declared_problems.items()):
             if problem.startswith(("no SELECT privilege", "row-level security")):
                 results.append(self.skipped(facts, problem, resource=name))

@@ -114,7 +114,7 @@ def scan_asset(target: Target, checks: list[Check], scan_part: ScanPart) -> Any:
         outcome=_joined(target, cloud.outcome, pg_run.outcome),
         results=[*cloud.results, *pg_run.results],
         facts=cloud.facts,
-        parts=[pg_run.facts],
+        extra_facts=[pg_run.facts],
     )
 
 

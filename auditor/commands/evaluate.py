@@ -52,10 +52,15 @@ def _load(path: Path) -> Facts:
 
 
 def _outcome(facts: Facts) -> TargetOutcome:
+    options = facts.target.options
+    server = database = None
+    if options.get("scope") == "database":  # a database of a server target names both
+        server, database = options.get("server"), options.get("database")
+    name, kind = facts.target.name, facts.target.kind
     if facts.sections:
-        return TargetOutcome(facts.target.name, facts.target.kind, TargetStatus.SCANNED)
+        return TargetOutcome(name, kind, TargetStatus.SCANNED, server=server, database=database)
     reason = next(iter(facts.gaps.values())).reason if facts.gaps else "no facts in bundle"
-    return TargetOutcome(facts.target.name, facts.target.kind, TargetStatus.ERROR, reason)
+    return TargetOutcome(name, kind, TargetStatus.ERROR, reason, server=server, database=database)
 
 
 def observation(bundles: list[Facts]) -> dict[str, Any]:

@@ -55,6 +55,9 @@ def _target_to_dict(t: TargetOutcome) -> dict[str, Any]:
         out["inventory"] = t.inventory
     if t.labels:
         out["labels"] = t.labels
+    if t.server is not None:  # a database of a server target (auditor/server_scan.py)
+        out["server"] = t.server
+        out["database"] = t.database
     return out
 
 
@@ -118,6 +121,8 @@ def results_from_dict(data: dict[str, Any]) -> ScanResults:
                     t.get("declared_at"),
                     _optional_object(t.get("inventory"), "targets[].inventory"),
                     _optional_object(t.get("labels"), "targets[].labels"),
+                    server=t.get("server"),
+                    database=t.get("database"),
                 )
                 for t in data["targets"]
             ),

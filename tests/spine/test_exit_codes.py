@@ -46,6 +46,11 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["history", "import", "{tmp}/nowhere", "--history", "{tmp}/h.db"], "not a folder"),
         (["history", "import", "{tmp}", "--history", "{tmp}/h.db"], "no *.results.json files"),
     ],
+    "discover": [
+        (["discover", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
+        (["discover", "-c", "{tmp}/missing-secret.yaml", "--target", "b"], "--target b: no"),
+        (["discover", "-c", "{tmp}/missing-secret.yaml"], MISSING_SECRET),
+    ],
     "evaluate": [
         (["evaluate", "{tmp}"], "cannot read facts bundle"),
         (["evaluate", "{tmp}/none.facts.json"], "no such facts bundle"),
@@ -156,6 +161,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             "targets[0].connect.password (target 'estate'): environment variable "
             "NOPE_UNSET_VAR is not set",
         ),
+        (
+            ["scan", "-c", "{tmp}/bad-databases.yaml"],
+            "bad-databases.yaml:3: targets[0].databases: must be 'all' or a list",
+        ),
     ],
     "validate": [
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
@@ -198,6 +207,9 @@ CASES = [
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "file").write_text("a file, not a folder\n")
+    (tmp_path / "bad-databases.yaml").write_text(
+        "targets:\n  - {name: a, dsn: 'postgresql://u@127.0.0.1:1/db',\n     databases: every}\n"
+    )
     (tmp_path / "missing-secret.yaml").write_text(
         "targets:\n  - name: a\n    dsn: postgresql://u@127.0.0.1:1/db\n"
         "    password: {env: NOPE_UNSET_VAR}\n"

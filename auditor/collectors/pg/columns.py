@@ -133,6 +133,11 @@ class ColumnFacts(FactSection):
     server_version_num: int
     pgcrypto_version: str | None
     declared: tuple[str, ...]
+    # declared by policy.ciphertext_columns_are_sensitive: found holding ciphertext
+    declared_by_policy: tuple[str, ...] = ()
+    # declared column -> why it is not judged in this database of a server target: its
+    # table is in other databases of the server only (auditor/server_scan.py)
+    declared_elsewhere: dict[str, str] = {}
     # Which columns were sampled: "declared" (sensitive_columns), "undeclared" (the PII
     # search); a narrowed scan leaves out what its checks do not read.
     parts: tuple[str, ...] = ("declared", "undeclared")
@@ -345,7 +350,7 @@ class ColumnCollector(SessionCollector):
             else:
                 samples.extend(outcome)
 
-        return ColumnFacts(
+        facts = ColumnFacts(
             current_user=role,
             server_version_num=who["v"],
             pgcrypto_version=who["pc"],
@@ -363,6 +368,9 @@ class ColumnCollector(SessionCollector):
             budget_seconds=policy.sample_budget_seconds,
             elapsed_seconds=round(time.monotonic() - started, 3),
         )
+        from auditor.ciphertext_columns import declare_ciphertext_columns  # imports this module
+
+        return declare_ciphertext_columns(facts, policy)
 
     # -- which tables and columns ------------------------------------------------------------
 
