@@ -12,12 +12,17 @@ from pathlib import Path
 import click
 
 from auditor.gate import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
-from auditor.redact import redact_text
+
+
+def _redact(text: str) -> str:
+    from auditor.redact import redact_text  # loads pydantic: not at start-up
+
+    return redact_text(text)
 
 
 def _fail(message: str) -> None:
     for line in message.split("\n"):
-        click.echo(f"auditor: error: {' '.join(redact_text(line).split())}", err=True)
+        click.echo(f"auditor: error: {' '.join(_redact(line).split())}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -65,7 +70,7 @@ def discover_command(config_path: Path, names: tuple[str, ...]) -> None:
     for report in failed:
         where = report.target + (f"/{report.database}" if report.database is not None else "")
         line = f"auditor: {where}: not discovered: {report.problem}"
-        click.echo(" ".join(redact_text(line).split()), err=True)
+        click.echo(" ".join(_redact(line).split()), err=True)
     sys.exit(EXIT_INCOMPLETE if failed else EXIT_OK)
 
 
