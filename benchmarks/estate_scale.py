@@ -185,6 +185,7 @@ def main() -> int:
         }
         for label, ok in verdicts.items():
             print(f"{args.big:,} tables: {label}: {'OK' if ok else 'OVER TARGET'}")
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:
         cluster.stop()
     return 0 if all(verdicts.values()) else 1

@@ -339,7 +339,10 @@ class ColumnCollector(SessionCollector):
 
         todo.sort(key=lambda item: _likelihood(*item))
         batches = _batches(todo, wanted)
-        deadline = started + policy.sample_budget_seconds
+        # The budget bounds the reading of rows, from here: the inventory above is bounded
+        # per statement, and on a 10,000-table catalog of a busy server it alone could use
+        # up the whole budget (no table sampled at all).
+        deadline = time.monotonic() + policy.sample_budget_seconds
         done = _sample_all(session, ctx, batches, wanted, seed, deadline, policy)
         for index, (table, _) in enumerate(todo):
             outcome = done.get(index)
