@@ -50,6 +50,7 @@ from auditor.runner import login_warnings, run_scan
 from auditor.safe_files import UnsafePathError, ensure_folder, file_stems, write_file
 from auditor.selection import SelectionError, select_checks
 from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer
+from auditor.split_report import RUN_FOLDER, SplitError, split_plan
 from auditor.summary_line import summary_line
 from auditor.target_sources import with_declarations_from
 from auditor.waivers import WaiverError, load_waivers
@@ -323,6 +324,12 @@ def scan_output_options(func: F) -> F:
     metavar="KEY",
     help=f"Ed25519 private key (`auditor keygen`): sign the results. Also ${SIGN_KEY_ENV}.",
 )
+@click.option(
+    "--split-by",
+    metavar="target|label:KEY",
+    help="Also write one report folder per target or per value of a target label, with an "
+    "index.html, into -o FOLDER/by-GROUPING.",
+)
 def scan(
     config_path: Path | None,
     dsn: str | None,
@@ -345,6 +352,7 @@ def scan(
     baseline: str | None,
     new_only: bool,
     sign_key: Path | None,
+    split_by: str | None,
 ) -> None:
     """Scan the configured targets and report."""
     if (config_path is None) == (dsn is None):
@@ -384,6 +392,7 @@ def scan(
         if history_dir is not None:
             HistoryStore(history_dir).check()
         signer = load_signer(sign_key) if sign_key is not None else None
+        split = split_plan(split_by, output)
     except (
         ConfigError,
         OutputError,
@@ -392,6 +401,7 @@ def scan(
         UnsafePathError,
         WaiverError,
         SigningError,
+        SplitError,
     ) as exc:
         fail_usage(str(exc))
     if signer is not None and signer.warning:
@@ -425,7 +435,8 @@ def scan(
         written = write_outputs(
             results,
             chosen,
-            output,
+            # With --split-by the whole run goes to OUT/run, beside the groups and the index.
+            output / RUN_FOLDER if split is not None and output is not None else output,
             RenderOptions(
                 framework=framework,
                 color=wants_color(),
@@ -436,6 +447,21 @@ def scan(
         )
     except (OutputError, OSError) as exc:
         fail_usage(str(exc))
+    if split is not None and output is not None:
+        from auditor.split_report import write_split_of_scan
+
+        try:
+            written += write_split_of_scan(
+                results,
+                split,
+                config.targets,
+                chosen,
+                output,
+                RenderOptions(framework=framework),
+                signer,
+            )
+        except (SplitError, OSError) as exc:
+            fail_usage(str(exc))
     for path in written:
         click.echo(f"wrote {path}", err=True)
     known: frozenset[tuple[str, str, str]] = frozenset()

@@ -78,6 +78,12 @@ def load_results(path: Path) -> ScanResults:
     help="Ed25519 private key: sign the new folder's file list (the results keep the scan's "
     f"own signature). Also ${SIGN_KEY_ENV}.",
 )
+@click.option(
+    "--split-by",
+    metavar="target|label:KEY",
+    help="One report folder per target, or per value of a target label (e.g. label:env), "
+    "with an index.html; needs -o FOLDER.",
+)
 def report_command(
     results_path: Path,
     formats: tuple[str, ...],
@@ -86,12 +92,18 @@ def report_command(
     title: str | None,
     waivers_path: Path | None,
     sign_key: Path | None,
+    split_by: str | None,
 ) -> None:
     """Re-render saved results (from `auditor scan --format json`) without rescanning."""
+    from auditor.split_report import SplitError, parse_split
+
     try:
         signer = load_signer(sign_key) if sign_key is not None else None
-    except SigningError as exc:
+        split = parse_split(split_by) if split_by is not None else None
+    except (SigningError, SplitError) as exc:
         _fail(str(exc))
+    if split is not None and (output is None or str(output) == "-"):
+        _fail("--split-by writes one folder per group: give -o/--output FOLDER")
     if signer is not None and signer.warning:
         click.echo(f"auditor: warning: {signer.warning}", err=True)
     results = load_results(results_path)
@@ -114,6 +126,21 @@ def report_command(
         except FrameworkError as exc:
             _fail(str(exc))
     options = RenderOptions(framework=framework, title=title)
+    if split is not None:
+        from auditor.split_report import labels_from_results_file, target_labels, write_split
+
+        labels = target_labels(results, labels_from_results_file(results_path))
+        try:
+            written = write_split(
+                results, split, labels, pick_formatters(formats), output, options, signer
+            )
+        except (SplitError, OutputError) as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror}")
+        for path in written:
+            click.echo(f"wrote {path}", err=True)
+        return
     try:
         written = write_outputs(results, pick_formatters(formats), output, options, signer=signer)
     except OutputError as exc:

@@ -5,18 +5,22 @@ Appendix A; the printed variant (PDF) read back with pdftotext."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from auditor.commands.report import report_command, verify_command
 from auditor.formatters.base import RenderOptions
 from auditor.formatters.html import COVER_TARGETS, PRINTED_NAMES, render_html
 from auditor.formatters.pdf import render_pdf
 from auditor.model import ScanResults, Status
 from auditor.report_model import build_report
+from auditor.split_report import GROUPS_FOLDER
 from benchmarks.fleet_results import UNREACHABLE, fleet_results, target_name
 
 
@@ -125,3 +129,72 @@ def test_pdf_text_has_summary_failing_targets_and_inventory(
     small = fleet_results(300, 300)
     for name in _failing(small):
         assert name in flat
+
+
+def _write_results(results: ScanResults, path: Path, labelled: bool) -> Path:
+    from auditor.formatters.json_results import results_to_dict
+    from benchmarks.fleet_results import with_labels
+
+    document = results_to_dict(results)
+    if labelled:
+        document = with_labels(document)
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_split_by_label_writes_one_verifiable_folder_per_value_and_an_index(
+    tmp_path: Path,
+) -> None:
+    small = fleet_results(120, 30)
+    source = _write_results(small, tmp_path / "fleet.json", labelled=True)
+    # One target without labels groups under "(unlabelled)".
+    document = json.loads(source.read_text())
+    del document["targets"][4]["labels"]
+    source.write_text(json.dumps(document))
+    out = tmp_path / "by-env"
+    done = CliRunner().invoke(
+        report_command,
+        [str(source), "--split-by", "label:env", "--format", "html", "-o", str(out)],
+    )
+    assert done.exit_code == 0, done.output
+    groups = sorted(p.name for p in (out / GROUPS_FOLDER).iterdir())
+    assert groups == sorted(["prod", "staging", "dev", "unlabelled-" + groups[-1][-8:]])
+    index = (out / "index.html").read_text()
+    for name in ("prod", "staging", "dev", "(unlabelled)"):
+        assert f"<td>{name}</td>" in index
+    prod = json.loads((out / GROUPS_FOLDER / "prod" / "results.json").read_text())
+    expected = {target_name(t) for t in range(30) if t % 3 == 0 and t != 4}
+    assert {t["name"] for t in prod["targets"]} == expected
+    assert {f["target"] for f in prod["findings"]} <= expected
+    assert prod["run"]["metadata"]["split"] == {
+        "by": "label:env",
+        "group": "prod",
+        "of_run": "fleet-bench",
+    }
+    html = (out / GROUPS_FOLDER / "prod" / "report.html").read_text()
+    assert "db-003" in html and "db-001" not in html
+    done = CliRunner().invoke(verify_command, [str(out / GROUPS_FOLDER / "prod")])
+    assert done.exit_code == 0, done.output
+
+
+def test_split_by_target_writes_one_folder_per_target(tmp_path: Path) -> None:
+    small = fleet_results(40, 12)
+    source = _write_results(small, tmp_path / "fleet.json", labelled=False)
+    out = tmp_path / "by-target"
+    done = CliRunner().invoke(
+        report_command,
+        [str(source), "--split-by", "target", "--format", "html", "-o", str(out)],
+    )
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in (out / GROUPS_FOLDER).iterdir()) == [
+        target_name(t) for t in range(12)
+    ]
+    # Without labels, a label split puts every target under "(unlabelled)".
+    out2 = tmp_path / "by-unit"
+    done = CliRunner().invoke(
+        report_command,
+        [str(source), "--split-by", "label:unit", "--format", "json", "-o", str(out2)],
+    )
+    assert done.exit_code == 0, done.output
+    (only,) = list((out2 / GROUPS_FOLDER).iterdir())
+    assert len(json.loads((only / "results.json").read_text())["targets"]) == 12

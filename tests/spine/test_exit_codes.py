@@ -49,6 +49,8 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     "report": [
         (["report", "{tmp}/none.json"], "none.json: results file not found"),
         (["report", "{tmp}/none.json", "--format", "docx"], "Invalid value for '--format'"),
+        (["report", "{tmp}/none.json", "--split-by", "env"], "expected 'target' or 'label:KEY'"),
+        (["report", "{tmp}/none.json", "--split-by", "target"], "give -o/--output FOLDER"),
     ],
     "scan": [
         (["scan"], "give exactly one of -c/--config FILE or --dsn URL"),
@@ -63,6 +65,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["scan", "--dsn", "postgresql://h/db", "--format", "nope"], "unknown format 'nope'"),
         (["scan", "--dsn", "postgresql://h/db", "--workers", "0"], "Invalid value for '--workers'"),
         (["scan", "--dsn", "postgresql://h/db", "--check", "nope"], "unknown check id 'nope'"),
+        (
+            ["scan", "--dsn", "postgresql://h/db", "--split-by", "label:"],
+            "expected 'target' or 'label:KEY'",
+        ),
     ],
     "validate": [
         (["validate", "-c", "{tmp}/none.yaml"], "none.yaml: config file not found"),
