@@ -49,7 +49,7 @@ from auditor.redact import redact_text
 from auditor.runner import login_warnings, run_scan
 from auditor.safe_files import UnsafePathError, ensure_folder, file_stems, write_file
 from auditor.selection import SelectionError, select_checks
-from auditor.signing import SIGN_KEY_ENV, SigningError, load_signer
+from auditor.signing import SIGN_KEY_ENV, Signer, SigningError, load_signer
 from auditor.split_report import RUN_FOLDER, SplitError, split_plan
 from auditor.summary_line import summary_line
 from auditor.target_sources import with_declarations_from
@@ -100,16 +100,22 @@ def _quick_config(
     return parse_config(text, "--dsn"), text
 
 
-def _save_facts(folder: Path, bundles: list[Facts]) -> list[Path]:
+def _save_facts(folder: Path, bundles: list[Facts], signer: Signer | None = None) -> list[Path]:
     """One `<name>.facts.json` per target, the name made a safe file name first (a target
     called `../x` or `a/b` stays inside the folder); owner-readable only, written through a
-    temporary file and a rename. Bundles are already redacted (Facts.add)."""
+    temporary file and a rename. Bundles are already redacted (Facts.add). With a signer each
+    bundle carries its signature, checked by `auditor evaluate --public-key`."""
     ensure_folder(folder, "--save-facts folder")
     stems = file_stems(f.target.name for f in bundles)
     written = []
     for facts in bundles:
         path = folder / f"{stems[facts.target.name]}.facts.json"
-        body = json.dumps(facts.to_json(), indent=2, sort_keys=True) + "\n"
+        document = facts.to_json()
+        if signer is not None:
+            from auditor.facts_signing import sign_facts
+
+            document = sign_facts(document, signer)
+        body = json.dumps(document, indent=2, sort_keys=True) + "\n"
         write_file(path, body.encode(), private=True)
         written.append(path)
     return written
@@ -428,7 +434,7 @@ def scan(
     facts_problem = None
     if save_facts is not None:
         try:
-            _save_facts(save_facts, bundles)
+            _save_facts(save_facts, bundles, signer)
         except (UnsafePathError, OSError) as exc:  # the reports are still written below
             facts_problem = f"cannot save facts: {exc}"
     try:

@@ -18,6 +18,7 @@ from auditor import __version__
 from auditor.catalog import all_checks
 from auditor.collectors.postgres import session_collectors
 from auditor.facts import Facts
+from auditor.facts_signing import verify_facts
 from auditor.formatters.base import RenderOptions
 from auditor.frameworks import controls_for
 from auditor.gate import EXIT_USAGE, exit_code
@@ -31,6 +32,7 @@ from auditor.output import (
     write_outputs,
 )
 from auditor.redact import redact_text
+from auditor.signing import EnvelopeError, SigningError, TrustedKey, load_trusted_key
 
 
 def _fail(message: str) -> NoReturn:
@@ -38,8 +40,10 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _load(path: Path) -> Facts:
-    """A saved bundle, or exit 2 with one line naming the file (never a traceback)."""
+def _load(path: Path, trusted: list[TrustedKey] | None = None) -> tuple[Facts, str | None]:
+    """A saved bundle and, with trusted keys, the id of the key that signed it; or exit 2
+    with one line naming the file (never a traceback). With keys, an unsigned or altered
+    bundle is refused before anything is judged."""
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
@@ -54,8 +58,14 @@ def _load(path: Path) -> Facts:
         _fail(f"{path}: facts bundle nests too deeply")
     if not isinstance(data, dict):
         _fail(f"{path}: not an Auditor facts bundle (top level is not an object)")
+    signed_by = None
+    if trusted:
+        try:
+            signed_by = verify_facts(data, trusted).keyid
+        except EnvelopeError as exc:
+            _fail(f"{path}: facts bundle signature: {exc}")
     try:
-        return Facts.from_json(data)
+        return Facts.from_json(data), signed_by
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         _fail(f"{path}: unreadable facts bundle: {type(exc).__name__}: {exc}")
 
@@ -96,8 +106,21 @@ def observation(bundles: list[Facts]) -> dict[str, Any]:
 @click.option(
     "--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True
 )
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PUB",
+    help="Trusted Ed25519 public key: evaluate only bundles signed with it (scan "
+    "--save-facts --sign-key); repeat to trust old and new keys while rotating.",
+)
 def evaluate_command(
-    bundles: tuple[Path, ...], formats: tuple[str, ...], output: Path | None, fail_on: str
+    bundles: tuple[Path, ...],
+    formats: tuple[str, ...],
+    output: Path | None,
+    fail_on: str,
+    public_keys: tuple[Path, ...],
 ) -> None:
     """Evaluate saved facts bundles without touching any server."""
     try:
@@ -105,10 +128,16 @@ def evaluate_command(
         check_output_plan(chosen, output)
     except OutputError as exc:
         raise click.UsageError(str(exc)) from None
+    try:
+        trusted = [load_trusted_key(path) for path in public_keys]
+    except SigningError as exc:
+        _fail(str(exc))
     # Import every collector first so that all fact section models are known to the loader.
     runner.all_collectors()
     session_collectors()
-    loaded = [_load(path) for path in bundles]
+    opened = [_load(path, trusted) for path in bundles]
+    loaded = [facts for facts, _ in opened]
+    signers = sorted({keyid for _, keyid in opened if keyid is not None})
     checks = list(all_checks().values())
     observed = observation(loaded)
     findings = sorted(
@@ -133,6 +162,8 @@ def evaluate_command(
             "evaluated": {
                 "at": runner.iso(dt.datetime.now(dt.UTC)),
                 "from_runs": observed["runs"],
+                # Checked against --public-key before judging: who signed the facts.
+                **({"facts_signed_by": signers} if signers else {}),
             },
         },
     )
