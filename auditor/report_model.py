@@ -210,6 +210,10 @@ def scope_row(outcome: TargetOutcome) -> ScopeRow:
     )
 
 
+def _inventory_pairs(row: ScopeRow) -> tuple[tuple[str, str], ...]:
+    return (*row.facts, *((("scanned as", row.role),) if row.role else ()))
+
+
 def run_facts(results: ScanResults) -> tuple[tuple[str, str], ...]:
     """Who scanned, from where, under which policy, signed by which key (claimed: only
     `auditor verify --public-key` proves it)."""
@@ -500,6 +504,27 @@ class Report:
         return tuple(
             sorted(((k, tuple(v)) for k, v in groups.items()), key=lambda g: (-len(g[1]), g[0]))
         )
+
+    @property
+    def inventory_defaults(self) -> tuple[tuple[str, str], ...]:
+        """Inventory facts (and the scanning role, as "scanned as") shared by more than half of
+        the targets: the printed appendix states them once and lists per target only what
+        differs, so 300 targets scanned alike take lines, not pages."""
+        if len(self.scope) < 4:
+            return ()
+        counts: dict[tuple[str, str], int] = {}
+        for row in self.scope:
+            for pair in set(_inventory_pairs(row)):
+                counts[pair] = counts.get(pair, 0) + 1
+        half = len(self.scope) / 2
+        chosen = {pair for pair, n in counts.items() if n > half and pair[0] != "endpoint"}
+        order = [pair for row in self.scope for pair in _inventory_pairs(row)]
+        return tuple(dict.fromkeys(p for p in order if p in chosen))
+
+    def inventory_rest(self, row: ScopeRow) -> tuple[tuple[str, str], ...]:
+        """What the printed appendix lists for one target: what is not a default."""
+        defaults = set(self.inventory_defaults)
+        return tuple(p for p in _inventory_pairs(row) if p not in defaults)
 
     def anchor(self, target: str) -> str:
         """The HTML id of a target's detail (by position: names are data, not identifiers)."""

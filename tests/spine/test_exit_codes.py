@@ -33,6 +33,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["evaluate", "{tmp}"], "cannot read facts bundle"),
         (["evaluate", "{tmp}/none.facts.json"], "no such facts bundle"),
         (["evaluate"], "Missing argument"),
+        (
+            ["evaluate", "{tmp}/none.facts.json", "--public-key", "{tmp}/none.pub"],
+            "none.pub: cannot read public key",
+        ),
     ],
     "formats": [(["formats", "extra"], "unexpected extra argument")],
     "grants": [
