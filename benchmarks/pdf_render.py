@@ -19,8 +19,10 @@ import argparse
 import html
 import json
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,8 +57,15 @@ def naive_table_pdf(results: ScanResults) -> bytes:
 
 
 def page_count(pdf: bytes) -> int:
-    # WeasyPrint writes one "/Type /Page" object per page (and "/Type /Pages" for the tree).
-    return pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type /Page>")
+    """Pages as poppler's pdfinfo reads them (0 when it is not installed)."""
+    if shutil.which("pdfinfo") is None:
+        return 0
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+        handle.write(pdf)
+        handle.flush()
+        info = subprocess.run(["pdfinfo", handle.name], capture_output=True, text=True).stdout
+    pages = [line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")]
+    return int(pages[0]) if pages else 0
 
 
 def worker(kind: str, n_findings: int, n_targets: int) -> None:

@@ -18,10 +18,13 @@ from auditor.commands.report import report_command, verify_command
 from auditor.formatters.base import RenderOptions
 from auditor.formatters.html import COVER_TARGETS, PRINTED_NAMES, render_html
 from auditor.formatters.pdf import render_pdf
+from auditor.lab.cluster import Cluster
 from auditor.model import ScanResults, Status
 from auditor.report_model import build_report
 from auditor.split_report import GROUPS_FOLDER
 from benchmarks.fleet_results import UNREACHABLE, fleet_results, target_name
+from tests.conftest import AUDITOR_PASSWORD, target_yaml
+from tests.spine.test_cli import SPINE, run_cli, write_config
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +201,39 @@ def test_split_by_target_writes_one_folder_per_target(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     (only,) = list((out2 / GROUPS_FOLDER).iterdir())
     assert len(json.loads((only / "results.json").read_text())["targets"]) == 12
+
+
+def test_scan_split_by_target_keeps_the_signed_run_and_writes_groups(
+    compliant_cluster: Cluster, weak_cluster: Cluster, tmp_path: Path
+) -> None:
+    assert run_cli("keygen", str(tmp_path / "org")).returncode == 0
+    config = write_config(
+        tmp_path,
+        target_yaml("good", compliant_cluster.dsn("auditor"), password="{env: PW}"),
+        target_yaml("weak", weak_cluster.dsn("auditor"), password="{env: PW}"),
+    )
+    out = tmp_path / "out"
+    proc = run_cli(
+        "scan",
+        "-c",
+        str(config),
+        "--format",
+        "html",
+        "-o",
+        str(out),
+        "--split-by",
+        "target",
+        *SPINE,
+        env={"PW": AUDITOR_PASSWORD, "AUDITOR_SIGN_KEY": str(tmp_path / "org")},
+    )
+    assert proc.returncode == 1, proc.stderr  # the weak target fails
+    # The whole run, signed, where a scan without --split-by would have written it.
+    done = run_cli("verify", str(out / "run"), "--public-key", str(tmp_path / "org.pub"))
+    assert done.returncode == 0, done.stdout
+    for name in ("good", "weak"):
+        part = json.loads((out / GROUPS_FOLDER / name / "results.json").read_text())
+        assert [t["name"] for t in part["targets"]] == [name]
+        assert "attestation" not in part  # the scan signed the whole run, not a part
+        assert run_cli("verify", str(out / GROUPS_FOLDER / name)).returncode == 0
+    index = (out / "index.html").read_text()
+    assert 'href="groups/good/report.html"' in index and "<td>weak</td>" in index
