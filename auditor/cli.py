@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # `auditor --help` must stay fast: the heavy modules load in 
     from auditor.facts import Facts
     from auditor.model import ScanResults
     from auditor.notify import Webhook
+    from auditor.signing import Signer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,10 +79,11 @@ def _quick_config(
     return parse_config(text, "--dsn"), text
 
 
-def _save_facts(folder: Path, bundles: list[Facts]) -> list[Path]:
+def _save_facts(folder: Path, bundles: list[Facts], signer: Signer | None = None) -> list[Path]:
     """One `<name>.facts.json` per target, the name made a safe file name first (a target
     called `../x` or `a/b` stays inside the folder); owner-readable only, written through a
-    temporary file and a rename. Bundles are already redacted (Facts.add)."""
+    temporary file and a rename. Bundles are already redacted (Facts.add). With a signer each
+    bundle carries its signature, checked by `auditor evaluate --public-key`."""
     from auditor.safe_files import ensure_folder, file_stems, write_file
 
     ensure_folder(folder, "--save-facts folder")
@@ -94,7 +96,12 @@ def _save_facts(folder: Path, bundles: list[Facts]) -> list[Path]:
     written = []
     for facts, label in zip(bundles, labels, strict=True):
         path = folder / f"{stems[label]}.facts.json"
-        body = json.dumps(facts.to_json(), indent=2, sort_keys=True) + "\n"
+        document = facts.to_json()
+        if signer is not None:
+            from auditor.facts_signing import sign_facts
+
+            document = sign_facts(document, signer)
+        body = json.dumps(document, indent=2, sort_keys=True) + "\n"
         write_file(path, body.encode(), private=True)
         written.append(path)
     return written
@@ -377,6 +384,12 @@ def scan_output_options(func: F) -> F:
     help="Post new failures (against --baseline, else the last run in --history, else all) "
     "to a Slack or Teams incoming webhook; a failed post is a warning.",
 )
+@click.option(
+    "--split-by",
+    metavar="target|label:KEY",
+    help="Also write one report folder per target or per value of a target label, with an "
+    "index.html, into -o FOLDER/by-GROUPING.",
+)
 def scan(
     config_path: Path | None,
     dsn: str | None,
@@ -407,6 +420,7 @@ def scan(
     sign_key: Path | None,
     template_dir: Path | None,
     notify_webhook: str | None,
+    split_by: str | None,
 ) -> None:
     """Scan the configured targets and report."""
     # The scan's modules load here, not at start-up (`auditor --help` stays fast).
@@ -431,6 +445,7 @@ def scan(
     from auditor.selection import SelectionError, select_checks
     from auditor.shards import ShardError
     from auditor.signing import SigningError, load_signer
+    from auditor.split_report import RUN_FOLDER, SplitError, split_plan
     from auditor.summary_line import summary_line
     from auditor.target_selection import TargetFilter, TargetSelectionError, select_config
     from auditor.target_sources import with_declarations_from
@@ -486,6 +501,7 @@ def scan(
         config = shard_config(config, scan_plan.shard)
         signer = load_signer(sign_key) if sign_key is not None else None
         webhook = _webhook(notify_webhook)
+        split = split_plan(split_by, output)
     except (
         ConfigError,
         OutputError,
@@ -496,6 +512,7 @@ def scan(
         SigningError,
         ShardError,
         TargetSelectionError,
+        SplitError,
     ) as exc:
         fail_usage(str(exc))
     if signer is not None and signer.warning:
@@ -530,14 +547,15 @@ def scan(
     facts_problem = None
     if save_facts is not None:
         try:
-            _save_facts(save_facts, bundles)
+            _save_facts(save_facts, bundles, signer)
         except (UnsafePathError, OSError) as exc:  # the reports are still written below
             facts_problem = f"cannot save facts: {exc}"
     try:
         written = write_outputs(
             results,
             chosen,
-            output,
+            # With --split-by the whole run goes to OUT/run, beside the groups and the index.
+            output / RUN_FOLDER if split is not None and output is not None else output,
             RenderOptions(
                 framework=framework,
                 color=wants_color(),
@@ -549,6 +567,21 @@ def scan(
         )
     except (OutputError, OSError) as exc:
         fail_usage(str(exc))
+    if split is not None and output is not None:
+        from auditor.split_report import write_split_of_scan
+
+        try:
+            written += write_split_of_scan(
+                results,
+                split,
+                config.targets,
+                chosen,
+                output,
+                RenderOptions(framework=framework, template_dir=template_dir),
+                signer,
+            )
+        except (SplitError, OSError) as exc:
+            fail_usage(str(exc))
     for path in written:
         click.echo(f"wrote {path}", err=True)
     known: frozenset[tuple[str, str, str]] = frozenset()

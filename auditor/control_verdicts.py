@@ -216,9 +216,12 @@ def control_verdict(
                 evidence.append(CheckEvidence(check_id, ()))
                 gaps.append(Gap(check_id, None, NOT_RUN, _why_not_run(check_id, scanned_kinds)))
             continue
-        per_target = [
-            outcome_of(t, rs) for t in targets if (rs := [r for r in mine if r.target == t])
-        ]
+        # Grouped once: a fleet scan has hundreds of targets (filtering per target was
+        # quadratic and dominated rendering a 300-target report).
+        by_target: dict[str, list[Result]] = {}
+        for r in mine:
+            by_target.setdefault(r.target, []).append(r)
+        per_target = [outcome_of(t, by_target[t]) for t in targets if t in by_target]
         evidence.append(CheckEvidence(check_id, tuple(per_target)))
         outcomes.extend(per_target)
         gaps.extend(
@@ -227,15 +230,21 @@ def control_verdict(
             if r.status in (Status.SKIP, Status.ERROR)
         )
     missing = any(g.status == NOT_RUN for g in gaps)
+    here: dict[str, list[Outcome]] = {}
+    flagged: dict[tuple[str, Status], list[str]] = {}
+    for e in evidence:
+        for o in e.outcomes:
+            here.setdefault(o.target, []).append(o)
+            flagged.setdefault((o.target, o.status), []).append(e.check_id)
     per_target_verdicts = tuple(
         TargetVerdict(
             t,
-            decide(here),
-            _with_outcome(evidence, t, Status.FAIL),
-            _with_outcome(evidence, t, Status.WAIVED),
+            decide(here[t]),
+            tuple(flagged.get((t, Status.FAIL), ())),
+            tuple(flagged.get((t, Status.WAIVED), ())),
         )
         for t in targets
-        if (here := [o for o in outcomes if o.target == t])
+        if t in here
     )
     return ControlVerdict(
         framework.id,
@@ -244,15 +253,6 @@ def control_verdict(
         tuple(evidence),
         tuple(gaps),
         per_target_verdicts,
-    )
-
-
-def _with_outcome(evidence: list[CheckEvidence], target: str, status: Status) -> tuple[str, ...]:
-    return tuple(
-        e.check_id
-        for e in evidence
-        for o in e.outcomes
-        if o.target == target and o.status is status
     )
 
 

@@ -79,8 +79,18 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# The last results encoded: a report folder needs the same bytes for results.json, the HTML
+# and the PDF (each shows their digest), and a 10,000-finding document takes seconds to encode.
+_last_encoded: tuple[ScanResults, bytes] | None = None
+
+
 def results_bytes(results: ScanResults) -> bytes:
-    return JsonFormatter().render(results, RenderOptions())
+    global _last_encoded
+    if _last_encoded is not None and _last_encoded[0] is results:
+        return _last_encoded[1]
+    data = JsonFormatter().render(results, RenderOptions())
+    _last_encoded = (results, data)
+    return data
 
 
 def results_digest(results: ScanResults) -> str:

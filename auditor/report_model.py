@@ -15,13 +15,13 @@ from typing import Any
 
 # Re-exported: waivers.py and the formatters take the control vocabulary from here.
 from auditor.control_verdicts import ATTESTATION_KEY as ATTESTATION_KEY
+from auditor.control_verdicts import CheckEvidence, ControlVerdict, Gap, control_verdicts
 from auditor.control_verdicts import ControlStatus as ControlStatus
-from auditor.control_verdicts import ControlVerdict, control_verdicts
 from auditor.control_verdicts import is_attested as is_attested
 from auditor.control_verdicts import roll_up as roll_up
 from auditor.frameworks import Framework, frameworks, get_framework
 from auditor.manifest import EvidenceEntry, evidence_entries, results_digest
-from auditor.model import Result, ScanResults, Severity, Status, TargetOutcome
+from auditor.model import Result, ScanResults, Severity, Status, TargetOutcome, TargetStatus
 
 LAYERS = ("transport", "auth", "column", "audit", "storage", "keys")
 LAYER_TITLES = {
@@ -256,6 +256,10 @@ def scope_row(outcome: TargetOutcome) -> ScopeRow:
     )
 
 
+def _inventory_pairs(row: ScopeRow) -> tuple[tuple[str, str], ...]:
+    return (*row.facts, *((("scanned as", row.role),) if row.role else ()))
+
+
 def run_facts(results: ScanResults) -> tuple[tuple[str, str], ...]:
     """Who scanned, from where, under which policy, signed by which key (claimed: only
     `auditor verify --public-key` proves it)."""
@@ -301,6 +305,198 @@ def run_facts(results: ScanResults) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
+# Past this many targets a check's outcomes in a control matrix are counted, not listed one by
+# one: a fleet of 300 targets would otherwise list 300 names per check per control.
+LISTED_OUTCOMES = 3
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One check of a control-matrix row: its worst outcome and, per outcome, where."""
+
+    check_id: str
+    css: str
+    text: str
+
+
+def check_line(evidence: CheckEvidence) -> CheckLine:
+    if len(evidence.outcomes) <= LISTED_OUTCOMES:
+        return CheckLine(evidence.check_id, evidence.css, evidence.label)
+    counts: dict[str, int] = {}
+    for o in evidence.outcomes:
+        counts[o.label] = counts.get(o.label, 0) + 1
+    order = {s.value: i for i, s in enumerate(Status)}
+    text = " · ".join(
+        f"{label} on {n} target{'s' if n != 1 else ''}"
+        for label, n in sorted(counts.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
+    )
+    return CheckLine(evidence.check_id, evidence.css, text)
+
+
+@dataclass(frozen=True)
+class GapGroup:
+    """Gaps of one check with the same reason, on the targets they occurred on."""
+
+    check_id: str
+    reason: str
+    targets: tuple[str, ...]  # empty: the check did not run anywhere
+
+
+def gap_groups(gaps: Iterable[Gap]) -> tuple[GapGroup, ...]:
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for g in gaps:
+        names = grouped.setdefault((g.check_id, g.reason), [])
+        if g.target is not None and g.target not in names:
+            names.append(g.target)
+    return tuple(GapGroup(c, reason, tuple(ts)) for (c, reason), ts in grouped.items())
+
+
+@dataclass(frozen=True)
+class Unevaluated:
+    """Checks of one target that could not reach a verdict for the same reason."""
+
+    status: str  # "error" or "skip"
+    reason: str
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TargetDetail:
+    """Everything about one target, for the per-target part of the report. The findings are
+    listed one by one; passes are also summarised per check for the printed report."""
+
+    outcome: TargetOutcome
+    group: GroupView
+    scope: ScopeRow
+    failures: tuple[Result, ...]  # unwaived failures, worst severity first
+    waived: tuple[Result, ...]
+    unevaluated: tuple[Unevaluated, ...]
+    manual: tuple[Result, ...]
+    passed: tuple[Result, ...]
+
+    @property
+    def quiet(self) -> bool:
+        """Scanned, and every result passed: nothing to read but the list of checks."""
+        return self.outcome.status is TargetStatus.SCANNED and not (
+            self.failures or self.waived or self.unevaluated or self.manual
+        )
+
+    @property
+    def passed_summary(self) -> tuple[tuple[str, int], ...]:
+        """(check id, passing results) in check order: what a printed report shows."""
+        counts: dict[str, int] = {}
+        for r in self.passed:
+            counts[r.check_id] = counts.get(r.check_id, 0) + 1
+        return tuple(sorted(counts.items()))
+
+
+def _worst_first(results: Iterable[Result]) -> tuple[Result, ...]:
+    return tuple(sorted(results, key=lambda r: (-r.severity.rank, r.check_id, r.resource or "")))
+
+
+def target_detail(outcome: TargetOutcome, group: GroupView, mine: list[Result]) -> TargetDetail:
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for r in mine:
+        if r.status in (Status.ERROR, Status.SKIP):
+            checks = grouped.setdefault((r.status.value, _gap_text(r)), [])
+            if r.check_id not in checks:
+                checks.append(r.check_id)
+    return TargetDetail(
+        outcome=outcome,
+        group=group,
+        scope=scope_row(outcome),
+        failures=_worst_first(r for r in mine if r.status is Status.FAIL),
+        waived=_worst_first(r for r in mine if r.status is Status.WAIVED),
+        unevaluated=tuple(
+            Unevaluated(status, reason, tuple(sorted(checks)))
+            for (status, reason), checks in sorted(grouped.items())
+        ),
+        manual=tuple(sorted((r for r in mine if r.status is Status.MANUAL), key=_by_check)),
+        passed=tuple(sorted((r for r in mine if r.status is Status.PASS), key=_by_check)),
+    )
+
+
+def _by_check(r: Result) -> tuple[str, str]:
+    return (r.check_id, r.resource or "")
+
+
+def _gap_text(r: Result) -> str:
+    return f"{r.resource}: {r.message}" if r.resource else r.message
+
+
+@dataclass(frozen=True)
+class FailingTarget:
+    """A target with unwaived failures, for the executive summary."""
+
+    name: str
+    worst: Severity
+    by_severity: tuple[tuple[Severity, int], ...]  # worst first, non-zero counts only
+    checks: tuple[str, ...]  # failing check ids, sorted
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.by_severity)
+
+
+def failing_targets(findings: Iterable[Result]) -> tuple[FailingTarget, ...]:
+    per: dict[str, list[Result]] = {}
+    for r in findings:
+        if r.status is Status.FAIL:
+            per.setdefault(r.target, []).append(r)
+    found = []
+    for name, rs in per.items():
+        counts = {s: sum(r.severity is s for r in rs) for s in Severity}
+        ranked = sorted((s for s in counts if counts[s]), key=lambda s: -s.rank)
+        found.append(
+            FailingTarget(
+                name,
+                ranked[0],
+                tuple((s, counts[s]) for s in ranked),
+                tuple(sorted({r.check_id for r in rs})),
+            )
+        )
+    # Worst first: the severity of the worst failure, then how many failures of each rank.
+    return tuple(
+        sorted(
+            found,
+            key=lambda t: (
+                -t.worst.rank,
+                tuple(-n for _, n in t.by_severity),
+                t.name,
+            ),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class CheckSpread:
+    """A failing check across the fleet: how many findings, on which targets."""
+
+    check_id: str
+    title: str
+    severity: Severity
+    findings: int
+    targets: tuple[str, ...]  # in the scan's order of findings (sorted by target)
+
+
+def check_spread(findings: Iterable[Result]) -> tuple[CheckSpread, ...]:
+    per: dict[str, list[Result]] = {}
+    for r in findings:
+        if r.status is Status.FAIL:
+            per.setdefault(r.check_id, []).append(r)
+    spread = [
+        CheckSpread(
+            check_id,
+            rs[0].title,
+            max((r.severity for r in rs), key=lambda s: s.rank),
+            len(rs),
+            tuple(dict.fromkeys(r.target for r in sorted(rs, key=lambda r: r.sort_key))),
+        )
+        for check_id, rs in per.items()
+    ]
+    return tuple(sorted(spread, key=lambda c: (-c.severity.rank, -len(c.targets), c.check_id)))
+
+
 @dataclass(frozen=True)
 class Report:
     results: ScanResults
@@ -320,7 +516,11 @@ class Report:
     counts: dict[str, int] = field(default_factory=dict)
     scope: tuple[ScopeRow, ...] = ()
     run_facts: tuple[tuple[str, str], ...] = ()
+    details: tuple[TargetDetail, ...] = ()  # per-target detail, scan order
+    failing_targets: tuple[FailingTarget, ...] = ()  # targets with unwaived failures, worst first
+    spread: tuple[CheckSpread, ...] = ()  # failing checks, widest first
     _entry_by_id: dict[int, EvidenceEntry] = field(default_factory=dict, repr=False)
+    _anchor: dict[str, int] = field(default_factory=dict, repr=False)
 
     def controls_of(self, result: Result) -> tuple[str, ...]:
         """Control labels of the result, limited to the frameworks in this report."""
@@ -330,6 +530,54 @@ class Report:
         """SHA-256 of the result's evidence block (the manifest entry for it)."""
         entry = self._entry_by_id.get(id(result))
         return entry.sha256 if entry else ""
+
+    @property
+    def unevaluated_targets(self) -> tuple[TargetOutcome, ...]:
+        """Targets the scan could not (fully) examine: unreachable or in error."""
+        return tuple(t for t in self.target_outcomes if t.status is not TargetStatus.SCANNED)
+
+    def check_rows(self, row: ControlVerdict) -> tuple[CheckLine, ...]:
+        return tuple(check_line(e) for e in row.checks)
+
+    @property
+    def quiet_groups(self) -> tuple[tuple[tuple[tuple[str, int], ...], tuple[str, ...]], ...]:
+        """Targets on which every check passed, grouped by the checks that passed (a fleet's
+        targets mostly run the same checks): (passed summary, target names), largest first."""
+        groups: dict[tuple[tuple[str, int], ...], list[str]] = {}
+        for d in self.details:
+            if d.quiet:
+                groups.setdefault(d.passed_summary, []).append(d.outcome.name)
+        return tuple(
+            sorted(((k, tuple(v)) for k, v in groups.items()), key=lambda g: (-len(g[1]), g[0]))
+        )
+
+    @property
+    def inventory_defaults(self) -> tuple[tuple[str, str], ...]:
+        """Inventory facts (and the scanning role, as "scanned as") shared by more than half of
+        the targets: the printed appendix states them once and lists per target only what
+        differs, so 300 targets scanned alike take lines, not pages."""
+        if len(self.scope) < 4:
+            return ()
+        counts: dict[tuple[str, str], int] = {}
+        for row in self.scope:
+            for pair in set(_inventory_pairs(row)):
+                counts[pair] = counts.get(pair, 0) + 1
+        half = len(self.scope) / 2
+        chosen = {pair for pair, n in counts.items() if n > half and pair[0] != "endpoint"}
+        order = [pair for row in self.scope for pair in _inventory_pairs(row)]
+        return tuple(dict.fromkeys(p for p in order if p in chosen))
+
+    def inventory_rest(self, row: ScopeRow) -> tuple[tuple[str, str], ...]:
+        """What the printed appendix lists for one target: what is not a default."""
+        defaults = set(self.inventory_defaults)
+        return tuple(p for p in _inventory_pairs(row) if p not in defaults)
+
+    def anchor(self, target: str) -> str:
+        """The HTML id of a target's detail (by position: names are data, not identifiers)."""
+        return f"target-{self._anchor.get(target, 0)}"
+
+    def gaps_of(self, row: ControlVerdict) -> tuple[GapGroup, ...]:
+        return gap_groups(row.not_assessed)
 
     def entry_number(self, result: Result) -> int:
         """The result's position in the evidence manifest (and in results.json)."""
@@ -380,10 +628,13 @@ def build_report(results: ScanResults, framework: str | None = None) -> Report:
         for k in layer_keys
         if (rs := [r for r in findings if layer_of(r.check_id) == k])
     )
+    per_target: dict[str, list[Result]] = {}
+    for r in findings:
+        per_target.setdefault(r.target, []).append(r)
     targets = tuple(
         GroupView(t.name, _target_title(t), roll_up(rs), status_counts(rs), part_of=t.server)
         for t in results.targets
-        for rs in [[r for r in findings if r.target == t.name]]
+        for rs in [per_target.get(t.name, [])]
     )
 
     entries = tuple(evidence_entries(results))
@@ -409,5 +660,12 @@ def build_report(results: ScanResults, framework: str | None = None) -> Report:
         counts=status_counts(findings),
         scope=tuple(scope_row(t) for t in results.targets),
         run_facts=run_facts(results),
+        details=tuple(
+            target_detail(t, g, per_target.get(t.name, []))
+            for t, g in zip(results.targets, targets, strict=True)
+        ),
+        failing_targets=failing_targets(findings),
+        spread=check_spread(findings),
         _entry_by_id={id(r): e for r, e in zip(findings, entries, strict=True)},
+        _anchor={t.name: i for i, t in reversed(list(enumerate(results.targets)))},
     )

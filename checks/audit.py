@@ -167,6 +167,7 @@ class AccessLogActive(Check):
                 )
             ]
         latest = f"latest entry {log.latest_entry}" if log.latest_entry else "no entries"
+        compare = {"expected": f"an entry in the last {log.max_age_days} days", "actual": latest}
         if not log.recent_entry:
             return [
                 self.failed(
@@ -174,6 +175,7 @@ class AccessLogActive(Check):
                     f"{where}: no entry in the last {log.max_age_days} days ({latest}; {layout})",
                     resource=where,
                     evidence=evidence,
+                    **compare,
                 )
             ]
         return [
@@ -182,6 +184,7 @@ class AccessLogActive(Check):
                 f"{where}: entries within the last {log.max_age_days} days ({latest}; {layout})",
                 resource=where,
                 evidence=evidence,
+                **compare,
             )
         ]
 

@@ -121,6 +121,8 @@ class HbaCheck(Check):
 
     remediation = ""
     passed_message: ClassVar[str]
+    # The policy the rules are judged against, shown as "expected" beside what was found.
+    expected: ClassVar[str | None] = None
     # The live view (and role list) when readable, else the configured hba_file.
     reads = (ServerFacts, HbaFileFacts)
 
@@ -149,6 +151,8 @@ class HbaCheck(Check):
                         "path": found.path,
                         "rules": len(found.rules),
                     },
+                    expected=self.expected,
+                    actual=f"all {len(found.rules)} rules comply",
                 )
             )
         if found.problems:
@@ -256,6 +260,7 @@ class HbaStrongMethods(HbaCheck):
         "scram-sha-256), cert, or gss; peer for local sockets."
     )
     passed_message = "every reachable rule uses scram-sha-256, cert, gss, sspi, peer or reject"
+    expected = "scram-sha-256, cert, gss, sspi, peer (local) or reject"
 
     def judge(self, facts: Facts, rules: HbaRuleSet, reached: list[Reach]) -> list[Result]:
         out = []
@@ -269,6 +274,8 @@ class HbaStrongMethods(HbaCheck):
                         f"{rule.location}: '{rule.text()}' uses weak method {rule.method}",
                         resource=rule.location,
                         evidence=rule_evidence(item, method=rule.method),
+                        expected=self.expected,
+                        actual=rule.method,
                     )
                 )
         return out

@@ -53,6 +53,10 @@ class AzurePostgresEncrypted(Check):
             "primaryKeyURI": az.primary_key_uri,
             "parameters": {k: v.model_dump() for k, v in sorted(az.parameters.items())},
         }
+        compare = {
+            "expected": f"require_secure_transport on, ssl_min_protocol_version {floor} or newer",
+            "actual": f"require_secure_transport {secure}, ssl_min_protocol_version {minimum}",
+        }
         if problems:
             return [
                 self.failed(
@@ -60,6 +64,7 @@ class AzurePostgresEncrypted(Check):
                     f"{az.server}: " + "; ".join(problems),
                     resource=az.server,
                     evidence=evidence,
+                    **compare,
                 )
             ]
         return [
@@ -68,5 +73,6 @@ class AzurePostgresEncrypted(Check):
                 f"{az.server}: storage encrypted ({notes[0]}), TLS required, minimum {minimum}",
                 resource=az.server,
                 evidence=evidence,
+                **compare,
             )
         ]

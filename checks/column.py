@@ -223,6 +223,15 @@ class CipherStrength(Check):
                 "integrity": s.integrity,
                 "declared": s.declared,
             }
+            compare = {
+                "expected": f"{', '.join(sorted(allowed))}, iterated+salted S2K, integrity "
+                "protected",
+                "actual": ", ".join(
+                    [f"{c} x{n}" for c, n in sorted(s.ciphers.items())]
+                    + [f"S2K {m} x{n}" for m, n in sorted(s.s2k_modes.items()) if n]
+                    + [f"integrity {m} x{n}" for m, n in sorted(s.integrity.items()) if n]
+                ),
+            }
             if issues:
                 results.append(
                     self.failed(
@@ -231,6 +240,7 @@ class CipherStrength(Check):
                         resource=s.name,
                         evidence=evidence,
                         severity=_worst([sev for _, sev in issues]),
+                        **compare,
                     )
                 )
             else:
@@ -242,6 +252,7 @@ class CipherStrength(Check):
                         "integrity protected",
                         resource=s.name,
                         evidence=evidence,
+                        **compare,
                     )
                 )
         if not results:

@@ -73,6 +73,10 @@ class KmsKeyRotation(Check):
             ]
         limit = facts.target.policy.kms_rotation_max_days
         period = key.rotation_period_days
+        compare = {
+            "expected": f"rotated at least every {limit} days",
+            "actual": f"every {period} days" if period else "automatic, period not reported",
+        }
         if period is not None and period > limit:
             return [
                 self.failed(
@@ -80,6 +84,7 @@ class KmsKeyRotation(Check):
                     f"key {key.key_id} rotates every {period} days (policy: {limit})",
                     resource=key.key_id,
                     evidence=evidence,
+                    **compare,
                 )
             ]
         every = f"every {period} days" if period else "automatically"
@@ -89,6 +94,7 @@ class KmsKeyRotation(Check):
                 f"customer-managed key {key.key_id} rotates {every}",
                 resource=key.key_id,
                 evidence=evidence,
+                **compare,
             )
         ]
 
@@ -198,15 +204,17 @@ class KmsKeyRotation(Check):
         """A key that rotates on a schedule (Cloud KMS, Key Vault): judged against policy."""
         limit = facts.target.policy.kms_rotation_max_days
         days = round(period_days)
+        compare = {"expected": f"rotated at least every {limit} days", "actual": f"{days} days"}
         if period_days > limit:
             return self.failed(
                 facts,
                 f"{name}: rotates every {days} days (policy {limit})",
                 resource=name,
                 evidence=evidence,
+                **compare,
             )
         return self.passed(
-            facts, f"{name}: rotates every {days} days", resource=name, evidence=evidence
+            facts, f"{name}: rotates every {days} days", resource=name, evidence=evidence, **compare
         )
 
 
@@ -284,9 +292,10 @@ class SecretRotationAge(Check):
         age = (observed - start).days
         evidence["age_days"] = age
         message = f"{secret.name}: {since_label} {age} days ago (policy {limit})"
+        compare = {"expected": f"at most {limit} days old", "actual": f"{age} days ({since_label})"}
         if age > limit:
-            return self.failed(facts, message, resource=secret.name, evidence=evidence)
-        return self.passed(facts, message, resource=secret.name, evidence=evidence)
+            return self.failed(facts, message, resource=secret.name, evidence=evidence, **compare)
+        return self.passed(facts, message, resource=secret.name, evidence=evidence, **compare)
 
 
 class AutoRotationEnabled(Check):

@@ -404,12 +404,17 @@ class CipherSuites(LiveTlsCheck):
                     "suite (the server's OpenSSL lacks or refuses them)"
                 )
         tls13 = self._tls13(facts, tls, offenders, evidence)
+        compare = {
+            "expected": f"only suites of the {profile.name} profile",
+            "actual": sorted({f"{o['suite']} ({o['class']})" for o in offenders})
+            or "all accepted suites in the profile",
+        }
         if offenders:
             message = (
                 f"{len(offenders)} accepted suite(s) outside the {profile.name} profile, worst "
                 f"first - {_by_class(offenders)}{configured}"
             )
-            result = self.failed(facts, message, evidence=evidence)
+            result = self.failed(facts, message, evidence=evidence, **compare)
             if tls13 is not None:
                 # Only the TLS 1.3 suites need more than ssl_ciphers: say what can be done.
                 note = tls13 if any(o["version"] != "TLSv1.3" for o in offenders) else ""
@@ -436,6 +441,7 @@ class CipherSuites(LiveTlsCheck):
                 facts,
                 f"all {total} accepted suites are in the {profile.name} profile{configured}",
                 evidence=evidence,
+                **compare,
             )
         ]
 

@@ -245,11 +245,23 @@ class CertificateStrength(_CertificateCheck):
             "weak": issues,
         }
         leaf = chain[0]
+        compare = {
+            "expected": f"RSA keys of {policy.certificate_min_rsa_bits}+ bits, EC keys of "
+            f"{policy.certificate_min_ec_bits}+ bits, no SHA-1/MD5 signature",
+            "actual": [
+                f"{c.subject}: {c.key_type.upper()} {c.key_bits} bits, {c.signature_hash}"
+                for c in chain
+            ],
+        }
         if issues:
             named = [f"{i['certificate']}: {', '.join(i['issues'])}" for i in issues]
             return [
                 self.failed(
-                    facts, "; ".join(named), resource=issues[0]["certificate"], evidence=evidence
+                    facts,
+                    "; ".join(named),
+                    resource=issues[0]["certificate"],
+                    evidence=evidence,
+                    **compare,
                 )
             ]
         return [
@@ -259,5 +271,6 @@ class CertificateStrength(_CertificateCheck):
                 f"{leaf.signature_hash} signature",
                 resource=leaf.subject,
                 evidence=evidence,
+                **compare,
             )
         ]

@@ -18,6 +18,7 @@ from auditor.model import ScanResults, Severity, TargetOutcome, TargetStatus
 
 if TYPE_CHECKING:  # the runner, checks and facts load when the command runs, not at start-up
     from auditor.facts import Facts
+    from auditor.signing import TrustedKey
 
 
 def _fail(message: str) -> NoReturn:
@@ -27,9 +28,13 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _load(path: Path) -> Facts:
-    """A saved bundle, or exit 2 with one line naming the file (never a traceback)."""
+def _load(path: Path, trusted: list[TrustedKey] | None = None) -> tuple[Facts, str | None]:
+    """A saved bundle and, with trusted keys, the id of the key that signed it; or exit 2
+    with one line naming the file (never a traceback). With keys, an unsigned or altered
+    bundle is refused before anything is judged."""
     from auditor.facts import Facts
+    from auditor.facts_signing import verify_facts
+    from auditor.signing import EnvelopeError
 
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
@@ -45,8 +50,14 @@ def _load(path: Path) -> Facts:
         _fail(f"{path}: facts bundle nests too deeply")
     if not isinstance(data, dict):
         _fail(f"{path}: not an Auditor facts bundle (top level is not an object)")
+    signed_by = None
+    if trusted:
+        try:
+            signed_by = verify_facts(data, trusted).keyid
+        except EnvelopeError as exc:
+            _fail(f"{path}: facts bundle signature: {exc}")
     try:
-        return Facts.from_json(data)
+        return Facts.from_json(data), signed_by
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         _fail(f"{path}: unreadable facts bundle: {type(exc).__name__}: {exc}")
 
@@ -94,8 +105,21 @@ def observation(bundles: list[Facts]) -> dict[str, Any]:
 @click.option(
     "--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True
 )
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PUB",
+    help="Trusted Ed25519 public key: evaluate only bundles signed with it (scan "
+    "--save-facts --sign-key); repeat to trust old and new keys while rotating.",
+)
 def evaluate_command(
-    bundles: tuple[Path, ...], formats: tuple[str, ...], output: Path | None, fail_on: str
+    bundles: tuple[Path, ...],
+    formats: tuple[str, ...],
+    output: Path | None,
+    fail_on: str,
+    public_keys: tuple[Path, ...],
 ) -> None:
     """Evaluate saved facts bundles without touching any server."""
     import auditor.runner as runner
@@ -113,6 +137,7 @@ def evaluate_command(
         wants_color,
         write_outputs,
     )
+    from auditor.signing import SigningError, load_trusted_key
 
     try:
         chosen = pick_formatters(formats)
@@ -122,7 +147,13 @@ def evaluate_command(
     # Import every collector first so that all fact section models are known to the loader.
     runner.all_collectors()
     session_collectors()
-    loaded = [_load(path) for path in bundles]
+    try:
+        trusted = [load_trusted_key(path) for path in public_keys]
+    except SigningError as exc:
+        _fail(str(exc))
+    opened = [_load(path, trusted) for path in bundles]
+    loaded = [facts for facts, _ in opened]
+    signers = sorted({keyid for _, keyid in opened if keyid is not None})
     checks = list(all_checks().values())
     observed = observation(loaded)
     findings = sorted(
@@ -150,6 +181,8 @@ def evaluate_command(
             "evaluated": {
                 "at": runner.iso(dt.datetime.now(dt.UTC)),
                 "from_runs": observed["runs"],
+                # Checked against --public-key before judging: who signed the facts.
+                **({"facts_signed_by": signers} if signers else {}),
             },
         },
     )

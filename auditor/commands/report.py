@@ -102,6 +102,12 @@ def load_results(path: Path) -> ScanResults:
     f"own signature). Also ${SIGN_KEY_ENV}.",
 )
 @template_dir_option
+@click.option(
+    "--split-by",
+    metavar="target|label:KEY",
+    help="One report folder per target, or per value of a target label (e.g. label:env), "
+    "with an index.html; needs -o FOLDER.",
+)
 def report_command(
     results_path: Path | None,
     run_id: str | None,
@@ -115,6 +121,7 @@ def report_command(
     waivers_path: Path | None,
     sign_key: Path | None,
     template_dir: Path | None,
+    split_by: str | None,
 ) -> None:
     """Re-render saved results (a results file, or a run of the history store) without
     rescanning; or the period evidence of the history store."""
@@ -123,6 +130,7 @@ def report_command(
     from auditor.frameworks import FrameworkError, get_framework
     from auditor.output import OutputError, pick_formatters, write_outputs
     from auditor.signing import SigningError, load_signer
+    from auditor.split_report import SplitError, parse_split
     from auditor.waivers import WaiverError, apply_waivers, load_waivers, max_days_of, scan_day
 
     if sum(x is not None for x in (results_path, run_id, period)) != 1:
@@ -132,8 +140,11 @@ def report_command(
         return
     try:
         signer = load_signer(sign_key) if sign_key is not None else None
-    except SigningError as exc:
+        split = parse_split(split_by) if split_by is not None else None
+    except (SigningError, SplitError) as exc:
         _fail(str(exc))
+    if split is not None and (output is None or str(output) == "-"):
+        _fail("--split-by writes one folder per group: give -o/--output FOLDER")
     if signer is not None and signer.warning:
         click.echo(f"auditor: warning: {signer.warning}", err=True)
     incomplete = None
@@ -168,6 +179,24 @@ def report_command(
         except TemplateDirError as exc:
             _fail(str(exc))
     options = RenderOptions(framework=framework, title=title, template_dir=template_dir)
+    if split is not None:
+        from auditor.split_report import labels_from_results_file, target_labels, write_split
+
+        saved = labels_from_results_file(results_path) if results_path is not None else {}
+        labels = target_labels(results, saved)
+        try:
+            written = write_split(
+                results, split, labels, pick_formatters(formats), output, options, signer
+            )
+        except (SplitError, OutputError) as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"{output}: cannot write: {exc.strerror}")
+        for path in written:
+            click.echo(f"wrote {path}", err=True)
+        if incomplete is not None:
+            stored.exit_incomplete(incomplete)
+        return
     try:
         written = write_outputs(results, pick_formatters(formats), output, options, signer=signer)
     except OutputError as exc:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from auditor.formatters.base import Formatter, RenderOptions
 from auditor.manifest import canonical_json, sha256_hex
 from auditor.model import ScanResults
 from auditor.safe_text import csv_cell
+
+# Evidence key of the policy value and the observed one (auditor/checks/base.py).
+EXPECTED_VS_ACTUAL = "expected_vs_actual"
 
 COLUMNS = (
     "target",
@@ -26,6 +30,10 @@ COLUMNS = (
     "remediation",
     "waiver",
     "evidence_sha256",
+    # The policy value and the observed one, when the check recorded them (appended last so
+    # spreadsheets built on the earlier columns keep working).
+    "expected",
+    "actual",
 )
 
 
@@ -62,9 +70,19 @@ def render_csv(results: ScanResults, framework: str | None = None) -> bytes:
             r.remediation,
             waiver_text,
             sha256_hex(canonical_json(r.evidence)),
+            *_expected_actual(r.evidence),
         )
         writer.writerow([csv_cell(str(v)) for v in row])
     return buffer.getvalue().encode("utf-8")
+
+
+def _expected_actual(evidence: dict[str, Any]) -> tuple[str, str]:
+    found = evidence.get(EXPECTED_VS_ACTUAL)
+    if not isinstance(found, dict) or "expected" not in found:
+        return "", ""
+    actual = found.get("actual")
+    shown = "; ".join(map(str, actual)) if isinstance(actual, list) else str(actual)
+    return str(found["expected"]), shown
 
 
 class CsvFormatter(Formatter):

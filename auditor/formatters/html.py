@@ -195,11 +195,23 @@ def manifest_chunks(report: Report, size: int = 60) -> list[str]:
     return ["\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
 
 
-def render_html(results: ScanResults, options: RenderOptions) -> str:
+# The cover lists this many targets; the full inventory is Appendix A.
+COVER_TARGETS = 10
+# The printed report names at most this many targets in one list ("and N more"); the HTML
+# names all of them (a browser searches, a page count does not grow).
+PRINTED_NAMES = 20
+# A check with at most this many failures lists them under "Findings by severity" too; past
+# that, they are only in the per-target detail (a fleet report would list them twice).
+FEW_FINDINGS = 10
+
+
+def render_html(results: ScanResults, options: RenderOptions, paged: bool = False) -> str:
+    """The report; `paged` makes the printed variant (PDF): lists of targets are cut at
+    PRINTED_NAMES and passes are summarised per check instead of listed one by one."""
     if options.template_dir is None:
-        return _render_html(results, options)
+        return _render_html(results, options, paged)
     try:
-        return _render_html(results, options)
+        return _render_html(results, options, paged)
     except Exception as exc:
         # The organisation's template asked for something the report does not have (or a
         # file vanished): one line naming the folder, not a traceback. (The built-in
@@ -210,7 +222,7 @@ def render_html(results: ScanResults, options: RenderOptions) -> str:
         ) from None
 
 
-def _render_html(results: ScanResults, options: RenderOptions) -> str:
+def _render_html(results: ScanResults, options: RenderOptions, paged: bool) -> str:
     report = build_report(results, options.framework)
     template = _environment(options.template_dir).get_template(REPORT_TEMPLATE)
     return template.render(
@@ -222,7 +234,11 @@ def _render_html(results: ScanResults, options: RenderOptions) -> str:
         Status=Status,
         ControlStatus=ControlStatus,
         unmapped=coverage().unmapped,
-        manifest_chunks=manifest_chunks(report),
+        manifest_chunks=[] if paged else manifest_chunks(report),
+        paged=paged,
+        name_limit=PRINTED_NAMES if paged else None,
+        cover_targets=COVER_TARGETS,
+        few_findings=FEW_FINDINGS,
         screen_css=_stylesheet("report.css", options.template_dir),
         print_css=_stylesheet("print.css", options.template_dir),
     )

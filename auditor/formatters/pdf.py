@@ -39,7 +39,7 @@ def _source_date(iso_moment: str) -> Iterator[None]:
 def render_pdf(results: ScanResults, options: RenderOptions) -> bytes:
     from weasyprint import HTML
 
-    document = HTML(string=render_html(results, options)).render()
+    document = HTML(string=render_html(results, options, paged=True)).render()
     # No clock: the PDF carries the scan's own finish time, so equal results give equal bytes.
     document.metadata.created = results.finished_at
     document.metadata.modified = results.finished_at

@@ -75,9 +75,9 @@ def _control(document: dict[str, Any], framework: str, control: str) -> dict[str
 
 
 def _html_row(html: str, control: str) -> str:
-    """The control-matrix row of `control` (its first cell is the bold control id)."""
-    start = html.index(f'<td class="c-id"><b>{control}</b></td>')
-    return html[start : html.index("</tr>", start)]
+    """The control-matrix row of `control` (a block headed by the bold control id)."""
+    start = html.index(f'<p class="ch"><b>{control}</b>')
+    return html[start : html.index("</div>", start)]
 
 
 def _pdf_matrix(text: str, label: str) -> list[str]:

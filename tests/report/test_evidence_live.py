@@ -145,3 +145,42 @@ def test_findings_show_the_policy_value_beside_the_observed_one(scanned: dict[st
     assert found["good"]["evidence"]["expected_vs_actual"]["actual"] == "scram-sha-256"
     html = (scanned["out"] / "report.html").read_text()
     assert "(expected scram-sha-256, observed md5)" in html
+
+
+def test_signed_facts_bundles_are_checked_before_evaluation(scanned: dict[str, Path]) -> None:
+    root, pub = scanned["root"], scanned["root"] / "org.pub"
+    good = scanned["facts"] / "good.facts.json"
+    bundle = json.loads(good.read_text())
+    keyid = bundle["attestation"]["signatures"][0]["keyid"]
+    assert keyid.startswith("SHA256:")
+    out = root / "signed-evaluated.json"
+    proc = run_cli(
+        "evaluate", str(good), "--public-key", str(pub), "--format", "json", "-o", str(out)
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads(out.read_text())["run"]["metadata"]["evaluated"]["facts_signed_by"] == [keyid]
+    # One observed setting changed after the scan: refused, one line, exit 2.
+    text = good.read_text()
+    changed = text.replace('"scram-sha-256"', '"md5"', 1)
+    assert changed != text
+    tampered = root / "tampered.facts.json"
+    tampered.write_text(changed)
+    proc = run_cli("evaluate", str(tampered), "--public-key", str(pub))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert (
+        "tampered.facts.json: facts bundle signature: content differs from what was signed"
+        in (lines[0])
+    )
+    # Signed by another key, or not signed at all: refused as well.
+    assert run_cli("keygen", str(root / "other")).returncode == 0
+    proc = run_cli("evaluate", str(good), "--public-key", str(root / "other.pub"))
+    assert proc.returncode == 2 and "does not verify with the given public key" in proc.stderr
+    del bundle["attestation"]
+    unsigned = root / "unsigned.facts.json"
+    unsigned.write_text(json.dumps(bundle))
+    proc = run_cli("evaluate", str(unsigned), "--public-key", str(pub))
+    assert proc.returncode == 2 and "unsigned.facts.json: facts bundle signature: not signed" in (
+        proc.stderr
+    )

@@ -55,6 +55,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["evaluate", "{tmp}"], "cannot read facts bundle"),
         (["evaluate", "{tmp}/none.facts.json"], "no such facts bundle"),
         (["evaluate"], "Missing argument"),
+        (
+            ["evaluate", "{tmp}/none.facts.json", "--public-key", "{tmp}/none.pub"],
+            "none.pub: cannot read public key",
+        ),
     ],
     "formats": [(["formats", "extra"], "unexpected extra argument")],
     "grants": [
@@ -81,6 +85,8 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             "format 'csv' is not available",
         ),
         (["report", "--period", "2026-01-01..2026-01-02", "--cadence", "yearly"], "'--cadence'"),
+        (["report", "{tmp}/none.json", "--split-by", "env"], "expected 'target' or 'label:KEY'"),
+        (["report", "{tmp}/none.json", "--split-by", "target"], "give -o/--output FOLDER"),
     ],
     "scan": [
         (["scan"], "give exactly one of -c/--config FILE or --dsn URL"),
@@ -164,6 +170,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (
             ["scan", "-c", "{tmp}/bad-databases.yaml"],
             "bad-databases.yaml:3: targets[0].databases: must be 'all' or a list",
+        ),
+        (
+            ["scan", "--dsn", "postgresql://h/db", "--split-by", "label:"],
+            "expected 'target' or 'label:KEY'",
         ),
     ],
     "validate": [
