@@ -321,9 +321,10 @@ def test_saved_facts_evaluate_to_the_same_findings_and_reports_group_databases(
     proc = run_cli("report", str(scanned), "--format", "html", "-o", str(html))
     assert proc.returncode == 0, proc.stderr
     page = html.read_text()
-    row = '<td style="padding-left: 1.6em">srv/weakdb (database weakdb of srv)</td>'
+    # Appendix A lists each database indented under its server.
+    row = '<td style="padding-left: 1.6em"><b>srv/weakdb</b> (postgres)'
     assert row in page
-    assert page.index("<td>srv (postgres)</td>") < page.index(row)
+    assert page.index("<td><b>srv</b> (postgres)") < page.index(row)
     assert "databases scanned: app, weakdb" in page
 
 
