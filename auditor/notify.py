@@ -50,7 +50,9 @@ class Webhook:
 
 
 def parse_webhook(value: str) -> Webhook:
-    redact.remember_secret(value)  # the path or query of a webhook URL is its credential
+    # The errors below never quote the URL. A usable one is remembered as a secret (its path or
+    # query is the credential); a malformed one is not, since a bare "https://" remembered
+    # would mask every URL the process prints afterwards.
     try:
         parts = urlsplit(value)
         _ = parts.port  # raises ValueError on a port that is not a number
@@ -58,6 +60,10 @@ def parse_webhook(value: str) -> Webhook:
         raise NotifyError("--notify-webhook: not a valid URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise NotifyError("--notify-webhook: must be an https:// (or http://) URL with a host")
+    redact.remember_secret(value)
+    secret_part = parts.path.strip("/") + (f"?{parts.query}" if parts.query else "")
+    if len(secret_part) >= 12:  # a token, not a word like "webhook" that prose also holds
+        redact.remember_secret(secret_part)
     return Webhook(value)
 
 

@@ -164,6 +164,9 @@ def test_delivery_problems_are_one_line_warnings_that_never_echo_the_url(hook: H
 def test_only_http_urls_with_a_host_are_webhooks(url: str) -> None:
     with pytest.raises(NotifyError, match="must be an https:// "):
         parse_webhook(url)
+    # A refused URL is not remembered as a secret: a bare "https://" would otherwise mask the
+    # scheme of every URL this process prints later (it did, in other tests' messages).
+    assert redact.redact_text("see https://kv.example/keys/k") == "see https://kv.example/keys/k"
 
 
 def _scan(
