@@ -1,7 +1,7 @@
 # Auditor as a container: for cron hosts, Kubernetes CronJobs and CI runners.
 #   docker build -t auditor .
-#   docker run --rm -v "$PWD:/work" -e DB_PASSWORD auditor scan -c /work/auditor.yaml \
-#       --format json --format pdf -o /work/report
+#   docker run --rm -v "$PWD:/scan" -e DB_PASSWORD auditor scan -c /scan/auditor.yaml \
+#       --format json --format pdf -o /scan/report
 # The image holds no configuration and no secret: mount the config, pass passwords as
 # environment variables or mounted files (the config references them, see docs/configuration.md).
 FROM python:3.11-slim-bookworm
