@@ -293,31 +293,16 @@ def run_scan(
     expansion = expand_discovery(config, config_dir, workers, progress)
     config = expansion.config
 
+    narrowed = check_ids is not None
+
     def run_one(target: Target, deadline: float) -> TargetRun:
         def part(one: Target) -> TargetRun:
+            common = (config, config_dir, checks, collectors, progress)
             if isinstance(one, PostgresTarget) and one.scans_databases:
                 from auditor.server_scan import scan_server
 
-                return scan_server(
-                    one,
-                    config,
-                    config_dir,
-                    checks,
-                    collectors,
-                    progress,
-                    narrowed=check_ids is not None,
-                    deadline=deadline,
-                )
-            return scan_target(
-                one,
-                config,
-                config_dir,
-                checks,
-                collectors,
-                progress,
-                narrowed=check_ids is not None,
-                deadline=deadline,
-            )
+                return scan_server(one, *common, narrowed=narrowed, deadline=deadline)
+            return scan_target(one, *common, narrowed=narrowed, deadline=deadline)
 
         if connect_details(target) is not None:  # a cloud database scanned in-database too
             return scan_asset(target, checks, part)  # type: ignore[no-any-return]
