@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor import redact
 from auditor.config import ConfigError, resolve_secret
+from auditor.extras import not_installed
 from auditor.secret_refs import (
     AwsSecretPassword,
     AzureAdPassword,
@@ -129,7 +130,7 @@ def _aws_session(profile: str | None, region: str | None) -> Any:
         import boto3
         from botocore.exceptions import BotoCoreError
     except ImportError:
-        raise _Failed("boto3 is not installed: pip install 'pg-encryption-auditor[aws]'") from None
+        raise _Failed(not_installed("boto3", "aws")) from None
     try:
         return boto3.Session(profile_name=profile, region_name=region)
     except BotoCoreError as exc:  # ProfileNotFound and friends: messages name the profile
@@ -235,9 +236,7 @@ def _azure_key_vault(ref: AzureKeyVaultPassword, target: PostgresTarget, base_di
         from auditor.collectors.azure import StaticToken
         from auditor.collectors.azure_key_vault import KeyVaultScoped
     except ImportError:
-        raise _Failed(
-            "the Key Vault client is not installed: pip install 'pg-encryption-auditor[azure]'"
-        ) from None
+        raise _Failed(not_installed("the Key Vault client", "azure")) from None
     token = _token(ref.access_token, target, base_dir, "Key Vault access token")
     credential = KeyVaultScoped(StaticToken(token) if token else _default_azure_credential())
     options: dict[str, Any] = {
@@ -267,9 +266,7 @@ def _default_azure_credential() -> Any:
     try:
         from azure.identity import DefaultAzureCredential
     except ImportError:
-        raise _Failed(
-            "azure-identity is not installed: pip install 'pg-encryption-auditor[azure]'"
-        ) from None
+        raise _Failed(not_installed("azure-identity", "azure")) from None
     # Its failure is logged as a many-line WARNING (every credential it tried); this module
     # reports the failure itself, in one line.
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
@@ -308,9 +305,7 @@ def _google_credentials(token: str | None, scopes: list[str]) -> Any:
         import google.auth
         from google.auth.exceptions import DefaultCredentialsError
     except ImportError:
-        raise _Failed(
-            "google-auth is not installed: pip install 'pg-encryption-auditor[gcp]'"
-        ) from None
+        raise _Failed(not_installed("google-auth", "gcp")) from None
     try:
         credentials, _ = google.auth.default(scopes=scopes)
     except DefaultCredentialsError:
@@ -323,9 +318,7 @@ def _gcp_secret(ref: GcpSecretPassword, target: PostgresTarget, base_dir: Path) 
         from google.api_core import exceptions as api
         from google.cloud import secretmanager_v1
     except ImportError:
-        raise _Failed(
-            "the Secret Manager client is not installed: pip install 'pg-encryption-auditor[gcp]'"
-        ) from None
+        raise _Failed(not_installed("the Secret Manager client", "gcp")) from None
     import requests
 
     token = _token(ref.access_token, target, base_dir, "Google access token")
@@ -376,9 +369,7 @@ def _vault(ref: VaultPassword, target: PostgresTarget, base_dir: Path) -> str:
         import requests
         from hvac import exceptions
     except ImportError:
-        raise _Failed(
-            "the Vault client is not installed: pip install 'pg-encryption-auditor[vault]'"
-        ) from None
+        raise _Failed(not_installed("the Vault client", "vault")) from None
     address = ref.address or os.environ.get("VAULT_ADDR")
     if not address:
         raise _Failed("no Vault address (address: or VAULT_ADDR)")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.collectors.secrets import SecretInfo, SecretsFacts, declared_secret, now_iso
 from auditor.config import AwsRdsTarget
+from auditor.extras import not_installed
 from auditor.facts import Facts, FactSection, Gap, GapKind
 from auditor.model import TargetStatus
 
@@ -108,7 +109,7 @@ class AwsCollector(Collector):
             import boto3
             from botocore.config import Config
         except ImportError:
-            reason = "the AWS SDK is not installed: pip install 'pg-encryption-auditor[aws]'"
+            reason = not_installed("the AWS SDK", "aws")
             facts.mark_missing(AwsRdsFacts.section, Gap(GapKind.ERROR, reason))
             return TargetProblem(TargetStatus.ERROR, reason)
         config = Config(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.config import AzurePostgresTarget
+from auditor.extras import not_installed
 from auditor.facts import Facts, FactSection, Gap, GapKind
 from auditor.model import TargetStatus
 
@@ -71,7 +72,7 @@ class AzureCollector(Collector):
             return _fail(
                 facts,
                 TargetStatus.ERROR,
-                "the Azure SDK is not installed: pip install 'pg-encryption-auditor[azure]'",
+                not_installed("the Azure SDK", "azure"),
             )
         options = client_options(ctx)
         if target.management_endpoint:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from auditor.collectors.host_shell import FileStat, Output
 from auditor.collectors.host_shell import _check_allowed as check_allowed
 from auditor.config import SshAccess, resolve_secret
+from auditor.extras import not_installed
 
 if TYPE_CHECKING:
     import paramiko
@@ -33,7 +34,7 @@ REMOTE_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin 
 COMMAND_TIMEOUT = 30.0
 MAX_OUTPUT = 4 * 1024 * 1024  # a hostile host must not fill our memory
 _QUIET = logging.NullHandler()
-SSH_EXTRA_HINT = "the SSH client is not installed: pip install 'pg-encryption-auditor[ssh]'"
+SSH_EXTRA_HINT = not_installed("the SSH client", "ssh")
 
 
 class SshError(Exception):

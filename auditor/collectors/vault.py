@@ -10,6 +10,7 @@ from typing import Any
 from auditor.collectors.base import CollectContext, Collector, TargetProblem
 from auditor.collectors.secrets import SecretInfo, SecretsFacts, declared_secret, now_iso
 from auditor.config import VaultTarget
+from auditor.extras import not_installed
 from auditor.facts import Facts, Gap, GapKind
 from auditor.model import TargetStatus
 
@@ -37,7 +38,7 @@ class VaultCollector(Collector):
             return _fail(
                 facts,
                 TargetStatus.ERROR,
-                "the Vault client is not installed: pip install 'pg-encryption-auditor[vault]'",
+                not_installed("the Vault client", "vault"),
             )
         if not ctx.password:
             return _fail(
