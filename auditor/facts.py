@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from auditor.policy import Policy
-from auditor.redact import redact_text, redact_tree
+from auditor.redact import json_may_need_redaction, redact_text, redact_tree
 
 
 class FactSection(BaseModel):
@@ -93,6 +93,8 @@ FACETS: dict[str, tuple[str, ...]] = {
 def redact_section(section: S) -> S:
     """The section with every secret replaced by a redaction marker (the same object when
     nothing needed redacting)."""
+    if not json_may_need_redaction(section.model_dump_json()):
+        return section  # nothing in it that any redaction rule looks for
     dumped = section.model_dump()
     cleaned = redact_tree(dumped)
     if cleaned == dumped:

@@ -177,6 +177,18 @@ def _sub(pattern: re.Pattern[str], text: str) -> str:
     return pattern.sub(lambda m: m.group("head") + MASK, text)
 
 
+# What the text rules below look for before any pattern runs: a URL (userinfo), a password
+# parameter, a pg_hba credential option (lowercase: they are searched in lowered text).
+_URL_MARK = "://"
+_PASSWORD_WORD = "password"
+_HBA_WORDS = ("ldapbindpasswd", "radiussecrets")
+# JSON keys under which `redact_tree` applies the settings rules (see _SETTING_LISTS).
+_SETTING_KEYS = ('"setting"', '"settings"', '"file_settings"')
+# Characters JSON writes escaped: a known secret holding one is not found by a plain search
+# of a JSON text, so such a secret always sends a structure through the full walk.
+_JSON_ESCAPED = re.compile(r'[^\x20-\x7e]|["\\]')
+
+
 def redact_text(text: str) -> str:
     """Free text (a message, an error, a conninfo, a pg_hba line) with credentials replaced."""
     if not text:
@@ -186,15 +198,32 @@ def redact_text(text: str) -> str:
     for secret in known:  # first, so the patterns below never leave part of a secret
         if secret in text:
             text = text.replace(secret, MASK)
-    if "://" in text:
+    if _URL_MARK in text:
         text = _sub(_URL_USERINFO, text)
     lowered = text.lower()
-    if "password" in lowered:
+    if _PASSWORD_WORD in lowered:
         text = _sub(_URL_PARAM, text)
         text = _sub(_CONNINFO_PARAM, text)
-    if "ldapbindpasswd" in lowered or "radiussecrets" in lowered:
+    if any(word in lowered for word in _HBA_WORDS):
         text = _sub(_HBA_OPTION, text)
     return text
+
+
+def json_may_need_redaction(blob: str) -> bool:
+    """False only when `redact_tree` would return the structure that `blob` (its JSON text)
+    encodes unchanged: no known secret, URL, password parameter, pg_hba credential option
+    or settings row anywhere in it. The same marks `redact_text` checks before its rules
+    run, searched once in the whole text instead of in every string of a structure (a
+    10,000-table column section holds hundreds of thousands of strings)."""
+    with _known_lock:
+        known = list(_known)
+    for secret in known:
+        if _JSON_ESCAPED.search(secret) or secret in blob:
+            return True
+    if _URL_MARK in blob or any(key in blob for key in _SETTING_KEYS):
+        return True
+    lowered = blob.lower()
+    return _PASSWORD_WORD in lowered or any(word in lowered for word in _HBA_WORDS)
 
 
 def redact_hba_option(option: str) -> str:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from auditor import redact
 from auditor.config import config_digest, parse_config, redacted_config
-from auditor.facts import Facts, Gap, GapKind, TargetContext
+from auditor.facts import Facts, Gap, GapKind, TargetContext, redact_section
 from auditor.redact import redact_setting, redact_text
 
 
@@ -159,3 +160,87 @@ def test_config_errors_never_quote_an_inline_secret(tmp_path: Path, dsn: str) ->
     for args in (["validate", "-c", str(path)], ["scan", "-c", str(path)]):
         done = CliRunner().invoke(main, args)
         assert done.exit_code == 2 and "Canary-Cfg-1" not in done.output, done.output
+
+
+# -- the whole-section gate (facts.redact_section): a section none of whose text holds what a
+# rule looks for is kept as it is without walking every string; it must never keep a section
+# that the walk would have changed.
+
+_PIECES = st.sampled_from(
+    [
+        "password=pw1",
+        "PassWord = 'x y'",
+        "u:p@h",
+        "postgresql://u:pw@h/db",
+        "://",
+        "ldapbindpasswd=b",
+        "RadiusSecrets={a}",
+        "setting",
+        "settings",
+        "Known-Secret-1",
+        'Kn"own\\2',
+        "Ünïcode-Sécret",
+        "app.enc_key",
+        "Zq8Xw2Lm5Rt9Vb3Nc7Hj1Kp4",
+        "public",
+        "SKU-1",
+        "\n",
+        "\x00",
+    ]
+)
+_TEXTS = st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=4).map("".join)
+
+
+class _ProbeSection(BaseModel):
+    """Shaped like a fact section, but not one (the section registry stays the product's)."""
+
+    texts: tuple[str, ...]
+    keyed: dict[str, str]
+    rows: tuple[dict[str, str], ...]
+
+
+class _SettingsProbe(_ProbeSection):
+    settings: tuple[dict[str, str], ...]
+
+
+@given(
+    texts=st.lists(_TEXTS, max_size=4),
+    keyed=st.dictionaries(_TEXTS, _TEXTS, max_size=3),
+    rows=st.lists(
+        st.dictionaries(st.sampled_from(["name", "value", "setting", "other"]), _TEXTS),
+        max_size=2,
+    ),
+    secrets_=st.lists(st.sampled_from(["Known-Secret-1", 'Kn"own\\2', "Ünïcode-Sécret"])),
+)
+def test_the_section_gate_keeps_only_what_the_full_walk_would_keep(
+    texts: list[str], keyed: dict[str, str], rows: list[dict[str, str]], secrets_: list[str]
+) -> None:
+    redact.forget_secrets()
+    for secret in secrets_:
+        redact.remember_secret(secret)
+    section = _ProbeSection(texts=tuple(texts), keyed=keyed, rows=tuple(rows))
+    walked = redact.redact_tree(section.model_dump())
+    assert redact_section(section).model_dump()  # type: ignore[type-var] == walked
+    if walked != section.model_dump():
+        assert redact.json_may_need_redaction(section.model_dump_json())
+
+
+def test_the_section_gate_lets_plain_sections_through_unwalked() -> None:
+    redact.remember_secret("Canary-Pw-77")
+    plain = _ProbeSection(texts=("public", "SKU-1", "aes256"), keyed={"t1": "text"}, rows=())
+    assert not redact.json_may_need_redaction(plain.model_dump_json())
+    assert redact_section(plain) is plain
+    leaked = _ProbeSection(texts=("found Canary-Pw-77 here",), keyed={}, rows=())
+    assert redact_section(leaked).texts == ("found *** here",)
+    # Settings rules judge by name, not by what the text holds: rows under a `settings` key and
+    # evidence rows {"setting", "value"} always take the walk.
+    evidence = _ProbeSection(texts=(), keyed={}, rows=({"setting": "app.enc_key", "value": "k"},))
+    assert redact_section(evidence).rows[0]["value"] == "<redacted secret setting, 1 chars>"
+    listed = _SettingsProbe(
+        texts=(), keyed={}, rows=(), settings=({"name": "app.api_token", "value": "t0k"},)
+    )
+    assert redact_section(listed).settings[0]["value"] == "<redacted secret setting, 3 chars>"
+    escaped = 'Quote"And\\Back'  # JSON writes it escaped: the gate must not miss it
+    redact.remember_secret(escaped)
+    assert redact.json_may_need_redaction(plain.model_dump_json())
+    assert redact_section(_ProbeSection(texts=(escaped,), keyed={}, rows=())).texts == ("***",)

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg import pq
 from psycopg.abc import AdaptContext, Buffer
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row
@@ -121,6 +122,12 @@ class _ReplacingTextLoader(Loader):
         return bytes(data).decode(self._encoding, errors="replace")
 
 
+class _ReplacingBinaryTextLoader(_ReplacingTextLoader):
+    """The same for text read in binary format (column sampling reads its values so)."""
+
+    format = pq.Format.BINARY
+
+
 _TEXT_TYPES = ("text", "varchar", "bpchar", "name", '"char"')
 
 
@@ -138,6 +145,7 @@ def _decode_leniently(conn: psycopg.Connection[Any]) -> None:
     conn.adapters.register_loader(0, _ReplacingTextLoader)  # 0: type unknown
     for name in _TEXT_TYPES:
         conn.adapters.register_loader(name, _ReplacingTextLoader)
+        conn.adapters.register_loader(name, _ReplacingBinaryTextLoader)
 
 
 class PgSession:
