@@ -155,16 +155,20 @@ def main() -> int:
         for count in (args.small, args.big):
             print(f"building {count:,} tables ... {build(cluster, count):.1f} s", flush=True)
         medians: dict[int, dict[str, float]] = {}
+        # Interleaved (small, big, small, big...): a drift in the machine's load hits both.
+        runs_of: dict[int, list[dict[str, float]]] = {args.small: [], args.big: []}
+        for _ in range(args.repeat):
+            for count in (args.small, args.big):
+                dsn = cluster.dsn("auditor", dbname=f"estate_{count}")
+                runs_of[count].append(scan_in_child(dsn, args.connections))
         for count in (args.small, args.big):
-            runs = [
-                scan_in_child(cluster.dsn("auditor", dbname=f"estate_{count}"), args.connections)
-                for _ in range(args.repeat)
-            ]
+            runs = runs_of[count]
             median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             medians[count] = median
             expected_tables = count + 3  # t1..tN, the two seeds and customers
             print(
                 f"{count:>6,} tables, {args.connections} sampling connection(s): "
+                f"runs {', '.join(format(r['seconds'], '.2f') for r in runs)} s; "
                 f"scan median {median['seconds']:.2f} s "
                 f"(sampling {median['sampling_seconds']:.2f} s, process "
                 f"{median['process_seconds']:.2f} s) over {args.repeat} runs, peak RSS "

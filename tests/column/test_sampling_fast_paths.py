@@ -173,3 +173,69 @@ def test_text_columns_read_without_format_give_the_same_values(
     finally:
         session.close()
     assert got[0] == got[1] == {0: ["a@example.org"], 1: [" padded "], 2: ["x"]}
+
+
+def test_one_statement_for_many_tables_keeps_each_value_with_its_column(
+    design_cluster: Cluster,
+) -> None:
+    """Tables of different shapes share one statement (one row per table, text and bytea
+    heads as two-dimensional arrays): every value comes back under its own table and column,
+    NULLs dropped, an empty table with no values, exactly as each table read alone."""
+    from pathlib import Path
+
+    from auditor.collectors.base import CollectContext
+    from auditor.config import parse_config
+
+    with design_cluster.admin_connection(autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS shape_mixed, shape_empty, shape_blobs")
+        conn.execute(
+            "CREATE TABLE shape_mixed (a text, b bytea, c jsonb, d varchar(9));"
+            "INSERT INTO shape_mixed VALUES ('a1', '\\x0102', '{\"k\": 1}', NULL),"
+            " (NULL, NULL, NULL, 'd2'), ('a3', '\\x03', NULL, 'd3');"
+            "CREATE TABLE shape_empty (a text, b bytea);"
+            "CREATE TABLE shape_blobs (x bytea, y bytea);"
+            "INSERT INTO shape_blobs VALUES ('\\xff', NULL), (NULL, '\\x00ee');"
+            "GRANT SELECT ON shape_mixed, shape_empty, shape_blobs TO auditor"
+        )
+    text = (
+        f"targets:\n  - name: t\n    dsn: '{design_cluster.dsn('auditor')}'\n    tls_probe: false\n"
+    )
+    target = parse_config(text, "t.yaml").targets[0]
+    ctx = CollectContext(target=target, password=AUDITOR_PASSWORD, config_dir=Path.cwd())
+    session = PgSession.open(ctx)
+    try:
+        batch = []
+        for index, (name, columns) in enumerate(
+            [
+                (
+                    "shape_mixed",
+                    [
+                        _Column("a", "text", False, False, True, plain_text=True),
+                        _Column("b", "bytea", True, False, True, kind="bytea"),
+                        _Column("c", "jsonb", False, False, True, kind="structured"),
+                        _Column("d", "character varying(9)", False, False, True, plain_text=True),
+                    ],
+                ),
+                ("shape_empty", [_Column("a", "text", False, False, True, plain_text=True)]),
+                (
+                    "shape_blobs",
+                    [
+                        _Column("x", "bytea", True, False, True, kind="bytea"),
+                        _Column("y", "bytea", True, False, True, kind="bytea"),
+                    ],
+                ),
+            ]
+        ):
+            oid = int(session.value(f"SELECT 'public.{name}'::regclass::oid"))
+            batch.append((index, _Table(oid, "public", name, 3.0, 1, total_bytes=8192), columns))
+        together = _read_batch(session, batch, 200, 7)
+        alone = {item[0]: _read_batch(session, [item], 200, 7)[item[0]] for item in batch}
+    finally:
+        session.close()
+    values = {i: {c: sorted(v) for c, v in got[1].items()} for i, got in together.items()}
+    assert values == {
+        0: {0: ["a1", "a3"], 1: [b"\x01\x02", b"\x03"], 2: ['{"k": 1}'], 3: ["d2", "d3"]},
+        1: {},
+        2: {0: [b"\xff"], 1: [b"\x00\xee"]},
+    }
+    assert {i: {c: sorted(v) for c, v in got[1].items()} for i, got in alone.items()} == values
