@@ -66,7 +66,9 @@ class Handshake:
     verify_message: str | None = None
 
 
-def _context(version: str, ciphers: str | None) -> ssl.SSLContext:
+def context(version: str, ciphers: str | None) -> ssl.SSLContext:
+    """A client context offering only `version` and the suites in `ciphers` (raises
+    ssl.SSLError when the string selects no suite)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # trust is judged in its own handshake (verify.py)
@@ -81,7 +83,7 @@ def _context(version: str, ciphers: str | None) -> ssl.SSLContext:
 
 def handshake(endpoint: Endpoint, version: str, ciphers: str | None) -> Handshake:
     """One STARTTLS handshake offering only `version` and the suites in `ciphers`."""
-    return handshake_with(endpoint, _context(version, ciphers))
+    return handshake_with(endpoint, context(version, ciphers))
 
 
 def handshake_with(endpoint: Endpoint, ctx: ssl.SSLContext) -> Handshake:
