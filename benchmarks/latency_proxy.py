@@ -68,6 +68,9 @@ async def _relay(
                 w.close()
 
 
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
 async def _serve(pairs: list[tuple[int, int]], delay: float) -> None:
     servers = []
     for listen, upstream in pairs:
@@ -75,6 +78,12 @@ async def _serve(pairs: list[tuple[int, int]], delay: float) -> None:
         async def handle(
             r: asyncio.StreamReader, w: asyncio.StreamWriter, upstream: int = upstream
         ) -> None:
+            # Held here until done: the stream protocol drops its reference to this task when
+            # the client side closes, and a task nobody holds may be collected mid-relay.
+            task = asyncio.current_task()
+            if task is not None:
+                _RUNNING.add(task)
+                task.add_done_callback(_RUNNING.discard)
             await _relay(r, w, upstream, delay)
 
         servers.append(await asyncio.start_server(handle, "127.0.0.1", listen))
