@@ -139,11 +139,6 @@ def test_text_columns_read_without_format_give_the_same_values(
 ) -> None:
     """A text, a varchar and a domain-over-text column (the domain still goes through its
     output function) sampled both ways return the same values."""
-    from pathlib import Path
-
-    from auditor.collectors.base import CollectContext
-    from auditor.config import parse_config
-
     with design_cluster.admin_connection(autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS fastpath; DROP DOMAIN IF EXISTS fastpath_d")
         conn.execute("CREATE DOMAIN fastpath_d AS text")
@@ -152,12 +147,7 @@ def test_text_columns_read_without_format_give_the_same_values(
             "INSERT INTO fastpath VALUES ('a@example.org', ' padded ', 'x'), (NULL, NULL, NULL);"
             "GRANT SELECT ON fastpath TO auditor"
         )
-    text = (
-        f"targets:\n  - name: t\n    dsn: '{design_cluster.dsn('auditor')}'\n    tls_probe: false\n"
-    )
-    target = parse_config(text, "t.yaml").targets[0]
-    ctx = CollectContext(target=target, password=AUDITOR_PASSWORD, config_dir=Path.cwd())
-    session = PgSession.open(ctx)
+    session = _auditor_session(design_cluster)
     try:
         oid = session.value("SELECT 'public.fastpath'::regclass::oid")
         table = _Table(int(oid), "public", "fastpath", 2.0, 1, total_bytes=8192)
@@ -181,11 +171,6 @@ def test_one_statement_for_many_tables_keeps_each_value_with_its_column(
     """Tables of different shapes share one statement (one row per table, text and bytea
     heads as two-dimensional arrays): every value comes back under its own table and column,
     NULLs dropped, an empty table with no values, exactly as each table read alone."""
-    from pathlib import Path
-
-    from auditor.collectors.base import CollectContext
-    from auditor.config import parse_config
-
     with design_cluster.admin_connection(autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS shape_mixed, shape_empty, shape_blobs")
         conn.execute(
@@ -197,12 +182,7 @@ def test_one_statement_for_many_tables_keeps_each_value_with_its_column(
             "INSERT INTO shape_blobs VALUES ('\\xff', NULL), (NULL, '\\x00ee');"
             "GRANT SELECT ON shape_mixed, shape_empty, shape_blobs TO auditor"
         )
-    text = (
-        f"targets:\n  - name: t\n    dsn: '{design_cluster.dsn('auditor')}'\n    tls_probe: false\n"
-    )
-    target = parse_config(text, "t.yaml").targets[0]
-    ctx = CollectContext(target=target, password=AUDITOR_PASSWORD, config_dir=Path.cwd())
-    session = PgSession.open(ctx)
+    session = _auditor_session(design_cluster)
     try:
         batch = []
         for index, (name, columns) in enumerate(
@@ -239,3 +219,16 @@ def test_one_statement_for_many_tables_keeps_each_value_with_its_column(
         2: {0: [b"\xff"], 1: [b"\x00\xee"]},
     }
     assert {i: {c: sorted(v) for c, v in got[1].items()} for i, got in alone.items()} == values
+
+
+def _auditor_session(cluster: Cluster) -> PgSession:
+    """The scan's own hardened session as the auditor role (no TLS probe needed here)."""
+    from pathlib import Path
+
+    from auditor.collectors.base import CollectContext
+    from auditor.config import parse_config
+
+    text = f"targets:\n  - name: t\n    dsn: '{cluster.dsn('auditor')}'\n    tls_probe: false\n"
+    target = parse_config(text, "t.yaml").targets[0]
+    ctx = CollectContext(target=target, password=AUDITOR_PASSWORD, config_dir=Path.cwd())
+    return PgSession.open(ctx)
