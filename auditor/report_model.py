@@ -100,7 +100,8 @@ def evidence_text(
     characters: a report stays readable (and fast to lay out) when a check records hundreds of
     items; the full block is in results.json, bound to the report by the manifest digest.
     Top-level keys in `shown` are left out: the line beside it already states them."""
-    kept = {k: v for k, v in evidence.items() if k not in set(shown)}
+    left_out = set(shown)
+    kept = {k: v for k, v in evidence.items() if k not in left_out}
     text = " · ".join(f"{k}: {v}" for k, v in evidence_lines(kept))
     if len(text) <= limit:
         return text
