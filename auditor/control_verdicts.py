@@ -256,18 +256,34 @@ def control_verdict(
     )
 
 
+# The last verdicts computed: a report renders them for its matrices and again for the
+# results document whose digest it shows (results are frozen, so the same object and the same
+# frameworks give the same verdicts); at fleet scale each computation takes a noticeable time.
+_last_verdicts: tuple[ScanResults, tuple[Framework, ...], list[ControlVerdict]] | None = None
+
+
 def control_verdicts(
     results: ScanResults, chosen: Iterable[Framework] | None = None
 ) -> list[ControlVerdict]:
     """Every control of `chosen` (default: every built-in framework, sorted by id)."""
+    global _last_verdicts
+    fws = tuple(chosen if chosen is not None else frameworks().values())
+    last = _last_verdicts
+    if (
+        last is not None
+        and last[0] is results
+        and len(last[1]) == len(fws)
+        and all(a is b for a, b in zip(last[1], fws, strict=True))
+    ):
+        return list(last[2])
     by_check: dict[str, list[Result]] = {}
     for r in sorted(results.findings, key=lambda r: r.sort_key):
         by_check.setdefault(r.check_id, []).append(r)
-    return [
-        control_verdict(fw, control, results, by_check)
-        for fw in (chosen if chosen is not None else frameworks().values())
-        for control in fw.controls
+    verdicts = [
+        control_verdict(fw, control, results, by_check) for fw in fws for control in fw.controls
     ]
+    _last_verdicts = (results, fws, verdicts)
+    return list(verdicts)
 
 
 def verdict_to_dict(v: ControlVerdict) -> dict[str, object]:

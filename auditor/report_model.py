@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # Re-exported: waivers.py and the formatters take the control vocabulary from here.
@@ -92,11 +93,16 @@ def short_message(result: Result) -> str:
 EVIDENCE_TEXT_LIMIT = 700
 
 
-def evidence_text(evidence: dict[str, Any], limit: int = EVIDENCE_TEXT_LIMIT) -> str:
+def evidence_text(
+    evidence: dict[str, Any], limit: int = EVIDENCE_TEXT_LIMIT, shown: Iterable[str] = ()
+) -> str:
     """Evidence on one line ("key: value · key: value") for listings, cut at `limit`
     characters: a report stays readable (and fast to lay out) when a check records hundreds of
-    items; the full block is in results.json, bound to the report by the manifest digest."""
-    text = " · ".join(f"{k}: {v}" for k, v in evidence_lines(evidence))
+    items; the full block is in results.json, bound to the report by the manifest digest.
+    Top-level keys in `shown` are left out: the line beside it already states them."""
+    left_out = set(shown)
+    kept = {k: v for k, v in evidence.items() if k not in left_out}
+    text = " · ".join(f"{k}: {v}" for k, v in evidence_lines(kept))
     if len(text) <= limit:
         return text
     return f"{text[:limit]} … ({len(text) - limit} more characters in results.json)"
@@ -334,6 +340,43 @@ def check_line(evidence: CheckEvidence) -> CheckLine:
 
 
 @dataclass(frozen=True)
+class PrintedControl:
+    """A control-matrix row as the printed report (PDF) lays it out: the same facts as the
+    screen's row in fewer lines, because every line costs layout time at fleet scale. A check
+    that ran nowhere is named once, with why, among the gaps (the screen states it twice); the
+    failing targets are grouped by what fails on them, as one run of names."""
+
+    checks: tuple[CheckLine, ...]  # checks that ran somewhere (or are excused), with outcomes
+    failing_total: int  # targets on which the control fails
+    failing: tuple[tuple[str, tuple[str, ...]], ...]  # (what fails, targets), first names only
+    failing_more: int  # failing targets not named (cut at the printed name limit)
+    gaps: tuple[GapGroup, ...]  # skips and errors on named targets
+    not_run: tuple[tuple[str, tuple[str, ...]], ...]  # (why, check ids) of checks run nowhere
+
+
+def printed_control(row: ControlVerdict, name_limit: int | None) -> PrintedControl:
+    not_run: dict[str, list[str]] = {}
+    for g in row.not_assessed:
+        if g.target is None and g.check_id not in not_run.get(g.reason, []):
+            not_run.setdefault(g.reason, []).append(g.check_id)
+    named_gaps = [g for g in row.not_assessed if g.target is not None]
+    unrun = {c for ids in not_run.values() for c in ids}
+    failing = row.failing_targets
+    shown = failing[:name_limit] if name_limit else failing
+    grouped: dict[str, list[str]] = {}
+    for t in shown:
+        grouped.setdefault(t.text, []).append(t.target)
+    return PrintedControl(
+        checks=tuple(check_line(e) for e in row.checks if e.check_id not in unrun),
+        failing_total=len(failing),
+        failing=tuple((text, tuple(names)) for text, names in grouped.items()),
+        failing_more=len(failing) - len(shown),
+        gaps=gap_groups(named_gaps),
+        not_run=tuple((why, tuple(ids)) for why, ids in not_run.items()),
+    )
+
+
+@dataclass(frozen=True)
 class GapGroup:
     """Gaps of one check with the same reason, on the targets they occurred on."""
 
@@ -539,6 +582,17 @@ class Report:
     def check_rows(self, row: ControlVerdict) -> tuple[CheckLine, ...]:
         return tuple(check_line(e) for e in row.checks)
 
+    @cached_property
+    def failing_target_groups(self) -> tuple[tuple[FailingTarget, tuple[FailingTarget, ...]], ...]:
+        """The failing targets of the executive summary grouped by what fails on them (the
+        same counts per severity and the same checks), worst first: a fleet's failures repeat,
+        and the printed report names each group's targets in one run instead of a line each.
+        Each group is (its first target, all of its targets)."""
+        groups: dict[tuple[object, ...], list[FailingTarget]] = {}
+        for t in self.failing_targets:
+            groups.setdefault((t.by_severity, t.checks), []).append(t)
+        return tuple((ts[0], tuple(ts)) for ts in groups.values())
+
     @property
     def quiet_groups(self) -> tuple[tuple[tuple[tuple[str, int], ...], tuple[str, ...]], ...]:
         """Targets on which every check passed, grouped by the checks that passed (a fleet's
@@ -551,7 +605,7 @@ class Report:
             sorted(((k, tuple(v)) for k, v in groups.items()), key=lambda g: (-len(g[1]), g[0]))
         )
 
-    @property
+    @cached_property  # read once per target by the printed appendix: computed once
     def inventory_defaults(self) -> tuple[tuple[str, str], ...]:
         """Inventory facts (and the scanning role, as "scanned as") shared by more than half of
         the targets: the printed appendix states them once and lists per target only what
@@ -575,6 +629,9 @@ class Report:
     def anchor(self, target: str) -> str:
         """The HTML id of a target's detail (by position: names are data, not identifiers)."""
         return f"target-{self._anchor.get(target, 0)}"
+
+    def printed_row(self, row: ControlVerdict, name_limit: int | None) -> PrintedControl:
+        return printed_control(row, name_limit)
 
     def gaps_of(self, row: ControlVerdict) -> tuple[GapGroup, ...]:
         return gap_groups(row.not_assessed)
