@@ -30,6 +30,7 @@ from auditor.facts import NOT_COLLECTED, Facts, Gap, GapKind, MissingFacts, Targ
 from auditor.frameworks import controls_for
 from auditor.inventory import run_metadata, target_labels, this_scanner
 from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
+from auditor.secret_stores import fetched_once_per_run
 
 Clock = Callable[[], dt.datetime]
 Progress = Callable[[str, str], None]  # (target name, event) for progress displays
@@ -285,6 +286,29 @@ def run_scan(
     progress: Progress | None = None,
     config_digest: str | None = None,
     check_ids: set[str] | None = None,
+) -> tuple[ScanResults, list[Facts]]:
+    # A stored secret shared by many targets is fetched once in the scan (secret_stores).
+    with fetched_once_per_run():
+        return _run_scan(
+            config,
+            config_dir,
+            workers=workers,
+            clock=clock,
+            progress=progress,
+            config_digest=config_digest,
+            check_ids=check_ids,
+        )
+
+
+def _run_scan(
+    config: ScanConfig,
+    config_dir: Path,
+    *,
+    workers: int,
+    clock: Clock,
+    progress: Progress | None,
+    config_digest: str | None,
+    check_ids: set[str] | None,
 ) -> tuple[ScanResults, list[Facts]]:
     started = clock()
     checks = [c for cid, c in all_checks().items() if check_ids is None or cid in check_ids]

@@ -376,6 +376,53 @@ def test_azure_key_vault_password_logs_in(
     )
 
 
+def test_a_secret_shared_by_targets_is_fetched_once_per_scan(
+    compliant_cluster: Cluster, certs: IssuedCerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five targets naming the same Key Vault secret: one fetch in the scan, every target
+    logs in with it, and the next scan fetches it again (nothing is kept between scans)."""
+    password = canary("akv-shared")
+    role = login_role(compliant_cluster, password)
+    body = {
+        "value": password,
+        "id": "https://pw-kv.vault.azure.net/secrets/shared/abc123",
+        "attributes": {"enabled": True},
+    }
+    recording = {
+        "challenge": load_recording("azure-key-vault-compliant")["challenge"],
+        "interactions": [
+            {"method": "GET", "path": f"/secrets/shared{tail}", "status": 200, "body": body}
+            for tail in ("", "/")
+        ],
+    }
+    monkeypatch.setenv("T_KV", KV_TOKEN)
+    with replay_server(recording, (certs.server_cert, certs.server_key)) as kv:
+        ref = (
+            f"{{azure_key_vault: 'https://pw-kv.vault.azure.net', secret: shared, "
+            f"endpoint: '{kv.url}', ca_bundle: '{certs.ca_cert}', access_token: {{env: T_KV}}}}"
+        )
+        text = "targets:\n" + "".join(
+            f"  - name: db{i}\n    dsn: '{compliant_cluster.dsn(role)}'\n    password: {ref}\n"
+            for i in range(5)
+        )
+        fetches = []
+        for _ in range(2):
+            before = len(kv.requests)
+            results, _ = run_scan(parse_config(text, "stores.yaml"), Path.cwd(), check_ids=CHECK)
+            assert [(t.status, t.error) for t in results.targets] == [
+                (TargetStatus.SCANNED, None)
+            ] * 5
+            assert {t.inventory["role"]["name"] for t in results.targets if t.inventory} == {role}
+            fetches.append(
+                sum(
+                    1
+                    for _, path, headers in kv.requests[before:]
+                    if path.startswith("/secrets/shared") and "authorization" in headers
+                )
+            )
+    assert fetches == [1, 1]
+
+
 # -- Google Secret Manager (REST replay) -----------------------------------------------------
 
 
