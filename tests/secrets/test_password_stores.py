@@ -341,29 +341,39 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> IssuedCerts:
     return issue(tmp_path_factory.mktemp("kv-pw-tls"), CertSpec(hostnames=("localhost",)))
 
 
+def key_vault_recording(secret: str, value: str) -> dict[str, Any]:
+    """A Key Vault that holds `value` as `secret` (the challenge recorded from Azure)."""
+    body = {
+        "value": value,
+        "id": f"https://pw-kv.vault.azure.net/secrets/{secret}/abc123",
+        "attributes": {"enabled": True},
+    }
+    return {
+        "challenge": load_recording("azure-key-vault-compliant")["challenge"],
+        "interactions": [
+            {"method": "GET", "path": f"/secrets/{secret}{tail}", "status": 200, "body": body}
+            for tail in ("", "/")
+        ],
+    }
+
+
+def key_vault_ref(secret: str, url: str, certs: IssuedCerts) -> str:
+    """A password reference to `secret` in the replayed vault at `url` (token from T_KV)."""
+    return (
+        f"{{azure_key_vault: 'https://pw-kv.vault.azure.net', secret: {secret}, "
+        f"endpoint: '{url}', ca_bundle: '{certs.ca_cert}', access_token: {{env: T_KV}}}}"
+    )
+
+
 def test_azure_key_vault_password_logs_in(
     compliant_cluster: Cluster, certs: IssuedCerts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     password = canary("akv")
     role = login_role(compliant_cluster, password)
-    body = {
-        "value": password,
-        "id": "https://pw-kv.vault.azure.net/secrets/db-password/abc123",
-        "attributes": {"enabled": True},
-    }
-    recording = {
-        "challenge": load_recording("azure-key-vault-compliant")["challenge"],
-        "interactions": [
-            {"method": "GET", "path": f"/secrets/db-password{tail}", "status": 200, "body": body}
-            for tail in ("", "/")
-        ],
-    }
+    recording = key_vault_recording("db-password", password)
     monkeypatch.setenv("T_KV", KV_TOKEN)
     with replay_server(recording, (certs.server_cert, certs.server_key)) as kv:
-        ref = (
-            f"{{azure_key_vault: 'https://pw-kv.vault.azure.net', secret: db-password, "
-            f"endpoint: '{kv.url}', ca_bundle: '{certs.ca_cert}', access_token: {{env: T_KV}}}}"
-        )
+        ref = key_vault_ref("db-password", kv.url, certs)
         logged_in_as(role, config_text(compliant_cluster, role, ref))
         authorised = [h["authorization"] for _, _, h in kv.requests if "authorization" in h]
         assert authorised == [f"Bearer {KV_TOKEN}"]
@@ -383,24 +393,10 @@ def test_a_secret_shared_by_targets_is_fetched_once_per_scan(
     logs in with it, and the next scan fetches it again (nothing is kept between scans)."""
     password = canary("akv-shared")
     role = login_role(compliant_cluster, password)
-    body = {
-        "value": password,
-        "id": "https://pw-kv.vault.azure.net/secrets/shared/abc123",
-        "attributes": {"enabled": True},
-    }
-    recording = {
-        "challenge": load_recording("azure-key-vault-compliant")["challenge"],
-        "interactions": [
-            {"method": "GET", "path": f"/secrets/shared{tail}", "status": 200, "body": body}
-            for tail in ("", "/")
-        ],
-    }
+    recording = key_vault_recording("shared", password)
     monkeypatch.setenv("T_KV", KV_TOKEN)
     with replay_server(recording, (certs.server_cert, certs.server_key)) as kv:
-        ref = (
-            f"{{azure_key_vault: 'https://pw-kv.vault.azure.net', secret: shared, "
-            f"endpoint: '{kv.url}', ca_bundle: '{certs.ca_cert}', access_token: {{env: T_KV}}}}"
-        )
+        ref = key_vault_ref("shared", kv.url, certs)
         text = "targets:\n" + "".join(
             f"  - name: db{i}\n    dsn: '{compliant_cluster.dsn(role)}'\n    password: {ref}\n"
             for i in range(5)
