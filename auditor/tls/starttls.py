@@ -81,13 +81,9 @@ def context(version: str, ciphers: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def handshake(endpoint: Endpoint, version: str, ciphers: str | None) -> Handshake:
-    """One STARTTLS handshake offering only `version` and the suites in `ciphers`."""
-    return handshake_with(endpoint, context(version, ciphers))
-
-
 def handshake_with(endpoint: Endpoint, ctx: ssl.SSLContext) -> Handshake:
-    """One STARTTLS handshake with a context the caller prepared (e.g. one that verifies)."""
+    """One STARTTLS handshake with a context the caller prepared: `context()` for a version
+    and suite list, or one that verifies (verify.py)."""
     sock = endpoint.connect()
     try:
         address = str(sock.getpeername()[0])
