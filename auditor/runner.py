@@ -277,6 +277,8 @@ def _run_targets(
     return runs
 
 
+# A stored secret shared by many targets is fetched once in the scan (secret_stores).
+@fetched_once_per_run()
 def run_scan(
     config: ScanConfig,
     config_dir: Path,
@@ -286,29 +288,6 @@ def run_scan(
     progress: Progress | None = None,
     config_digest: str | None = None,
     check_ids: set[str] | None = None,
-) -> tuple[ScanResults, list[Facts]]:
-    # A stored secret shared by many targets is fetched once in the scan (secret_stores).
-    with fetched_once_per_run():
-        return _run_scan(
-            config,
-            config_dir,
-            workers=workers,
-            clock=clock,
-            progress=progress,
-            config_digest=config_digest,
-            check_ids=check_ids,
-        )
-
-
-def _run_scan(
-    config: ScanConfig,
-    config_dir: Path,
-    *,
-    workers: int,
-    clock: Clock,
-    progress: Progress | None,
-    config_digest: str | None,
-    check_ids: set[str] | None,
 ) -> tuple[ScanResults, list[Facts]]:
     started = clock()
     checks = [c for cid, c in all_checks().items() if check_ids is None or cid in check_ids]
