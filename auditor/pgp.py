@@ -16,7 +16,6 @@ Nothing here raises on malformed input or keeps any part of a value: results are
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from dataclasses import dataclass
@@ -91,7 +90,7 @@ def to_bytes(value: object) -> tuple[bytes, str] | None:
         # A truncated sample still decodes when cut to whole 4-character groups.
         compact = compact[: len(compact) - len(compact) % 4]
         try:
-            return base64.b64decode(compact, validate=True), "base64"
+            return binascii.a2b_base64(compact, strict_mode=True), "base64"
         except (binascii.Error, ValueError):
             return None
     return None
@@ -121,7 +120,7 @@ def _dearmor(text: str) -> tuple[bytes, str] | None:
     compact = "".join(body)
     compact = compact[: len(compact) - len(compact) % 4]
     try:
-        return base64.b64decode(compact, validate=True), "armor"
+        return binascii.a2b_base64(compact, strict_mode=True), "armor"
     except (binascii.Error, ValueError):
         return None
 

@@ -924,26 +924,29 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
     modes: Counter[str] = Counter()
     digests: Counter[str] = Counter()
     integrity: Counter[str] = Counter()
-    shapes: Counter[str] = Counter()
     pii_counts: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
     openpgp = exposed = key_like = 0
     min_count: int | None = None
     key_store = not col.declared and (pii.key_like_name(col.name) or pii.key_like_name(table.name))
-    # Messages are counted by their header reading (few distinct ones per column) and the
-    # per-field tallies made once per reading, not once per value: this loop runs for every
-    # sampled value of the database.
-    messages: Counter[pgp.PgpMessage] = Counter()
+    # Messages are counted by their header reading (few distinct ones per column, shared
+    # objects: counted by identity, a frozen dataclass hashes all its fields on every use)
+    # and the per-field tallies made once per reading, not once per value: this loop runs
+    # for every sampled value of the database, so its names are bound locally.
+    readings: dict[int, tuple[pgp.PgpMessage, int]] = {}
+    shapes: dict[str, int] = {}
+    inspect, analyse = pgp.inspect_value, pii.analyse
     for value in values:
         try:
-            message = pgp.inspect_value(value)
+            message = inspect(value)
         except Exception:  # malformed input must not stop the column (nor show the value)
             message = None
         if message is not None:
-            messages[message] += 1
+            seen_reading = readings.get(id(message))
+            readings[id(message)] = (message, seen_reading[1] + 1 if seen_reading else 1)
             continue
-        label, matches = pii.analyse(value)
-        shapes[label] += 1
+        label, matches = analyse(value)
+        shapes[label] = shapes.get(label, 0) + 1
         if key_store and isinstance(value, str) and pii.key_like_value(value):
             key_like += 1
             continue  # key material: no masked "example" of it may reach the evidence
@@ -956,7 +959,7 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
             seen = examples.setdefault(match.kind, [])
             if match.masked not in seen and len(seen) < EXAMPLES_PER_KIND:
                 seen.append(match.masked)
-    for message, n in messages.items():
+    for message, n in readings.values():
         openpgp += n
         encodings[message.encoding] += n
         ciphers[message.cipher] += n
@@ -988,7 +991,7 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         min_s2k_count=min_count,
         integrity=dict(integrity),
         plaintext_exposed=exposed,
-        shapes=dict(shapes),
+        shapes=shapes,
         key_like=key_like,
         pii=tuple(
             PiiSummary(
