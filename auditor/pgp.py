@@ -67,16 +67,25 @@ class PgpMessage:
 _HEAD_CHARS = -(-HEAD_BYTES // 3) * 4
 
 
+# The shortest text that can hold a message: `parse` needs 7 bytes at least (a 2-byte SKESK
+# header, its 4-byte body, a 1-byte data packet header), 16 characters as hex ("\\x" and 14
+# digits); base64 is tried from 16 characters and armor is longer. Codes, names and numbers
+# are turned away here without a pattern.
+_SHORTEST_TEXT = 16
+
+
 def to_bytes(value: object) -> tuple[bytes, str] | None:
     """The OpenPGP bytes a stored value may carry (its first HEAD_BYTES at least: enough for
     every header `parse` reads), with the encoding they came in."""
-    if isinstance(value, memoryview):
-        value = value.tobytes()
-    if isinstance(value, bytes | bytearray):
-        return bytes(value), "bytea"
-    if not isinstance(value, str):
+    if not isinstance(value, str):  # text first: it is most of what is sampled
+        if isinstance(value, memoryview):
+            value = value.tobytes()
+        if isinstance(value, bytes | bytearray):
+            return bytes(value), "bytea"
         return None
     text = value.strip()
+    if len(text) < _SHORTEST_TEXT:
+        return None
     # Quick rejects by the first character: armor starts with '-', hex with '\\', and base64
     # with neither (most plaintext is turned away by the base64 pattern's first mismatch).
     first = text[:1]

@@ -283,6 +283,11 @@ def _possible_kinds(text: str) -> tuple[str, ...]:
     that, so they skip the patterns instead of running six searches. Each condition is
     necessary for its pattern, never sufficient: the patterns and validators still decide."""
     length = len(text)
+    if length < 10 and "@" not in text and "+" not in text:
+        # Fewer than 10 characters: not 13 digits (card), not 9 digits and a dash (ssn: 9
+        # digits leave no room for the dash), not 12 long (iban) or 42 (wallet), not 10
+        # digits (phone) and no "+" for its shorter form. Short codes stop here.
+        return ()
     digits = len(_NON_DIGIT.sub("", text)) if length >= 4 else 0
     kinds: list[str] = []
     if digits >= 13:

@@ -134,6 +134,32 @@ def test_valid_header_prefix_with_random_tail_never_raises(tail: bytes) -> None:
     pgp.parse(bytes.fromhex("c30d04090302") + bytes(8) + b"\x60" + tail)
 
 
+# The shortest message parse accepts: a SKESK (version 4, AES-256, simple S2K, SHA-1) and an
+# old-format data packet of indeterminate length, 7 bytes; as hex it is 16 characters.
+SHORTEST = bytes([0xC3, 0x04, 0x04, 0x09, 0x00, 0x02, 0xA7])
+
+
+def test_the_shortest_message_is_seen_in_its_shortest_text() -> None:
+    hex_text = "\\x" + SHORTEST.hex()
+    assert len(hex_text) == pgp._SHORTEST_TEXT
+    found = pgp.inspect_value(hex_text)
+    assert found is not None and (found.encoding, found.cipher) == ("hex", "aes256")
+    assert pgp.inspect_value(hex_text[:-2]) is None
+    assert all(pgp.parse(SHORTEST[:n]) is None for n in range(len(SHORTEST)))
+
+
+@given(
+    st.binary(max_size=6).map(
+        lambda b: bytes(x if i else 0xC3 for i, x in enumerate(b))  # a SKESK tag first
+    )
+    | st.binary(max_size=6)
+)
+def test_nothing_shorter_than_the_shortest_message_parses(data: bytes) -> None:
+    """Texts shorter than `_SHORTEST_TEXT` are turned away unparsed: no text that short can
+    carry 7 bytes, and no fewer bytes make a message."""
+    assert pgp.parse(data) is None
+
+
 def test_fixed_releases() -> None:
     assert pgp.fixed_in(150018) is False
     assert pgp.fixed_in(150019) is True
