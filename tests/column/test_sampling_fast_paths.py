@@ -223,6 +223,44 @@ def test_one_statement_for_many_tables_keeps_each_value_with_its_column(
     assert {i: {c: sorted(v) for c, v in got[1].items()} for i, got in alone.items()} == values
 
 
+def test_text_that_is_not_utf8_is_read_again_leniently(design_cluster: Cluster) -> None:
+    """Sampling reads text with psycopg's strict (compiled) UTF-8 loader. A UTF8 server
+    checks text as it is stored, but a damaged value is sent as it is: here planted through
+    a binary-coercible cast from bytea, which checks nothing. The batch is then read again
+    with U+FFFD for those bytes, instead of the batch's tables being lost to an error."""
+    with design_cluster.admin_connection(autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS odd_bytes, plain_only")
+        with conn.transaction():
+            conn.execute("CREATE CAST (bytea AS text) WITHOUT FUNCTION")
+            conn.execute(
+                "CREATE TABLE odd_bytes (v text, w text);"
+                "INSERT INTO odd_bytes SELECT ('\\x4af67267ff'::bytea)::text || g,"
+                " 'plain ' || g FROM generate_series(1, 5) g;"
+                "CREATE TABLE plain_only (v text);"
+                "INSERT INTO plain_only SELECT 'plain ' || g FROM generate_series(1, 3) g;"
+                "GRANT SELECT ON odd_bytes, plain_only TO auditor"
+            )
+            conn.execute("DROP CAST (bytea AS text)")
+    session = _auditor_session(design_cluster)
+    try:
+        assert session.conn.info.encoding == "utf-8"
+        batch = []
+        for index, (name, columns) in enumerate((("plain_only", ["v"]), ("odd_bytes", ["v", "w"]))):
+            oid = int(session.value("SELECT %s::regclass::oid", (f"public.{name}",)))
+            cols = [_Column(c, "text", False, False, True, plain_text=True) for c in columns]
+            batch.append((index, _Table(oid, "public", name, 5.0, 1, total_bytes=8192), cols))
+        fetched = _read_batch(session, batch, 200, 7)
+        strict = _read_batch(session, batch[:1], 200, 7)  # valid text: the strict loader
+    finally:
+        session.close()
+        _drop(design_cluster, "odd_bytes, plain_only")
+    assert fetched[0] == strict[0]
+    assert sorted(fetched[0][1][0]) == ["plain 1", "plain 2", "plain 3"]
+    odd, plain = fetched[1][1][0], fetched[1][1][1]
+    assert sorted(odd) == [f"J\ufffdrg\ufffd{g}" for g in range(1, 6)]
+    assert sorted(plain) == [f"plain {g}" for g in range(1, 6)]
+
+
 def _drop(cluster: Cluster, tables: str) -> None:
     """Leave the shared design cluster as it was: its other tests scan every table (a
     planted e-mail address left here would fail their plaintext check)."""

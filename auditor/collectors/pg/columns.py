@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.rows import tuple_row
+from psycopg.types.string import TextBinaryLoader
 from pydantic import BaseModel, ConfigDict
 
 from auditor import pgp, pii
@@ -906,8 +907,27 @@ def _read_stored_rows(session: PgSession, query: str, seed: int) -> list[tuple[A
     """Run a sampling query with row security off for its transaction: a table whose
     row-level security would filter (and run policy expressions for) the scanner then
     raises an error instead of silently returning only the rows the policy lets through.
-    The scan's seed drives random() for the random row order."""
+    The scan's seed drives random() for the random row order.
+
+    Text comes in UTF-8 through psycopg's own (compiled) loader: the session's lenient one
+    is a Python call per value, and the sampled values are most of what a scan reads. A
+    UTF8 server checks text as it is stored, so only a damaged value (or one stored before
+    the server checked) fails to decode; then the batch is read again, leniently."""
+    if session.conn.info.encoding == "utf-8":
+        try:
+            return _sampling_rows(session, query, seed, strict_text=True)
+        except UnicodeDecodeError:
+            pass
+    return _sampling_rows(session, query, seed, strict_text=False)
+
+
+def _sampling_rows(
+    session: PgSession, query: str, seed: int, *, strict_text: bool
+) -> list[tuple[Any, ...]]:
     with session.conn.transaction(), session.conn.cursor(row_factory=tuple_row) as cur:
+        if strict_text:
+            # psycopg swaps in its compiled loader when psycopg[binary] is installed.
+            cur.adapters.register_loader("text", TextBinaryLoader)
         # Both in one round trip (this runs once per batch): set_config(..., true) is
         # SET LOCAL.
         cur.execute(
