@@ -23,7 +23,6 @@ import re
 import secrets
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -939,12 +938,13 @@ def _sampling_rows(
 
 
 def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> ColumnSample:
-    encodings: Counter[str] = Counter()
-    ciphers: Counter[str] = Counter()
-    modes: Counter[str] = Counter()
-    digests: Counter[str] = Counter()
-    integrity: Counter[str] = Counter()
-    pii_counts: Counter[str] = Counter()
+    # Plain dicts: a Counter() costs a Python-level __init__, and there are seven per column.
+    encodings: dict[str, int] = {}
+    ciphers: dict[str, int] = {}
+    modes: dict[str, int] = {}
+    digests: dict[str, int] = {}
+    integrity: dict[str, int] = {}
+    pii_counts: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
     openpgp = exposed = key_like = 0
     min_count: int | None = None
@@ -975,17 +975,20 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         # Text was searched once already for its shape; other kinds are searched their way.
         plain_text = isinstance(value, str) and col.kind != "inet"
         for match in matches if plain_text else _personal_data(col, value):
-            pii_counts[match.kind] += 1
+            pii_counts[match.kind] = pii_counts.get(match.kind, 0) + 1
             seen = examples.setdefault(match.kind, [])
             if match.masked not in seen and len(seen) < EXAMPLES_PER_KIND:
                 seen.append(match.masked)
     for message, n in readings.values():
         openpgp += n
-        encodings[message.encoding] += n
-        ciphers[message.cipher] += n
-        modes[message.s2k_mode] += n
-        digests[message.s2k_digest] += n
-        integrity[message.integrity] += n
+        for tally, key in (
+            (encodings, message.encoding),
+            (ciphers, message.cipher),
+            (modes, message.s2k_mode),
+            (digests, message.s2k_digest),
+            (integrity, message.integrity),
+        ):
+            tally[key] = tally.get(key, 0) + n
         exposed += n * message.plaintext_exposed
         if message.s2k_count is not None:
             min_count = (
@@ -1004,12 +1007,12 @@ def _summarise(table: _Table, col: _Column, values: list[Any], method: str) -> C
         method=method,
         sampled=total,
         openpgp=openpgp,
-        encodings=dict(encodings),
-        ciphers=dict(ciphers),
-        s2k_modes=dict(modes),
-        s2k_digests=dict(digests),
+        encodings=encodings,
+        ciphers=ciphers,
+        s2k_modes=modes,
+        s2k_digests=digests,
         min_s2k_count=min_count,
-        integrity=dict(integrity),
+        integrity=integrity,
         plaintext_exposed=exposed,
         shapes=shapes,
         key_like=key_like,
