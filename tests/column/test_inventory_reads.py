@@ -72,3 +72,51 @@ def test_a_slow_inventory_does_not_use_up_the_sampling_budget(
         session.close()
     assert facts.samples  # the first statement started inside the budget
     assert facts.elapsed_seconds >= 1.5  # the whole collection, inventory included
+
+
+class _Explaining:
+    """A session whose reads are also EXPLAINed: the scans each catalog read's plan makes."""
+
+    def __init__(self, session: PgSession) -> None:
+        self.session = session
+        self.scans: list[set[tuple[str, str]]] = []
+
+    def rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
+        plan = self.session.rows(f"EXPLAIN (FORMAT JSON) {query}", params)[0]["QUERY PLAN"]
+        found: set[tuple[str, str]] = set()
+        todo = [plan[0]["Plan"]]
+        while todo:
+            node = todo.pop()
+            if "Relation Name" in node:
+                found.add((node["Node Type"], node["Relation Name"]))
+            todo.extend(node.get("Plans", []))
+        self.scans.append(found)
+        return self.session.rows(query, params)
+
+
+def test_each_chunk_looks_its_tables_up_by_index(hostile_cluster: Cluster) -> None:
+    """Given `oid = ANY(2,000 oids)` the planner read the whole of pg_attribute (and
+    pg_class) once per chunk: at 10,000 tables, 200,000 rows 5 times, quadratic in the
+    catalog. Each oid is now one index lookup, whatever the planner estimates. A full chunk
+    of oids (the catalog's own relations, then oids no relation has) reads no catalog whole."""
+    target = columns_config(hostile_cluster, ()).targets[0]
+    ctx = CollectContext(target=target, password=AUDITOR_PASSWORD, config_dir=Path.cwd())
+    session = PgSession.open(ctx)
+    try:
+        known = [int(r["oid"]) for r in session.rows("SELECT oid FROM pg_catalog.pg_class")]
+        filler = range(4_000_000_000, 4_000_000_000 + columns.CATALOG_CHUNK)
+        oids = (known + list(filler))[: columns.CATALOG_CHUNK]
+        explaining = _Explaining(session)
+        tables = ColumnCollector._table_rows(explaining, oids)  # type: ignore[arg-type]
+        cols = ColumnCollector._column_rows(explaining, oids)  # type: ignore[arg-type]
+    finally:
+        session.close()
+    assert len(tables) == len(known) and len(cols) > len(known)  # every relation found
+    table_scans, column_scans = explaining.scans
+    assert ("Index Scan", "pg_class") in table_scans
+    assert ("Index Scan", "pg_attribute") in column_scans
+    for scans in explaining.scans:
+        assert not {s for s in scans if s[1] in ("pg_class", "pg_attribute")} - {
+            ("Index Scan", "pg_class"),
+            ("Index Scan", "pg_attribute"),
+        }

@@ -23,6 +23,7 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -536,6 +537,11 @@ class ColumnCollector(SessionCollector):
         ordered = sorted(tables.values(), key=lambda t: (t.oid not in wanted, t.schema, t.name))
         return ordered, problems, not_executed
 
+    # Both per-chunk reads below look each oid up through its catalog's index, in a LATERAL
+    # subquery kept apart by OFFSET 0. Given `oid = ANY(2,000 oids)`, or a join to them, the
+    # planner read the whole catalog once per chunk instead: quadratic in the catalog's size
+    # (a 10,000-table database's pg_attribute, 200,000 rows, read 5 times, 0.9 s; 0.25 s
+    # now). The subquery cannot be merged into such a join, so it stays one lookup per oid.
     @staticmethod
     def _table_rows(session: PgSession, oids: list[int]) -> list[dict[str, Any]]:
         """One row per table: its sizes (computed once per table, not once per column),
@@ -551,9 +557,12 @@ class ColumnCollector(SessionCollector):
                       pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS schema_usable,
                       c.relrowsecurity, c.relforcerowsecurity,
                       pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owns
-               FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               WHERE c.oid = ANY(%s::pg_catalog.oid[])""",
+               FROM pg_catalog.unnest(%s::pg_catalog.oid[]) AS wanted(oid),
+               LATERAL (SELECT x.oid, x.relname, x.relnamespace, x.reltuples,
+                               x.reltoastrelid, x.relrowsecurity, x.relforcerowsecurity,
+                               x.relowner
+                        FROM pg_catalog.pg_class x WHERE x.oid = wanted.oid OFFSET 0) c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace""",
             (oids,),
         )
 
@@ -564,9 +573,11 @@ class ColumnCollector(SessionCollector):
             """SELECT a.attrelid AS oid, a.attname, a.atttypid AS type_oid,
                       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
                       pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable
-               FROM pg_catalog.pg_attribute a
-               WHERE a.attrelid = ANY(%s::pg_catalog.oid[]) AND a.attnum > 0
-                 AND NOT a.attisdropped
+               FROM pg_catalog.unnest(%s::pg_catalog.oid[]) AS wanted(oid),
+               LATERAL (SELECT x.attrelid, x.attnum, x.attname, x.atttypid, x.atttypmod
+                        FROM pg_catalog.pg_attribute x
+                        WHERE x.attrelid = wanted.oid AND x.attnum > 0 AND NOT x.attisdropped
+                        OFFSET 0) a
                ORDER BY a.attrelid, a.attnum""",
             (oids,),
         )
@@ -642,6 +653,7 @@ class ColumnCollector(SessionCollector):
 BATCH_TABLES = 128  # per-statement costs (round trips, a transaction) shared by more
 BATCH_VALUES = 12_000
 BATCH_BYTES = 16 * SMALL_TABLE_BYTES
+READ_AHEAD = 2  # batches read (or being read) ahead of the analysis, on one connection
 # Column names that usually hold personal data: their tables are sampled first, so that a
 # budget that runs out leaves the least likely tables unread (and named).
 LIKELY_PII_NAME = re.compile(
@@ -728,20 +740,30 @@ def _sample_all(
     done: dict[int, Outcome] = {}
     extra = max(0, min(policy.sample_connections - 1, len(batches) - 1))
     if extra == 0:
-        # One connection: the next batch is read while this one is analysed (the server's
-        # time and the analysis overlap; the session is only ever used by the reader).
+        # One connection: the next batches are read while this one is analysed (the server's
+        # time and the analysis overlap; the session is only ever used by the reader). Two
+        # batches are kept ahead: with one, the reader stopped at every batch until the
+        # analysis caught up, and the server's time and the analysis added up instead of
+        # overlapping whenever a batch read faster than the one before it was analysed.
         with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampler") as reader:
+            pending: deque[cf.Future[Fetched]] = deque()
+            queued = 0
 
-            def read(k: int) -> cf.Future[Fetched] | None:
-                if k >= len(batches) or time.monotonic() > deadline:
-                    return None
-                return reader.submit(_fetch, session, batches[k], wanted, seed)
+            def read_ahead() -> None:
+                nonlocal queued
+                while (
+                    len(pending) < READ_AHEAD
+                    and queued < len(batches)
+                    and time.monotonic() <= deadline
+                ):
+                    pending.append(reader.submit(_fetch, session, batches[queued], wanted, seed))
+                    queued += 1
 
-            pending = read(0)
+            read_ahead()
             k = 0
-            while pending is not None:
-                fetched = pending.result()
-                pending = read(k + 1)
+            while pending:
+                fetched = pending.popleft().result()
+                read_ahead()
                 done.update(_summarise_batch(batches[k], fetched))
                 del fetched
                 k += 1
