@@ -28,7 +28,7 @@ from auditor.config import ConfigError, PostgresTarget, ScanConfig, Target
 from auditor.discovery import package_modules, subclasses_in
 from auditor.facts import NOT_COLLECTED, Facts, Gap, GapKind, MissingFacts, TargetContext
 from auditor.frameworks import controls_for
-from auditor.gc_tuning import fewer_collections
+from auditor.interpreter_tuning import scanning_settings
 from auditor.inventory import run_metadata, target_labels, this_scanner
 from auditor.model import Result, ScanResults, Status, TargetOutcome, TargetStatus
 from auditor.secret_stores import fetched_once_per_run
@@ -279,9 +279,10 @@ def _run_targets(
 
 
 # A stored secret shared by many targets is fetched once in the scan (secret_stores), and
-# the garbage collector runs less often while it scans (gc_tuning).
+# the interpreter collects garbage less often and switches threads sooner while it scans
+# (interpreter_tuning).
 @fetched_once_per_run()
-@fewer_collections()
+@scanning_settings()
 def run_scan(
     config: ScanConfig,
     config_dir: Path,
