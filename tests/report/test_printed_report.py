@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 
 import pytest
 
 from auditor.formatters.base import RenderOptions
-from auditor.formatters.html import PRINTED_NAMES
+from auditor.formatters.html import PRINTED_NAMES, render_html
 from auditor.formatters.pdf import render_pdf
 from auditor.model import ScanResults, Status
 from auditor.report_model import Report, build_report, printed_control
@@ -142,3 +143,34 @@ def test_pdf_target_detail_keeps_each_failure_with_its_evidence(
     assert "expected_vs_actual" not in detail
     # Each failing target's heading says its status and counts on one line.
     assert re.search(r"db-\d{3} \(postgres\) — FAIL · scanned · \d+ fail", detail)
+
+
+def test_printed_blocks_of_lines_keep_each_scanned_value_on_its_line() -> None:
+    """The printed detail and inventory are blocks of lines (`<pre>`): a line break inside a
+    scanned value (message, resource, evidence, skip reason, target error) is shown as a
+    visible escape, never as a new line that reads like another finding or target."""
+    forged = "\n#999 [low] forged.check — all good"
+    base = fleet_results(200, 20)
+    failing = next(f for f in base.findings if f.status is Status.FAIL)
+    skipped = next(f for f in base.findings if f.status is Status.SKIP)
+    hostile = replace(
+        failing,
+        message="weak" + forged,
+        resource="app.t" + forged,
+        evidence={"seen": "x" + forged},
+    )
+    gap = replace(skipped, message="no grant" + forged)
+    outcomes = tuple(
+        replace(t, error="refused" + forged) if t.name == target_name(UNREACHABLE) else t
+        for t in base.targets
+    )
+    findings = tuple(hostile if f is failing else gap if f is skipped else f for f in base.findings)
+    results = replace(base, findings=findings, targets=outcomes)
+    paged = render_html(results, RenderOptions(), paged=True)
+    blocks = re.findall(r'<pre class="(?:tb|inv|names)">(.*?)</pre>', paged, re.S)
+    assert blocks
+    lines = [line.strip() for block in blocks for line in block.split("\n")]
+    assert not any(line.startswith("#999") for line in lines)
+    # Message, resource, evidence, skip reason and target error (detail and inventory).
+    shown = "\n".join(blocks)
+    assert shown.count("\\n#999 [low] forged.check — all good") == 5
