@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,32 @@ def test_printed_blocks_of_lines_keep_each_scanned_value_on_its_line() -> None:
     # Message, resource, evidence, skip reason and target error (detail and inventory).
     shown = "\n".join(blocks)
     assert shown.count("\\n#999 [low] forged.check — all good") == 5
+
+
+def test_pdf_groups_targets_whose_only_gaps_are_unevaluated_checks(tmp_path: Path) -> None:
+    """A target with nothing failing but skipped or errored checks is printed once, in a group
+    that states its status line and each check that reached no verdict with why."""
+    fleet = fleet_results(300, 100)  # few results per target: some only skip
+    report = build_report(fleet)
+    path = tmp_path / "fleet.pdf"
+    path.write_bytes(render_pdf(fleet, RenderOptions()))
+    pdf_text = subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    only_gaps = [d for d in report.details if d.gaps_only]
+    assert only_gaps, "the fleet must have targets whose only gaps are skips"
+    section = _flat(
+        _between(
+            pdf_text,
+            "Targets on which nothing failed but some checks reached no verdict",
+            "Targets on which every check passed",
+        )
+    )
+    detail = _flat(_between(pdf_text, "Per-target detail\nEach target", "Waivers and attestations"))
+    for d in only_gaps:
+        assert d.group.title in section
+        assert detail.count(f"{d.outcome.name} ") == 1, d.outcome.name  # not repeated per target
+        for u in d.unevaluated:
+            assert f"{u.status}: {', '.join(u.checks)} — {u.reason}" in section
+    grouped = sum(len(targets) for _, _, targets in report.gaps_only_groups)
+    assert grouped == len(only_gaps)
