@@ -394,6 +394,10 @@ def gap_groups(gaps: Iterable[Gap]) -> tuple[GapGroup, ...]:
     return tuple(GapGroup(c, reason, tuple(ts)) for (c, reason), ts in grouped.items())
 
 
+# Result counts in the order a target's status line states them.
+RESULT_KEYS = ("fail", "error", "manual", "waived", "pass", "skip")
+
+
 @dataclass(frozen=True)
 class Unevaluated:
     """Checks of one target that could not reach a verdict for the same reason."""
@@ -422,6 +426,16 @@ class TargetDetail:
         """Scanned, and every result passed: nothing to read but the list of checks."""
         return self.outcome.status is TargetStatus.SCANNED and not (
             self.failures or self.waived or self.unevaluated or self.manual
+        )
+
+    @property
+    def gaps_only(self) -> bool:
+        """Scanned, nothing failed, waived or manual, but some checks reached no verdict: the
+        printed report lists such targets grouped by what did not run and why."""
+        return (
+            self.outcome.status is TargetStatus.SCANNED
+            and bool(self.unevaluated)
+            and not (self.failures or self.waived or self.manual)
         )
 
     @property
@@ -603,6 +617,29 @@ class Report:
                 groups.setdefault(d.passed_summary, []).append(d.outcome.name)
         return tuple(
             sorted(((k, tuple(v)) for k, v in groups.items()), key=lambda g: (-len(g[1]), g[0]))
+        )
+
+    @property
+    def gaps_only_groups(
+        self,
+    ) -> tuple[tuple[str, tuple[Unevaluated, ...], tuple[str, ...]], ...]:
+        """Targets whose only gaps are checks that reached no verdict (see
+        `TargetDetail.gaps_only`), grouped by their status line and those gaps: (status line,
+        gaps, target titles), largest first. A fleet's skips repeat (the same missing GRANT on
+        many servers); the printed report states each once with the targets it applies to."""
+        groups: dict[tuple[str, tuple[Unevaluated, ...]], list[str]] = {}
+        for d in self.details:
+            if d.gaps_only:
+                counts = ", ".join(
+                    f"{d.group.counts[k]} {k}" for k in RESULT_KEYS if d.group.counts.get(k)
+                )
+                line = f"{d.group.status.label.upper()} · {d.outcome.status.value} · {counts}"
+                groups.setdefault((line, d.unevaluated), []).append(d.group.title)
+        return tuple(
+            sorted(
+                ((line, gaps, tuple(ts)) for (line, gaps), ts in groups.items()),
+                key=lambda g: (-len(g[2]), g[0], g[2]),
+            )
         )
 
     @cached_property  # read once per target by the printed appendix: computed once

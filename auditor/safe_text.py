@@ -9,7 +9,8 @@ function here, and every formatter calls it instead of rolling its own:
 * `display_text` - terminal: control characters, invisible format characters
   (bidi overrides, zero-width) and lone surrogates become visible escapes (`\\x1b`, `\\n`,
   `\\u202e`), so the name stays recognisable and takes one line. `display_block` is the
-  same for HTML and PDF, keeping line breaks (which cannot forge anything there).
+  same for HTML and PDF, keeping line breaks (which cannot forge anything in a paragraph);
+  `display_line` escapes them too, for a value inside a block of lines.
 * `xml_text` - JUnit XML: what XML 1.0 forbids becomes the same visible escape; the
   rest is left to the XML serialiser's own escaping (`<`, `&`, `"`).
 * `csv_cell` - CSV: `display_block`, and a cell a spreadsheet would run as a formula gets a
@@ -75,6 +76,14 @@ def display_block(text: str) -> str:
         "\t".join(_UNSAFE.sub(_escape_match, cell) for cell in line.split("\t"))
         for line in text.split("\n")
     )
+
+
+def display_line(text: str) -> str:
+    """Like `display_block`, but line breaks and tabs become visible escapes too, with no
+    length limit: a value printed inside a block of lines (the PDF's per-target detail and
+    inventory), where a line break in the value would start a line that reads like another
+    finding or target."""
+    return _UNSAFE.sub(_escape_match, text)
 
 
 def is_display_safe(text: str) -> bool:

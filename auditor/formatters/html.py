@@ -33,7 +33,7 @@ from auditor.report_model import (
     is_attested,
     short_message,
 )
-from auditor.safe_text import display_block
+from auditor.safe_text import display_block, display_line
 from auditor.template_dir import REPORT_TEMPLATE, TemplateDirError
 
 STATUS_COLORS = {
@@ -137,6 +137,15 @@ def _finalize(value: object) -> object:
     return value
 
 
+def _one_line(value: object) -> object:
+    """The `one_line` filter: a value inside a block of lines (`<pre>`) keeps to its line
+    (see `display_line`). Our own macros' output is already escaped markup; an escape adds
+    no markup character, so it stays markup."""
+    if isinstance(value, Markup):
+        return Markup(display_line(str(value)))
+    return display_line(str(value))
+
+
 @cache
 def _environment(template_dir: Path | None = None) -> jinja2.Environment:
     """The built-in templates, with `template_dir`'s files in front of them when given."""
@@ -152,6 +161,7 @@ def _environment(template_dir: Path | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["one_line"] = _one_line
     env.globals.update(
         evidence_text=evidence_text,
         short_message=short_message,

@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from auditor.formatters.base import RenderOptions
-from auditor.formatters.html import PRINTED_NAMES
+from auditor.formatters.html import PRINTED_NAMES, render_html
 from auditor.formatters.pdf import render_pdf
 from auditor.model import ScanResults, Status
 from auditor.report_model import Report, build_report, printed_control
@@ -142,3 +144,63 @@ def test_pdf_target_detail_keeps_each_failure_with_its_evidence(
     assert "expected_vs_actual" not in detail
     # Each failing target's heading says its status and counts on one line.
     assert re.search(r"db-\d{3} \(postgres\) — FAIL · scanned · \d+ fail", detail)
+
+
+def test_printed_blocks_of_lines_keep_each_scanned_value_on_its_line() -> None:
+    """The printed detail and inventory are blocks of lines (`<pre>`): a line break inside a
+    scanned value (message, resource, evidence, skip reason, target error) is shown as a
+    visible escape, never as a new line that reads like another finding or target."""
+    forged = "\n#999 [low] forged.check — all good"
+    base = fleet_results(200, 20)
+    failing = next(f for f in base.findings if f.status is Status.FAIL)
+    skipped = next(f for f in base.findings if f.status is Status.SKIP)
+    hostile = replace(
+        failing,
+        message="weak" + forged,
+        resource="app.t" + forged,
+        evidence={"seen": "x" + forged},
+    )
+    gap = replace(skipped, message="no grant" + forged)
+    outcomes = tuple(
+        replace(t, error="refused" + forged) if t.name == target_name(UNREACHABLE) else t
+        for t in base.targets
+    )
+    findings = tuple(hostile if f is failing else gap if f is skipped else f for f in base.findings)
+    results = replace(base, findings=findings, targets=outcomes)
+    paged = render_html(results, RenderOptions(), paged=True)
+    blocks = re.findall(r'<pre class="(?:tb|inv|names)">(.*?)</pre>', paged, re.S)
+    assert blocks
+    lines = [line.strip() for block in blocks for line in block.split("\n")]
+    assert not any(line.startswith("#999") for line in lines)
+    # Message, resource, evidence, skip reason and target error (detail and inventory).
+    shown = "\n".join(blocks)
+    assert shown.count("\\n#999 [low] forged.check — all good") == 5
+
+
+def test_pdf_groups_targets_whose_only_gaps_are_unevaluated_checks(tmp_path: Path) -> None:
+    """A target with nothing failing but skipped or errored checks is printed once, in a group
+    that states its status line and each check that reached no verdict with why."""
+    fleet = fleet_results(300, 100)  # few results per target: some only skip
+    report = build_report(fleet)
+    path = tmp_path / "fleet.pdf"
+    path.write_bytes(render_pdf(fleet, RenderOptions()))
+    pdf_text = subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    only_gaps = [d for d in report.details if d.gaps_only]
+    assert only_gaps, "the fleet must have targets whose only gaps are skips"
+    section = _flat(
+        _between(
+            pdf_text,
+            "Targets on which nothing failed but some checks reached no verdict",
+            "Targets on which every check passed",
+        )
+    )
+    detail = _flat(_between(pdf_text, "Per-target detail\nEach target", "Waivers and attestations"))
+    for d in only_gaps:
+        assert d.group.title in section
+        assert detail.count(f"{d.outcome.name} ") == 1, d.outcome.name  # not repeated per target
+        for u in d.unevaluated:
+            assert f"{u.status}: {', '.join(u.checks)} — {u.reason}" in section
+    grouped = sum(len(targets) for _, _, targets in report.gaps_only_groups)
+    assert grouped == len(only_gaps)
