@@ -439,6 +439,16 @@ class TargetDetail:
         )
 
     @property
+    def status_line(self) -> str:
+        """What the printed report states after a target's name: its verdict, how the scan
+        went and its non-zero result counts, e.g. `FAIL · scanned · 2 fail, 14 pass`."""
+        error = f": {self.outcome.error}" if self.outcome.error else ""
+        counts = ", ".join(
+            f"{self.group.counts[k]} {k}" for k in RESULT_KEYS if self.group.counts.get(k)
+        )
+        return f"{self.group.status.label.upper()} · {self.outcome.status.value}{error} · {counts}"
+
+    @property
     def passed_summary(self) -> tuple[tuple[str, int], ...]:
         """(check id, passing results) in check order: what a printed report shows."""
         counts: dict[str, int] = {}
@@ -619,7 +629,7 @@ class Report:
             sorted(((k, tuple(v)) for k, v in groups.items()), key=lambda g: (-len(g[1]), g[0]))
         )
 
-    @property
+    @cached_property  # read twice by the template (whether to print, then each group)
     def gaps_only_groups(
         self,
     ) -> tuple[tuple[str, tuple[Unevaluated, ...], tuple[str, ...]], ...]:
@@ -630,11 +640,7 @@ class Report:
         groups: dict[tuple[str, tuple[Unevaluated, ...]], list[str]] = {}
         for d in self.details:
             if d.gaps_only:
-                counts = ", ".join(
-                    f"{d.group.counts[k]} {k}" for k in RESULT_KEYS if d.group.counts.get(k)
-                )
-                line = f"{d.group.status.label.upper()} · {d.outcome.status.value} · {counts}"
-                groups.setdefault((line, d.unevaluated), []).append(d.group.title)
+                groups.setdefault((d.status_line, d.unevaluated), []).append(d.group.title)
         return tuple(
             sorted(
                 ((line, gaps, tuple(ts)) for (line, gaps), ts in groups.items()),

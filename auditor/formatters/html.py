@@ -24,6 +24,7 @@ from auditor.report_model import (
     ATTESTATION_KEY,
     EXPIRED_ATTESTATION_KEY,
     EXPIRED_WAIVER_KEY,
+    RESULT_KEYS,
     WAIVER_KEY,
     ControlStatus,
     Report,
@@ -47,7 +48,6 @@ STATUS_COLORS = {
     "skip": "#bdbdbd",
 }
 CONTROL_ORDER = [s.value for s in ControlStatus]
-RESULT_ORDER = ["fail", "error", "manual", "waived", "pass", "skip"]
 DEFAULT_TITLE = "PostgreSQL encryption compliance report"
 
 
@@ -111,7 +111,7 @@ def charts_for(report: Report) -> list[Chart]:
     per_layer = [(g.title, g.counts) for g in report.layers]
     return [
         stacked_chart("Controls by status, per framework", per_framework, CONTROL_ORDER),
-        stacked_chart("Check results by status, per layer", per_layer, RESULT_ORDER),
+        stacked_chart("Check results by status, per layer", per_layer, list(RESULT_KEYS)),
     ]
 
 
@@ -168,6 +168,7 @@ def _environment(template_dir: Path | None = None) -> jinja2.Environment:
         expected_actual=expected_actual,
         is_attested=is_attested,
         WAIVER_KEY=WAIVER_KEY,
+        RESULT_KEYS=RESULT_KEYS,
         EXPIRED_WAIVER_KEY=EXPIRED_WAIVER_KEY,
         ATTESTATION_KEY=ATTESTATION_KEY,
         EXPIRED_ATTESTATION_KEY=EXPIRED_ATTESTATION_KEY,
