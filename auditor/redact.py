@@ -126,6 +126,13 @@ def remember_secret(value: str | None) -> None:
             _known.add(value)
 
 
+def _known_secrets() -> list[str]:
+    """The known secrets now, longest first (so that no shorter one leaves part of a longer
+    one behind when they are replaced)."""
+    with _known_lock:
+        return sorted(_known, key=len, reverse=True)
+
+
 def forget_secrets() -> None:
     """Clear the known secrets (tests)."""
     with _known_lock:
@@ -193,9 +200,7 @@ def redact_text(text: str) -> str:
     """Free text (a message, an error, a conninfo, a pg_hba line) with credentials replaced."""
     if not text:
         return text
-    with _known_lock:
-        known = sorted(_known, key=len, reverse=True)
-    for secret in known:  # first, so the patterns below never leave part of a secret
+    for secret in _known_secrets():  # first, so the patterns below never leave part of one
         if secret in text:
             text = text.replace(secret, MASK)
     if _URL_MARK in text:
@@ -215,9 +220,7 @@ def json_may_need_redaction(blob: str) -> bool:
     or settings row anywhere in it. The same marks `redact_text` checks before its rules
     run, searched once in the whole text instead of in every string of a structure (a
     10,000-table column section holds hundreds of thousands of strings)."""
-    with _known_lock:
-        known = list(_known)
-    for secret in known:
+    for secret in _known_secrets():
         if _JSON_ESCAPED.search(secret) or secret in blob:
             return True
     if _URL_MARK in blob or any(key in blob for key in _SETTING_KEYS):
