@@ -18,6 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import random
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -103,6 +106,32 @@ class RunInfo:
         }
 
 
+_SQLITE_WAIT_S = 60.0  # how long a writer waits for another (busy_timeout and the WAL switch)
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode = WAL`, retried while another connection holds the write lock.
+
+    On a file still in rollback mode (a new store), the switch reads page 1 and then upgrades
+    to a write lock; SQLite does not call the busy handler for that upgrade (it could
+    deadlock), so when another process is switching or writing at that instant the pragma
+    fails at once with "database is locked" whatever busy_timeout says. Eight shards opening
+    a new store together hit it now and then; waiting and retrying is what busy_timeout would
+    have done. Once the file is in WAL mode the pragma only reads the mode and never fails.
+    """
+    deadline = time.monotonic() + _SQLITE_WAIT_S
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause * (0.5 + random.random()))  # jitter: the racers do not retry in step
+        pause = min(pause * 2, 0.2)
+
+
 def _sqlite_engine(location: StoreLocation) -> Engine:
     engine = create_engine(location.url, poolclass=None)
 
@@ -111,8 +140,9 @@ def _sqlite_engine(location: StoreLocation) -> Engine:
         # Take transactions out of the sqlite3 module's hands: BEGIN IMMEDIATE below.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA busy_timeout = 60000")  # concurrent shards wait, not fail
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # Concurrent shards wait for each other's write transaction, not fail.
+        cursor.execute(f"PRAGMA busy_timeout = {int(_SQLITE_WAIT_S * 1000)}")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

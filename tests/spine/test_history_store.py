@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -75,6 +77,27 @@ def test_unusable_stores_are_one_line_without_password(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         HistoryDB.open("postgresql://auditor:Canary-pw-9@127.0.0.1:1/hist?connect_timeout=2")
     assert "Canary-pw-9" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_new_sqlite_store_waits_for_a_writer_instead_of_failing(tmp_path: Path) -> None:
+    """A file still in rollback mode whose write lock another process holds: switching it to
+    WAL fails at once in SQLite, busy_timeout or not (what eight shards opening one new store
+    together ran into). The store waits for the writer, then opens."""
+    path = tmp_path / "history.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE unrelated (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO unrelated VALUES (1)")
+    releaser = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    releaser.start()
+    try:
+        with HistoryDB.open(str(path)) as store:
+            assert store.schema_revision()
+    finally:
+        releaser.join()
+        holder.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 # -- on SQLite and PostgreSQL ------------------------------------------------------------------
