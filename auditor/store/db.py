@@ -117,7 +117,7 @@ def _switch_to_wal(cursor: Any) -> None:
     deadlock), so when another process is switching or writing at that instant the pragma
     fails at once with "database is locked" whatever busy_timeout says. Eight shards opening
     a new store together hit it now and then; waiting and retrying is what busy_timeout would
-    have done. Once the file is in WAL mode the pragma only reads the mode and never fails.
+    have done. Once the file is in WAL mode the pragma only reads the mode: no such upgrade.
     """
     deadline = time.monotonic() + _SQLITE_WAIT_S
     pause = 0.005

@@ -96,8 +96,11 @@ def test_new_sqlite_store_waits_for_a_writer_instead_of_failing(tmp_path: Path) 
     finally:
         releaser.join()
         holder.close()
-    with sqlite3.connect(path) as check:
+    check = sqlite3.connect(path)
+    try:
         assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        check.close()
 
 
 # -- on SQLite and PostgreSQL ------------------------------------------------------------------
