@@ -63,7 +63,7 @@ def _escape_match(match: re.Match[str]) -> str:
 def display_text(text: str, limit: int = MAX_DISPLAY_CHARS) -> str:
     """Text safe to show a person: one line, no control or invisible characters (each shown
     as a visible escape), at most `limit` characters (longer text ends in `…`)."""
-    safe = _UNSAFE.sub(_escape_match, text)
+    safe = display_line(text)
     if len(safe) > limit:
         safe = safe[: limit - 1] + "…"
     return safe
